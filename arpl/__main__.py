@@ -1,0 +1,98 @@
+"""Command line: ``python -m arpl {check, prepare-data, profile, notebook, prepare-tinyimagenet}``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m arpl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="validate params.yaml and the data, run nothing")
+    check.add_argument("--params", default="params.yaml")
+    prepare = commands.add_parser("prepare-data", help="materialise the default data in run.data_root")
+    prepare.add_argument("--params", default="params.yaml")
+    profile = commands.add_parser("profile", help="copy a parameter profile to params.yaml")
+    profile.add_argument("name", nargs="?", help="profile name; omit to list them")
+    profile.add_argument("--output", default="params.yaml")
+    notebook = commands.add_parser("notebook", help="execute a stage notebook with papermill")
+    notebook.add_argument("source")
+    notebook.add_argument("output")
+    notebook.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    tiny = commands.add_parser("prepare-tinyimagenet", help="sort TinyImageNet's val/ into class folders")
+    tiny.add_argument("root", help="folder holding tiny-imagenet-200/")
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    from arpl.checks import check_everything
+
+    for line in check_everything(args.params):
+        print(line)
+    return 0
+
+
+def _prepare_data(args: argparse.Namespace) -> int:
+    from arpl.config import load_params
+    from arpl.data.sources import ensure_fashion_mnist
+
+    params = load_params(args.params)
+    root = Path(params["run"]["data_root"])
+    raw = ensure_fashion_mnist(root, download=params["data"]["download"])
+    print(f"Fashion-MNIST ready and verified in {raw}")
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    folder = resources.files("arpl").joinpath("profiles")
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    if args.name is None:
+        print("profiles: " + ", ".join(names))
+        return 0
+    if args.name not in names:
+        raise ValueError(f"unknown profile {args.name!r}; available: {', '.join(names)}")
+    from arpl.config import load_params
+
+    with resources.as_file(folder.joinpath(f"{args.name}.yaml")) as path:
+        load_params(path)
+        shutil.copyfile(path, args.output)
+    print(f"{args.output} now holds profile {args.name!r}; run `dvc repro` (or `dvc exp run`).")
+    return 0
+
+
+def _notebook(args: argparse.Namespace) -> int:
+    from arpl.notebook import NotebookFailed, parse_parameters, run_notebook
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("papermill").addFilter(lambda record: not record.getMessage().startswith("Executing"))
+    try:
+        run_notebook(args.source, args.output, parse_parameters(args.parameter))
+    except NotebookFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _prepare_tinyimagenet(args: argparse.Namespace) -> int:
+    from arpl.data.folders import prepare_tinyimagenet
+
+    print(f"TinyImageNet validation images sorted into class folders under {prepare_tinyimagenet(args.root)}")
+    return 0
+
+
+COMMANDS = {"check": _check, "prepare-data": _prepare_data, "profile": _profile, "notebook": _notebook,
+            "prepare-tinyimagenet": _prepare_tinyimagenet}
+
+if __name__ == "__main__":
+    sys.exit(main())

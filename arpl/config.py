@@ -1,0 +1,253 @@
+"""The schema of ``params.yaml`` and its validation.
+
+Every stage calls :func:`load_params` before doing any work, so a typo, a wrong type or a value out of
+range stops ``dvc repro`` within seconds with one message that names the key, the bad value and what is
+allowed. ``python -m arpl check`` runs the same validation (and the data checks) without training.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
+CS_VARIANTS = ("cs", "cs-no-abn", "cs-no-ft")
+CS_VARIANT_NAMES = {"cs": "ARPL+CS", "cs-no-abn": "ARPL+CS (w/o ABN)", "cs-no-ft": "ARPL+CS (w/o FT)"}
+OSR_DATASETS = ("fashion-mnist", "mnist", "kmnist", "svhn", "cifar10", "cifar+10", "cifar+50",
+                "cifar100", "tinyimagenet")
+OOD_SETS = ("digits", "gaussian-noise", "uniform-noise", "mnist", "kmnist", "fashion-mnist", "svhn",
+            "cifar10", "cifar100")
+BACKBONES = ("classifier32", "lenetpp", "small", "resnet18", "resnet34")
+SCORES = ("own", "msp", "max_logit", "energy", "max_distance")
+
+
+class ParamsError(ValueError):
+    """``params.yaml`` does not match the schema; the message names key, value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of the schema: a type check plus optional range, choices and nullability."""
+
+    kind: type | tuple[type, ...]
+    help: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    nullable: bool = False
+    item: "Field | None" = None  # for lists
+    pattern: str | None = None
+
+    def allowed(self) -> str:
+        """Describe the allowed values in words, for error messages."""
+        if self.item is not None:
+            return f"a list of {self.item.allowed()}"
+        if self.choices is not None:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.pattern is not None:
+            text = f"a string matching {self.pattern!r}"
+        else:
+            names = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+            text = " or ".join("a number" if k in (int, float) and len(names) > 1 else _TYPE_WORD[k]
+                               for k in names)
+            text = "a number" if text == "a number or a number" else text
+            if self.low is not None or self.high is not None:
+                low = "" if self.low is None else (f"> {self.low}" if self.low_open else f">= {self.low}")
+                high = "" if self.high is None else f"<= {self.high}"
+                text += " " + " and ".join(p for p in (low, high) if p)
+        return text + (" (or null)" if self.nullable else "")
+
+
+_TYPE_WORD = {int: "an integer", float: "a number", bool: "true/false", str: "a string", list: "a list"}
+
+
+def _int(help: str, low: int | None = None, high: int | None = None, nullable: bool = False) -> Field:
+    return Field(int, help, low=low, high=high, nullable=nullable)
+
+
+def _num(help: str, low: float | None = None, high: float | None = None, low_open: bool = False) -> Field:
+    return Field((int, float), help, low=low, high=high, low_open=low_open)
+
+
+def _choice(help: str, choices: tuple) -> Field:
+    return Field(str, help, choices=choices)
+
+
+def _list(help: str, item: Field) -> Field:
+    return Field(list, help, item=item)
+
+
+SCHEMA: dict[str, Any] = {
+    "profile": Field(str, "name of this parameter set, shown in the report"),
+    "run": {
+        "device": Field(str, "auto, cpu, cuda or cuda:N", pattern=r"^(auto|cpu|cuda(:\d+)?)$"),
+        "seed": _int("base random seed (split i uses seed + i)", low=0),
+        "progress": Field(bool, "tqdm progress bars (terminal only)"),
+        "on_nonfinite": _choice("what a NaN/inf loss does", ("stop", "skip_batch")),
+        "data_root": Field(str, "folder of the raw data (tracked by data.dvc)"),
+    },
+    "data": {
+        "dataset": _choice("open-set dataset", OSR_DATASETS),
+        "splits": _list("indices of the authors' known/unknown lists", _int("split index", low=0)),
+        "image_size": Field(int, "image side in pixels", choices=(28, 32, 64)),
+        "channels": Field(int, "image channels", choices=(1, 3)),
+        "train_per_class": _int("training images per class (null = all)", low=1, nullable=True),
+        "test_per_class": _int("test images per class (null = all)", low=1, nullable=True),
+        "download": Field(bool, "let torchvision download missing data"),
+    },
+    "model": {
+        "backbone": _choice("network", BACKBONES),
+        "feat_dim": _int("feature size (null = the backbone's own)", low=1, nullable=True),
+    },
+    "train": {
+        "methods": _list("losses to train", _choice("method", METHODS)),
+        "closed_set": Field(bool, "also train all-class models for the OOD / closed-set stages"),
+        "epochs": _int("training epochs", low=1),
+        "batch_size": _int("batch size", low=1),
+        "optimizer": _choice("optimiser", ("sgd", "adam")),
+        "lr": _num("learning rate", low=0, low_open=True),
+        "momentum": _num("SGD momentum", low=0, high=1),
+        "weight_decay": _num("weight decay", low=0),
+        "milestones": _list("epochs at which lr is multiplied by lr_gamma", _int("epoch", low=1)),
+        "lr_gamma": _num("learning-rate decay factor", low=0, high=1, low_open=True),
+        "temperature": _num("softmax temperature (gamma = 1 / temperature, Eq. 7)", low=0, low_open=True),
+        "weight_pl": _num("lambda, weight of the margin term (Eq. 14)", low=0),
+        "margin_form": _choice("margin term: authors' code or the paper's Eq. 12", ("code", "paper")),
+        "amp": Field(bool, "bf16 autocast on CUDA"),
+        "channels_last": Field(bool, "channels-last memory format on CUDA"),
+        "compile": Field(bool, "torch.compile the backbone"),
+    },
+    "confusing": {
+        "variants": _list("ARPL+CS variants", _choice("variant", CS_VARIANTS)),
+        "beta": _num("beta, weight of the entropy term (Eq. 18-19)", low=0),
+        "entropy_form": _choice("entropy term: authors' code or the paper's Eq. 17", ("code", "paper")),
+        "gan_lr": _num("Adam learning rate of generator and discriminator", low=0, low_open=True),
+        "nz": _int("latent size of the generator", low=1),
+        "ngf": _int("generator width", low=1),
+        "ndf": _int("discriminator width", low=1),
+    },
+    "osr": {
+        "scores": _list("open-set scores to report", _choice("score", SCORES)),
+        "bootstrap": _int("bootstrap resamples for the 95% intervals (0 = none)", low=0),
+    },
+    "ood": {
+        "sets": _list("out-of-distribution sets", _choice("set", OOD_SETS)),
+        "noise_count": _int("images in each generated noise set", low=1),
+    },
+    "incremental": {
+        "methods": _list("bases to compare", _choice("method", ("Softmax", "GCPL", "ARPL"))),
+        "base_classes": _int("classes the backbone is trained on", low=2),
+        "orders": _int("random class orders to average over", low=1),
+        "epochs": _int("epochs of base training", low=1),
+    },
+    "figures": {
+        "backbone": _choice("network of the 2-D feature figures", BACKBONES),
+        "epochs": _int("epochs of each figure model", low=1),
+        "split": _int("split index used by the figures", low=0),
+        "lambdas": _list("lambda values of the Fig. 8 ablation", _num("lambda", low=0)),
+        "known_counts": _list("numbers of known classes of Fig. 11 and 12", _int("K", low=2)),
+    },
+}
+
+SPLITS_PER_DATASET = 5  # the authors' five lists per dataset (random splits use the same count)
+
+
+def validate(params: Any, schema: dict[str, Any] = SCHEMA, prefix: str = "") -> dict[str, Any]:
+    """Check ``params`` against ``schema``; return it unchanged or raise :class:`ParamsError`."""
+    if not isinstance(params, dict):
+        raise ParamsError(f"{prefix or 'params.yaml'} must be a mapping of keys to values, got {params!r}")
+    for key in params:
+        if key not in schema:
+            raise ParamsError(_unknown_key_message(prefix + str(key), key, schema))
+    for key, spec in schema.items():
+        name = prefix + key
+        if key not in params:
+            raise ParamsError(f"{name} is missing; add it ({_describe(spec)}).")
+        if isinstance(spec, dict):
+            validate(params[key], spec, name + ".")
+        else:
+            _check_field(name, params[key], spec)
+    if not prefix:
+        _check_cross_fields(params)
+    return params
+
+
+def _describe(spec: Any) -> str:
+    if isinstance(spec, dict):
+        return "a section with keys " + ", ".join(spec)
+    return f"{spec.help}: {spec.allowed()}"
+
+
+def _unknown_key_message(name: str, key: str, schema: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(str(key), list(schema), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown key {name!r} in params.yaml.{hint} Allowed here: {', '.join(schema)}."
+
+
+def _check_field(name: str, value: Any, spec: Field) -> None:
+    if value is None:
+        if spec.nullable:
+            return
+        raise ParamsError(f"{name} is null; it must be {spec.allowed()}.")
+    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise ParamsError(f"{name} = {value!r} has the wrong type; it must be {spec.allowed()}.")
+    if spec.item is not None:
+        if not value:
+            raise ParamsError(f"{name} is an empty list; give at least one value ({spec.item.allowed()}).")
+        for i, item in enumerate(value):
+            _check_field(f"{name}[{i}]", item, spec.item)
+        if len(set(map(repr, value))) != len(value):
+            raise ParamsError(f"{name} = {value!r} repeats a value; list each once.")
+        return
+    bad = (spec.choices is not None and value not in spec.choices
+           or spec.pattern is not None and not re.match(spec.pattern, value)
+           or spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low)
+           or spec.high is not None and value > spec.high)
+    if bad:
+        hint = ""
+        if spec.choices is not None and isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(c) for c in spec.choices], n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ParamsError(f"{name} = {value!r} is not allowed; it must be {spec.allowed()}.{hint}")
+
+
+def _check_cross_fields(params: dict[str, Any]) -> None:
+    dataset = params["data"]["dataset"]
+    count = SPLITS_PER_DATASET
+    for key, indices in (("data.splits", params["data"]["splits"]), ("figures.split", [params["figures"]["split"]])):
+        for index in indices:
+            if index >= count:
+                raise ParamsError(f"{key} holds split {index}, but {dataset} has {count} splits "
+                                  f"(indices 0..{count - 1}).")
+    num_classes = _dataset_classes(dataset)
+    if params["incremental"]["base_classes"] >= num_classes:
+        raise ParamsError(f"incremental.base_classes = {params['incremental']['base_classes']} leaves no new "
+                          f"class: {dataset} has {num_classes} classes; use at most {num_classes - 1}.")
+    for k in params["figures"]["known_counts"]:
+        if k >= num_classes:
+            raise ParamsError(f"figures.known_counts holds {k}, but {dataset} has {num_classes} classes; "
+                              f"each K must leave at least one unknown class (K <= {num_classes - 1}).")
+
+
+def _dataset_classes(dataset: str) -> int:
+    return {"cifar100": 100, "tinyimagenet": 200, "cifar+10": 10, "cifar+50": 10}.get(dataset, 10)
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read and validate ``params.yaml``; the first thing every stage and ``arpl check`` does."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path} not found. Run from the repository root, or copy a profile: "
+                          f"python -m arpl profile cpu-default")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path} is not valid YAML: {error}") from error
+    return validate(params)

@@ -1,0 +1,89 @@
+"""Mini-batches straight from an in-memory uint8 tensor, reproducible per epoch and shardable for DDP.
+
+The whole uint8 dataset sits on the training device (on a GPU: in GPU memory), so there is no
+DataLoader worker pool and no host-to-device copy per batch; conversion to float in [0, 1] (the
+authors' ``ToTensor()``, no normalisation, Sec. 5.1) and augmentation happen on that device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import torch
+
+from arpl.data.transforms import Augment
+
+AUGMENT_SEED_STRIDE = 1_000_003  # keeps each rank's augmentation stream apart from the others'
+
+
+class Batches:
+    """Epochs of (x float32 [B, C, H, W] in [0, 1], y int64 [B]) on ``device``.
+
+    Epoch ``e`` visits the samples in the order of a permutation drawn from a ``torch.Generator``
+    seeded with ``seed + e`` (``shuffle=False``: in order), so resuming at epoch ``e`` repeats it
+    exactly. With ``world_size > 1`` every rank draws the same permutation, pads it by wrapping to a
+    multiple of ``world_size`` (as ``DistributedSampler`` does) and takes the strided shard
+    ``rank::world_size``: shards are disjoint (before padding), cover all samples and have equal length.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = True,
+                 drop_last: bool = False, augment: Augment | None = None,
+                 device: torch.device | str | None = None, seed: int = 0, rank: int = 0, world_size: int = 1):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"Batches expects uint8 images [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape [{images.shape[0]}], got {tuple(labels.shape)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank {rank}, world_size {world_size}")
+        if images.shape[0] == 0:
+            raise ValueError("Batches got an empty dataset; check the split and the per-class subset sizes")
+        self.device = torch.device(device) if device is not None else images.device
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device, torch.int64)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.augment, self.seed, self.rank, self.world_size = augment, seed, rank, world_size
+        self.current_epoch = 0
+
+    @property
+    def shard_size(self) -> int:
+        """Samples this rank sees per epoch (all ranks see the same number)."""
+        return math.ceil(self.images.shape[0] / self.world_size)
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.shard_size // self.batch_size
+        return math.ceil(self.shard_size / self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """Indices this rank visits in ``epoch`` (CPU int64 tensor of length :attr:`shard_size`)."""
+        count = self.images.shape[0]
+        if self.shuffle:
+            order = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed + epoch))
+        else:
+            order = torch.arange(count)
+        padded_length = self.shard_size * self.world_size
+        if padded_length > count:
+            order = torch.cat([order, order.repeat(math.ceil(padded_length / count))[: padded_length - count]])
+        return order[self.rank::self.world_size]
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield this rank's batches of ``epoch``: the same batches every time it is called."""
+        order = self.order(epoch).to(self.device)
+        augment_generator = torch.Generator().manual_seed(
+            self.seed + epoch + AUGMENT_SEED_STRIDE * (self.rank + 1))
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start:start + self.batch_size]
+            x = self.images[index].float().div_(255.0)
+            if self.augment is not None:
+                x = self.augment(x, augment_generator)
+            yield x, self.labels[index]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch that plain iteration (``for x, y in batches``) yields, like ``DistributedSampler``."""
+        self.current_epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.epoch(self.current_epoch)

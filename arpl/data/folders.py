@@ -1,0 +1,152 @@
+"""ImageFolder datasets (TinyImageNet, Sec. 5.1) decoded once into uint8 tensors with an .npz cache.
+
+TinyImageNet ships its validation images in one folder with a label file; the authors read it with
+torchvision's ``ImageFolder``, so :func:`prepare_tinyimagenet` moves them into ``val/<wnid>/images/``.
+Class indices follow ImageFolder's order (sorted wnids), which the authors' split indices refer to.
+
+Command line: ``python -m arpl.data.folders tinyimagenet ROOT [--download]`` prepares the folders and
+builds both caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torchvision.datasets.utils import download_and_extract_archive
+
+from arpl.data.checksums import DataNotFoundError
+from arpl.data.sources import DATASETS, ImageSet
+
+TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+TINYIMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
+TINYIMAGENET_FOLDER = "tiny-imagenet-200"
+
+
+def prepare_tinyimagenet(root: str | Path) -> Path:
+    """Move ``val/images/*.JPEG`` into ``val/<wnid>/images/`` as listed in ``val/val_annotations.txt``.
+
+    Idempotent (a finished folder is left alone, an interrupted run is completed). Returns the
+    ``tiny-imagenet-200`` folder; raises :class:`DataNotFoundError` with the download URL if absent.
+    """
+    base = Path(root) / TINYIMAGENET_FOLDER
+    if not (base / "train").is_dir() or not (base / "val").is_dir():
+        raise DataNotFoundError(f"TinyImageNet not found: expected {base}/train and {base}/val. Fix: download "
+                                f"{TINYIMAGENET_URL} and unzip it into {Path(root)} (or run with download: true "
+                                f"on a machine with internet)")
+    images = base / "val" / "images"
+    if not images.is_dir():
+        return base
+    annotations = base / "val" / "val_annotations.txt"
+    if not annotations.is_file():
+        raise DataNotFoundError(f"{annotations} is missing, so {images} cannot be sorted into classes. Fix: "
+                                f"unzip {TINYIMAGENET_URL} again into {Path(root)}")
+    for line in annotations.read_text().splitlines():
+        if not line.strip():
+            continue
+        filename, wnid = line.split("\t")[:2]
+        source = images / filename
+        if source.is_file():
+            (base / "val" / wnid / "images").mkdir(parents=True, exist_ok=True)
+            os.replace(source, base / "val" / wnid / "images" / filename)
+    leftover = sorted(path.name for path in images.iterdir())
+    if leftover:
+        raise ValueError(f"{len(leftover)} files in {images} are not listed in {annotations} (e.g. {leftover[0]}). "
+                         f"Fix: unzip {TINYIMAGENET_URL} again")
+    images.rmdir()
+    return base
+
+
+def load_image_folder(path: str | Path, size: int, classes: list[str] | None = None,
+                      name: str | None = None) -> ImageSet:
+    """Read an ImageFolder tree (``path/<class>/**/<image>``) as RGB uint8 [N, 3, size, size].
+
+    Classes are the sorted sub-folders (torchvision's ``ImageFolder`` order) unless ``classes`` fixes
+    them; images are PIL-decoded once, resized (bilinear) when their side is not ``size``, and cached
+    in ``<path>_<size>px.npz`` beside the folder; the cache is rebuilt when the file list changes.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DataNotFoundError(f"image folder {path} does not exist")
+    classes = list(classes) if classes is not None else find_classes(str(path))[0]
+    samples = make_dataset(str(path), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
+    files = np.array([os.path.relpath(file, path) for file, _ in samples])
+    cache = path.parent / f"{path.name}_{size}px.npz"
+    images = _read_cache(cache, files, classes)
+    if images is None:
+        images = _decode(path, files, size)
+        _write_cache(cache, images, files, classes)
+    labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
+    return ImageSet(torch.from_numpy(images), labels, classes, name or path.name)
+
+
+def _decode(folder: Path, files: np.ndarray, size: int) -> np.ndarray:
+    images = np.empty((len(files), 3, size, size), dtype=np.uint8)
+    for i, file in enumerate(files):
+        with Image.open(folder / file) as image:
+            image = image.convert("RGB")
+            if image.size != (size, size):
+                image = image.resize((size, size), Image.BILINEAR)
+            images[i] = np.asarray(image).transpose(2, 0, 1)
+    return images
+
+
+def _read_cache(cache: Path, files: np.ndarray, classes: list[str]) -> np.ndarray | None:
+    if not cache.is_file():
+        return None
+    with np.load(cache, allow_pickle=False) as stored:
+        if list(stored["classes"]) != classes or not np.array_equal(stored["files"], files):
+            return None
+        return stored["images"]
+
+
+def _write_cache(cache: Path, images: np.ndarray, files: np.ndarray, classes: list[str]) -> None:
+    handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as output:
+            np.savez(output, images=images, files=files, classes=np.array(classes))
+        os.replace(temporary, cache)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def load_tinyimagenet(root: str | Path, train: bool = True, download: bool = False) -> ImageSet:
+    """TinyImageNet's train or (prepared) val split at 64x64; classes = sorted wnids of ``train/``.
+
+    With ``download=True`` a missing folder is fetched from :data:`TINYIMAGENET_URL` first.
+    """
+    root = Path(root)
+    if download and not (root / TINYIMAGENET_FOLDER).is_dir():
+        try:
+            download_and_extract_archive(TINYIMAGENET_URL, download_root=str(root), md5=TINYIMAGENET_MD5)
+        except (RuntimeError, OSError) as error:
+            raise DataNotFoundError(f"TinyImageNet download from {TINYIMAGENET_URL} failed: {error}. Fix: "
+                                    f"download and unzip it into {root} by hand") from error
+    base = prepare_tinyimagenet(root)
+    classes = find_classes(str(base / "train"))[0]
+    part = base / ("train" if train else "val")
+    return load_image_folder(part, DATASETS["tinyimagenet"].size, classes=classes, name="tinyimagenet")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m arpl.data.folders tinyimagenet ROOT [--download]``: prepare and cache TinyImageNet."""
+    parser = argparse.ArgumentParser(description="Prepare ImageFolder datasets and build their caches.")
+    parser.add_argument("dataset", choices=["tinyimagenet"])
+    parser.add_argument("root", type=Path, help="data root holding tiny-imagenet-200/")
+    parser.add_argument("--download", action="store_true", help="fetch the archive if missing")
+    arguments = parser.parse_args(argv)
+    for train in (True, False):
+        image_set = load_tinyimagenet(arguments.root, train, arguments.download)
+        print(f"tinyimagenet {'train' if train else 'val'}: {len(image_set)} images, "
+              f"{len(image_set.classes)} classes")
+
+
+if __name__ == "__main__":
+    main()

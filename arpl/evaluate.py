@@ -1,0 +1,60 @@
+"""From a trained classifier to numbers: predictions on image tensors, then the paper's metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from arpl import metrics
+from arpl.network import OpenSetNet
+from arpl.scores import own_score, score
+
+
+@dataclass
+class Predictions:
+    """Features and logits of a set of images (numpy, float32)."""
+
+    features: np.ndarray
+    logits: np.ndarray
+
+    def scores(self, name: str) -> np.ndarray:
+        """Open-set score per image (higher = more likely known), see :mod:`arpl.scores`."""
+        return score(name, torch.from_numpy(self.logits)).numpy().astype(np.float64)
+
+    def predicted(self) -> np.ndarray:
+        """Closed-set prediction: argmax of the model's own logit rule."""
+        return self.logits.argmax(1)
+
+
+@torch.no_grad()
+def predict(net: OpenSetNet, images: torch.Tensor, batch_size: int = 512,
+            device: torch.device | str = "cpu") -> Predictions:
+    """Run ``net`` (eval mode, known-data BN as in Sec. 5.1) over uint8 ``images`` [N, C, H, W]."""
+    net = net.to(device).eval()
+    features, logits = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device, non_blocking=True).float().div_(255)
+        f, z = net(x)
+        features.append(f.float().cpu())
+        logits.append(z.float().cpu())
+    if not features:
+        raise ValueError("predict() got no images; check the data selection (split, per-class subset).")
+    return Predictions(torch.cat(features).numpy(), torch.cat(logits).numpy())
+
+
+def resolve_score(name: str, method: str) -> str:
+    """``own`` means the method's own rule: MSP for Softmax/GCPL/RPL, max distance for ARPL (Eq. 20)."""
+    return own_score(method) if name == "own" else name
+
+
+def open_set_metrics(known: Predictions, known_labels: np.ndarray, unknown: Predictions,
+                     score_name: str) -> dict[str, float]:
+    """Closed-set accuracy, AUROC and OSCR (Eq. 21-22), plus the OOD metrics of Table 3, as fractions."""
+    known_scores, unknown_scores = known.scores(score_name), unknown.scores(score_name)
+    correct = known.predicted() == known_labels
+    result = {"ACC": metrics.accuracy(known.predicted(), known_labels),
+              "OSCR": metrics.oscr(known_scores, correct, unknown_scores)}
+    result.update(metrics.ood_metrics(known_scores, unknown_scores))
+    return result

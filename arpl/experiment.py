@@ -1,0 +1,226 @@
+"""From ``params.yaml`` to data, specs and trained runs: the glue every stage notebook shares."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from arpl.config import CS_VARIANT_NAMES
+from arpl.data.openset import OpenSetData, make_open_set, per_class_subset, select_classes
+from arpl.data.sources import ImageSet, load_image_set
+from arpl.data.splits import NUM_CLASSES, OpenSetSplit, open_set_split
+from arpl.data.transforms import AUGMENTATION
+from arpl.distributed import DistContext, resolve_device
+from arpl.specs import ModelSpec, TrainSpec
+from arpl.training import EvaluateFn, FitResult, fit
+
+RUNS = Path("runs")
+CIFAR_PLUS = {"cifar+10": "cifar10", "cifar+50": "cifar10"}
+
+
+def run_path(stage: str, name: str, what: str) -> Path:
+    """Folder of one training run: ``runs/<stage>/<method or variant>/<split or 'all'>``."""
+    return RUNS / stage / name / what
+
+
+def device(params: dict, context: DistContext = DistContext()) -> torch.device:
+    """The device of ``run.device`` (``auto``: CUDA when available)."""
+    return resolve_device(params["run"]["device"], context)
+
+
+def base_dataset(params: dict) -> str:
+    """The dataset whose images are trained on (CIFAR+N trains on CIFAR10)."""
+    dataset = params["data"]["dataset"]
+    return CIFAR_PLUS.get(dataset, dataset)
+
+
+def load_set(params: dict, name: str, train: bool) -> ImageSet:
+    """Dataset ``name`` at the profile's image size and channels, from ``run.data_root``."""
+    data = params["data"]
+    return load_image_set(name, params["run"]["data_root"], train=train, download=data["download"],
+                          size=data["image_size"], channels=data["channels"],
+                          count=params["ood"]["noise_count"] if name.endswith("-noise") else None)
+
+
+@lru_cache(maxsize=4)
+def _cached_set(root: str, name: str, train: bool, download: bool, size: int, channels: int) -> ImageSet:
+    return load_image_set(name, root, train=train, download=download, size=size, channels=channels)
+
+
+def train_test(params: dict) -> tuple[ImageSet, ImageSet]:
+    """Training and test images of the base dataset, with the profile's per-class subsets (seeded)."""
+    data, seed = params["data"], params["run"]["seed"]
+    args = (params["run"]["data_root"], base_dataset(params))
+    tail = (data["download"], data["image_size"], data["channels"])
+    train = per_class_subset(_cached_set(*args, True, *tail), data["train_per_class"], seed=seed)
+    test = per_class_subset(_cached_set(*args, False, *tail), data["test_per_class"], seed=seed)
+    return train, test
+
+
+def split_of(params: dict, index: int, num_known: int | None = None) -> OpenSetSplit:
+    """The known/unknown classes of trial ``index`` (the authors' list ``index`` where one exists)."""
+    return open_set_split(params["data"]["dataset"], index, num_known=num_known, seed=params["run"]["seed"])
+
+
+def open_set(params: dict, index: int, num_known: int | None = None) -> OpenSetData:
+    """The three image sets of trial ``index``: known training, known test, unknown test images."""
+    train, test = train_test(params)
+    split = split_of(params, index, num_known)
+    unknown_test = None
+    if params["data"]["dataset"] in CIFAR_PLUS:
+        data = params["data"]
+        unknown_test = per_class_subset(
+            _cached_set(params["run"]["data_root"], "cifar100", False, data["download"], data["image_size"],
+                        data["channels"]), data["test_per_class"], seed=params["run"]["seed"])
+    return make_open_set(train, test, split, unknown_test)
+
+
+def all_classes(params: dict) -> tuple[ImageSet, ImageSet]:
+    """Training and test images of every class (the closed-set / OOD in-distribution model)."""
+    train, test = train_test(params)
+    classes = list(range(NUM_CLASSES[base_dataset(params)]))
+    return select_classes(train, classes), select_classes(test, classes)
+
+
+def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
+    """The classifier of ``method`` (Softmax, GCPL, RPL, ARPL) with the profile's network and loss."""
+    data, model, train = params["data"], params["model"], params["train"]
+    spec = ModelSpec(method=method, backbone=model["backbone"], num_classes=num_classes,
+                     in_channels=data["channels"], image_size=data["image_size"], feat_dim=model["feat_dim"],
+                     temperature=float(train["temperature"]), weight_pl=float(train["weight_pl"]),
+                     margin_form=train["margin_form"])
+    return replace(spec, **overrides)
+
+
+def train_spec(params: dict, seed_offset: int, data_tag: str, variant: str | None = None,
+               **overrides) -> TrainSpec:
+    """The optimisation of one run; ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2."""
+    train, run, cs = params["train"], params["run"], params["confusing"]
+    spec = TrainSpec(
+        epochs=train["epochs"], batch_size=train["batch_size"], optimizer=train["optimizer"], lr=float(train["lr"]),
+        momentum=float(train["momentum"]), weight_decay=float(train["weight_decay"]),
+        milestones=tuple(train["milestones"]), lr_gamma=float(train["lr_gamma"]), seed=run["seed"] + seed_offset,
+        augment=AUGMENTATION.get(base_dataset(params), False), amp=train["amp"],
+        channels_last=train["channels_last"], compile=train["compile"], on_nonfinite=run["on_nonfinite"],
+        data_tag=data_tag)
+    if variant is not None:
+        spec = replace(spec, confusing=True, focus_training=variant != "cs-no-ft", beta=float(cs["beta"]),
+                       entropy_form=cs["entropy_form"], gan_lr=float(cs["gan_lr"]), nz=cs["nz"], ngf=cs["ngf"],
+                       ndf=cs["ndf"])
+    return replace(spec, **overrides)
+
+
+def data_tag(params: dict, what: str) -> str:
+    """Identifies the training data of a run, so a checkpoint is never resumed on other data."""
+    data = params["data"]
+    return (f"{data['dataset']}:{what}:{data['image_size']}px:{data['channels']}ch:"
+            f"{data['train_per_class']}/class:seed{params['run']['seed']}")
+
+
+def method_name(method_or_variant: str) -> str:
+    """Display name: Softmax, GCPL, RPL, ARPL, ARPL+CS, ARPL+CS (w/o ABN), ARPL+CS (w/o FT)."""
+    return CS_VARIANT_NAMES.get(method_or_variant, method_or_variant)
+
+
+def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, seed_offset: int, what: str,
+              variant: str | None = None, evaluate: EvaluateFn | None = None,
+              context: DistContext = DistContext(), model_overrides: dict | None = None,
+              train_overrides: dict | None = None) -> FitResult:
+    """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``."""
+    num_classes = len(images.classes)
+    abn = variant in ("cs", "cs-no-ft")
+    mspec = model_spec(params, method, num_classes, abn=abn, **(model_overrides or {}))
+    tspec = train_spec(params, seed_offset, data_tag(params, what), variant, **(train_overrides or {}))
+    label = f"{method_name(variant or method)} {what}"
+    return fit(mspec, tspec, images.images, images.labels, run_dir, device=device(params, context),
+               evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
+
+
+def open_set_evaluator(data: OpenSetData, head: str, dev: torch.device) -> EvaluateFn:
+    """Per-epoch test metrics of an open-set model: accuracy, AUROC and OSCR with its own score."""
+    from arpl import metrics
+    from arpl.evaluate import predict
+    from arpl.scores import own_score
+
+    def evaluate(net, epoch: int) -> dict:
+        known = predict(net, data.test_known.images, device=dev)
+        unknown = predict(net, data.test_unknown.images, device=dev)
+        k, u = known.scores(own_score(head)), unknown.scores(own_score(head))
+        correct = known.predicted() == data.test_known.labels.numpy()
+        return {"test_acc": float(correct.mean()), "auroc": metrics.auroc(k, u), "oscr": metrics.oscr(k, correct, u)}
+
+    return evaluate
+
+
+def closed_set_evaluator(test: ImageSet, dev: torch.device) -> EvaluateFn:
+    """Per-epoch closed-set test accuracy."""
+    from arpl.evaluate import predict
+
+    def evaluate(net, epoch: int) -> dict:
+        predicted = predict(net, test.images, device=dev).predicted()
+        return {"test_acc": float((predicted == test.labels.numpy()).mean())}
+
+    return evaluate
+
+
+def train_stage(params: dict, stage: str, name: str, context: DistContext = DistContext()) -> list[dict]:
+    """Train ``name`` (a method of ``train.methods`` or, for stage ``confusing``, a variant) on every split,
+    and on all classes when ``train.closed_set`` is on. Returns one summary row per run."""
+    variant = name if stage == "confusing" else None
+    method = "ARPL" if variant else name
+    dev = device(params, context)
+    rows = []
+    for split in params["data"]["splits"]:
+        data = open_set(params, split)
+        result = train_run(params, method, data.train_known, run_path(stage, name, f"split{split}"), split,
+                           f"split{split}", variant, open_set_evaluator(data, method, dev), context)
+        rows.append({"run": f"split{split}", **result.history[-1]})
+    if params["train"]["closed_set"]:
+        train, test = all_classes(params)
+        result = train_run(params, method, train, run_path(stage, name, "all"), 100, "all", variant,
+                           closed_set_evaluator(test, dev), context)
+        rows.append({"run": "all", **result.history[-1]})
+    return rows
+
+
+def headline(row: dict) -> dict:
+    """The metrics of a run's last epoch worth tracking with ``dvc metrics``."""
+    return {key: round(row[key], 4) for key in ("test_acc", "auroc", "oscr", "loss") if key in row}
+
+
+def describe_splits(params: dict) -> "pd.DataFrame":
+    """One row per trial: known and unknown classes (by name) and image counts."""
+    import pandas as pd
+
+    from arpl.data.splits import duplicate_splits
+
+    duplicates = {i for pair in _safe_duplicates(params["data"]["dataset"], duplicate_splits) for i in pair}
+    rows = []
+    for split in params["data"]["splits"]:
+        data = open_set(params, split)
+        rows.append({"split": split, "known": ", ".join(data.train_known.classes),
+                     "unknown": ", ".join(data.test_unknown.classes), "train images": len(data.train_known),
+                     "test known": len(data.test_known), "test unknown": len(data.test_unknown),
+                     "repeats another split": split in duplicates})
+    return pd.DataFrame(rows)
+
+
+def _safe_duplicates(dataset: str, finder) -> list[tuple[int, int]]:
+    try:
+        return finder(dataset)
+    except ValueError:  # random splits: no published lists to compare
+        return []
+
+
+def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
+    """For each trial, a row of known and a row of unknown test images (for the data stage's grid)."""
+    rows = []
+    for split in params["data"]["splits"]:
+        data = open_set(params, split)
+        for kind, images in (("known", data.test_known), ("unknown", data.test_unknown)):
+            step = max(1, len(images) // per_row)
+            rows.append((f"split {split} {kind}", images.images[::step][:per_row]))
+    return rows

@@ -1,0 +1,107 @@
+"""Two-dimensional feature spaces (Fig. 1, 6a, 7, 12): small models whose feature *is* a point in the
+plane, so that classes, unknowns and reciprocal points (or prototypes) can be drawn as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from arpl.data.openset import OpenSetData
+from arpl.evaluate import predict
+from arpl.experiment import device, open_set, run_path, train_run
+
+
+@dataclass(frozen=True)
+class FeatureModel:
+    """One model of the feature-space figures: its title, head method, lambda and CS variant."""
+
+    title: str
+    method: str
+    weight_pl: float | None = None   # None: train.weight_pl
+    variant: str | None = None       # "cs" for ARPL+CS
+
+    @property
+    def folder(self) -> str:
+        return self.title.replace(" ", "").replace("(", "_").replace(")", "").replace("=", "").replace("+", "_")
+
+
+def figure7_models(weight_pl: float) -> list[FeatureModel]:
+    """The six panels of Fig. 1 and 7: Softmax, GCPL, RPL and ARPL without the margin, ARPL, ARPL+CS."""
+    return [FeatureModel("Softmax", "Softmax"), FeatureModel("GCPL", "GCPL"),
+            FeatureModel("RPL (lambda=0)", "RPL", 0.0), FeatureModel("ARPL (lambda=0)", "ARPL", 0.0),
+            FeatureModel(f"ARPL (lambda={weight_pl:g})", "ARPL"),
+            FeatureModel("ARPL+CS", "ARPL", variant="cs")]
+
+
+@dataclass
+class FeatureView:
+    """Known and unknown test features of a 2-D model, its class vectors and its open-set scores."""
+
+    title: str
+    features: np.ndarray          # [N, 2], known then unknown
+    labels: np.ndarray            # known class index, -1 for unknown
+    points: np.ndarray            # [K, 2] reciprocal points or prototypes (softmax: weight rows)
+    known_scores: np.ndarray
+    unknown_scores: np.ndarray
+    net: torch.nn.Module
+
+
+def train_2d(params: dict, model: FeatureModel, data: OpenSetData, what: str, seed_offset: int):
+    """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes."""
+    settings = params["figures"]
+    model_overrides = {"backbone": settings["backbone"], "feat_dim": 2}
+    if model.weight_pl is not None:
+        model_overrides["weight_pl"] = model.weight_pl
+    return train_run(params, model.method, data.train_known, run_path("figures", model.folder, what), seed_offset,
+                     what, variant=model.variant, model_overrides=model_overrides,
+                     train_overrides={"epochs": settings["epochs"]}).net
+
+
+def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device) -> FeatureView:
+    """Features, class vectors and scores of a trained 2-D model on ``data``'s test images."""
+    known, unknown = predict(net, data.test_known.images, device=dev), predict(net, data.test_unknown.images, device=dev)
+    score = net.head.own_score
+    return FeatureView(title=title, features=np.concatenate([known.features, unknown.features]),
+                       labels=np.concatenate([data.test_known.labels.numpy(), -np.ones(len(unknown.features), int)]),
+                       points=net.head.bases().detach().cpu().numpy(), known_scores=known.scores(score),
+                       unknown_scores=unknown.scores(score), net=net)
+
+
+def figure7_views(params: dict) -> list[FeatureView]:
+    """Train (or reuse) the six models of Fig. 1/7 on split ``figures.split`` and view them."""
+    split, dev = params["figures"]["split"], device(params)
+    data = open_set(params, split)
+    views = []
+    for model in figure7_models(params["train"]["weight_pl"]):
+        net = train_2d(params, model, data, f"split{split}", split)
+        views.append(view(net, model.title, data, dev))
+    return views
+
+
+def figure12_views(params: dict) -> list[FeatureView]:
+    """ARPL with K known classes for each K of ``figures.known_counts`` (Fig. 12; random splits)."""
+    split, dev = params["figures"]["split"], device(params)
+    views = []
+    for count in params["figures"]["known_counts"]:
+        data = open_set(params, split, num_known=count)
+        net = train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, f"known{count}", 300 + count)
+        views.append(view(net, f"K = {count}", data, dev))
+    return views
+
+
+def retrieval_along_line(feature_view: FeatureView, images: torch.Tensor, known_class: int = 0,
+                         steps: int = 8) -> tuple[list[torch.Tensor], list[float]]:
+    """Fig. 6a: walk from the centre of ``known_class`` to its reciprocal point and, at each of ``steps``
+    evenly spaced positions, retrieve the test image (known or unknown) whose feature is nearest.
+    ``images`` are the test images in the order of ``feature_view.features``."""
+    features, labels = feature_view.features, feature_view.labels
+    centre = features[labels == known_class].mean(0)
+    point = feature_view.points[known_class]
+    positions = np.linspace(0.0, 1.0, steps)
+    retrieved = []
+    for t in positions:
+        target = (1 - t) * centre + t * point
+        retrieved.append(images[int(np.argmin(((features - target) ** 2).sum(1)))])
+    return retrieved, positions.tolist()

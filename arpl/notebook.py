@@ -1,0 +1,65 @@
+"""Run a stage notebook: jupytext source (``notebooks/*.py``) -> papermill-executed ``.ipynb``.
+
+The sources stay output-free (they are DVC dependencies); a failing cell makes the run exit non-zero with
+the notebook and the cell named, so ``dvc repro`` stops and caches nothing of that stage.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+
+
+class NotebookFailed(RuntimeError):
+    """A cell of a stage notebook raised; the message names the notebook, the cell and the error."""
+
+
+def run_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
+                 cwd: str | Path = ".") -> Path:
+    """Execute ``source`` with ``parameters`` injected; write the executed notebook to ``output``.
+
+    The notebook is executed in a temporary file and moved to ``output`` (also on failure, so the
+    traceback is there to read) only at the end.
+    """
+    source, output = Path(source), Path(output)
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        draft, executed = Path(folder) / "input.ipynb", Path(folder) / "executed.ipynb"
+        nbformat.write(notebook, draft)
+        try:
+            papermill.execute_notebook(str(draft), str(executed), parameters=parameters or {},
+                                       cwd=str(cwd), kernel_name="python3", progress_bar=False,
+                                       log_output=True, stdout_file=None, stderr_file=None)
+        except papermill.PapermillExecutionError as error:
+            _move(executed, output)
+            raise NotebookFailed(
+                f"{source} failed in cell {error.exec_count} ({error.ename}: {error.evalue}). "
+                f"The executed notebook with the full traceback is {output}.") from None
+        _move(executed, output)
+    return output
+
+
+def _move(executed: Path, output: Path) -> None:
+    if executed.exists():
+        os.replace(executed, output) if executed.stat().st_dev == output.parent.stat().st_dev \
+            else output.write_bytes(executed.read_bytes())
+
+
+def parse_parameters(pairs: list[str]) -> dict:
+    """``["method=ARPL", "epochs=3"]`` -> ``{"method": "ARPL", "epochs": 3}`` (YAML-typed values)."""
+    import yaml
+
+    parameters = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"notebook parameter {pair!r} must look like name=value")
+        name, value = pair.split("=", 1)
+        parameters[name] = yaml.safe_load(value)
+    return parameters

@@ -1,0 +1,172 @@
+"""Open set recognition evaluation (Sec. 5.2): Tables 1-2 and the curves of Fig. 9."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arpl import metrics, stats
+from arpl.checkpoint import load_model
+from arpl.data.openset import OpenSetData
+from arpl.evaluate import Predictions, predict, resolve_score
+from arpl.experiment import device, method_name, open_set, run_path
+from arpl.io import save_table
+from arpl.scores import scores_for
+
+METRICS = ("ACC", "AUROC", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
+
+
+@dataclass
+class TrialPredictions:
+    """Predictions of one trained model on one open-set trial."""
+
+    method: str           # display name (ARPL+CS, ...)
+    head: str             # the head's method: Softmax, GCPL, RPL or ARPL
+    split: int
+    known: Predictions
+    known_labels: np.ndarray
+    unknown: Predictions
+
+    def scores(self, score_name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Known and unknown scores under ``score_name`` (``own`` resolved for this head)."""
+        name = resolve_score(score_name, self.head)
+        return self.known.scores(name), self.unknown.scores(name)
+
+    def correct(self) -> np.ndarray:
+        """Whether each known test image is classified correctly."""
+        return self.known.predicted() == self.known_labels
+
+
+def predict_trial(checkpoint, data: OpenSetData, method: str, split: int, dev) -> TrialPredictions:
+    """Load the checkpoint (checked against the trial's class count) and predict its test images."""
+    net, payload = load_model(checkpoint, expected={"num_classes": data.num_known}, device=dev)
+    return TrialPredictions(method=method, head=payload["model_spec"]["method"], split=split,
+                            known=predict(net, data.test_known.images, device=dev),
+                            known_labels=data.test_known.labels.numpy(),
+                            unknown=predict(net, data.test_unknown.images, device=dev))
+
+
+def trained_models(params: dict) -> list[tuple[str, str, str]]:
+    """``(display name, stage, name)`` of every open-set model the pipeline trains."""
+    models = [(m, "train", m) for m in params["train"]["methods"]]
+    return models + [(method_name(v), "confusing", v) for v in params["confusing"]["variants"]]
+
+
+def predict_all(params: dict) -> list[TrialPredictions]:
+    """Predictions of every trained model on every split of ``params``."""
+    dev = device(params)
+    trials = []
+    for split in params["data"]["splits"]:
+        data = open_set(params, split)
+        for display, stage, name in trained_models(params):
+            checkpoint = run_path(stage, name, f"split{split}") / "checkpoint.pt"
+            trials.append(predict_trial(checkpoint, data, display, split, dev))
+    return trials
+
+
+def trial_metrics(trial: TrialPredictions, score_name: str) -> dict[str, float]:
+    """All metrics of one trial under one score, in percent."""
+    known, unknown = trial.scores(score_name)
+    correct = trial.correct()
+    values = {"ACC": metrics.accuracy(trial.known.predicted(), trial.known_labels),
+              "AUROC": metrics.auroc(known, unknown), "OSCR": metrics.oscr(known, correct, unknown)}
+    per_class = _per_class_scores(trial, resolve_score(score_name, trial.head))
+    if per_class is not None:
+        values["OSCR_authors"] = metrics.oscr_authors(*per_class, trial.known_labels)
+    values.update({k: v for k, v in metrics.ood_metrics(known, unknown).items() if k != "AUROC"})
+    return {key: 100.0 * value for key, value in values.items()}
+
+
+def _per_class_scores(trial: TrialPredictions, score_name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The per-class arrays whose row maximum is the score, as the authors' ``compute_oscr`` expects."""
+    if score_name == "msp":
+        return _softmax(trial.known.logits), _softmax(trial.unknown.logits)
+    if score_name in ("max_logit", "max_distance"):
+        return trial.known.logits, trial.unknown.logits
+    return None
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def per_split_table(trials: list[TrialPredictions], score_names: list[str]) -> pd.DataFrame:
+    """One row per method, split and applicable score."""
+    rows = []
+    for trial in trials:
+        applicable = ["own", *scores_for(trial.head)]
+        for score_name in score_names:
+            if score_name in applicable:
+                rows.append({"method": trial.method, "split": trial.split, "score": score_name,
+                             **trial_metrics(trial, score_name)})
+    return pd.DataFrame(rows)
+
+
+def summary_table(per_split: pd.DataFrame, columns=("ACC", "AUROC", "OSCR")) -> pd.DataFrame:
+    """Mean and sample standard deviation over splits, per method and score (as the paper's tables)."""
+    rows = []
+    for (method, score_name), group in per_split.groupby(["method", "score"], sort=False):
+        row = {"method": method, "score": score_name, "splits": len(group)}
+        for column in columns:
+            mean, std = stats.mean_std(group[column].to_numpy())
+            row[f"{column}_mean"], row[f"{column}_std"] = mean, std
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_table(trials: list[TrialPredictions], resamples: int, seed: int = 0) -> pd.DataFrame:
+    """95% bootstrap intervals over test samples of AUROC and OSCR (own score), per method and split."""
+    rows = []
+    for trial in trials:
+        known, unknown = trial.scores("own")
+        auroc_low, auroc_high = stats.bootstrap_interval(metrics.auroc, known, unknown,
+                                                         n_resamples=resamples, seed=seed)
+        oscr_low, oscr_high = stats.bootstrap_interval(
+            lambda k, u, c: metrics.oscr(k, c, u), known, unknown, trial.correct(), n_resamples=resamples,
+            seed=seed)
+        rows.append({"method": trial.method, "split": trial.split, "AUROC_low": 100 * auroc_low,
+                     "AUROC_high": 100 * auroc_high, "OSCR_low": 100 * oscr_low, "OSCR_high": 100 * oscr_high})
+    return pd.DataFrame(rows)
+
+
+def curves(trials: list[TrialPredictions], split: int) -> tuple[dict, dict, dict]:
+    """ROC and OSCR curves (Fig. 9) of every method on ``split``, own score; plus OSCR areas."""
+    roc, oscr, areas = {}, {}, {}
+    for trial in trials:
+        if trial.split != split:
+            continue
+        known, unknown = trial.scores("own")
+        roc[trial.method] = metrics.roc_curve(known, unknown)
+        oscr[trial.method] = metrics.oscr_curve(known, trial.correct(), unknown)
+        areas[trial.method] = metrics.oscr(known, trial.correct(), unknown)
+    return roc, oscr, areas
+
+
+def save_curves(roc: dict, oscr_curves: dict, folder: str | Path) -> None:
+    """Write one CSV per method and curve (``dvc plots show`` renders them)."""
+    for kind, curves_of_kind, columns in (("roc", roc, ("fpr", "tpr")), ("oscr", oscr_curves, ("fpr", "ccr"))):
+        for method, (x, y) in curves_of_kind.items():
+            table = pd.DataFrame({columns[0]: x, columns[1]: y})
+            save_table(table, Path(folder) / kind / f"{_file_name(method)}.csv")
+
+
+def _file_name(method: str) -> str:
+    return method.replace("+", "_").replace(" ", "").replace("(", "").replace(")", "").replace("/", "")
+
+
+def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Our own-score AUROC (Table 1) and OSCR (Table 2), mean and std over splits, beside the paper's
+    numbers for ``dataset`` (or its nearest published dataset, see :func:`arpl.paper.reference_note`)."""
+    from arpl import paper
+
+    own = summary[summary.score == "own"]
+    parts = []
+    for table, metric in (("table1", "AUROC"), ("table2", "OSCR")):
+        ours = pd.DataFrame({"method": own.method, "metric": metric, "mean": own[f"{metric}_mean"],
+                             "std": own[f"{metric}_std"]})
+        parts.append(paper.paper_vs_ours(ours, table=table, dataset=paper.nearest_paper_dataset(dataset)))
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,248 @@
+"""The report site: each executed stage notebook rendered to HTML without code, and an index page.
+
+A reader opens ``reports/index.html`` and follows links to one page per pipeline stage; the pages
+show only markdown, tables and figures (images embedded as data URIs, so a page is one file). When a
+stage fails, :func:`notebook_errors` names the failing cell of the executed notebook.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from pathlib import Path
+from html import escape
+from typing import Iterable, Mapping, Sequence
+
+import nbformat
+import pandas as pd
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+from arpl.io import save_text
+
+DEFAULT_TITLE = "Adversarial Reciprocal Points Learning for Open Set Recognition: reproduction"
+REMOVE_CELL_TAG = "remove_cell"
+REMOVE_OUTPUT_TAG = "remove_output"
+TABLE_CLASS = "arpl-table"
+MISSING_VALUE = "—"
+_NUM_CLASS = ' class="num"'
+
+TABLE_CSS = f"""
+table.{TABLE_CLASS} {{ border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em;
+  font-variant-numeric: tabular-nums; }}
+table.{TABLE_CLASS} th, table.{TABLE_CLASS} td {{ padding: 0.3em 0.75em; border: none;
+  border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }}
+table.{TABLE_CLASS} thead th {{ border-bottom: 2px solid #8a939c; background: #f3f5f7; font-weight: 600; }}
+table.{TABLE_CLASS} tbody tr:nth-child(even) {{ background: #f7f9fb; }}
+table.{TABLE_CLASS} tbody tr:nth-child(odd) {{ background: #ffffff; }}
+table.{TABLE_CLASS} tbody tr:hover {{ background: #eef3f8; }}
+table.{TABLE_CLASS} th.num, table.{TABLE_CLASS} td.num {{ text-align: right; }}
+"""
+
+PAGE_CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: #1f2328; max-width: 62em; margin: 2em auto; padding: 0 1.2em; line-height: 1.5; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #e3e6ea; padding-bottom: 0.2em; }
+dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1.2em; }
+dl.facts dt { font-weight: 600; color: #57606a; }
+dl.facts dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+p.note { background: #fff8e1; border-left: 4px solid #e0a800; padding: 0.5em 0.8em; }
+ul.pages { list-style: none; padding: 0; }
+ul.pages li { margin: 0.6em 0; }
+ul.pages a { font-weight: 600; color: #0a58ca; text-decoration: none; }
+ul.pages a:hover { text-decoration: underline; }
+ul.pages .summary { color: #57606a; }
+span.missing { color: #b42318; font-weight: 600; }
+"""
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _drop_stderr_outputs(notebook: nbformat.NotebookNode) -> None:
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.get("outputs", [])
+                            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")]
+
+
+def _exporter() -> HTMLExporter:
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            embed_images=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={REMOVE_CELL_TAG}, remove_all_outputs_tags={REMOVE_OUTPUT_TAG},
+                              enabled=True), enabled=True)
+    return exporter
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode, title: str, drop_stderr: bool = True) -> str:
+    """Render a notebook to one HTML string with no code cells and no prompts (nbconvert's lab template).
+
+    Markdown, tables and figures remain (images inline as base64 data URIs, so the page is one file;
+    only MathJax comes from a CDN, and offline the LaTeX source shows instead); cells tagged
+    ``remove_cell`` vanish and cells tagged ``remove_output`` lose their outputs; stderr streams
+    (warnings, progress bars) are dropped unless ``drop_stderr`` is False. Error outputs are kept.
+    """
+    notebook = nbformat.from_dict(notebook)
+    if drop_stderr:
+        _drop_stderr_outputs(notebook)
+    body, _ = _exporter().from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    return body.replace("</head>", f"<style>{TABLE_CSS}</style>\n</head>", 1)
+
+
+def render_notebook(ipynb: str | Path, html: str | Path, title: str, drop_stderr: bool = True) -> Path:
+    """Render the executed notebook ``ipynb`` to the file ``html`` (see :func:`notebook_to_html`), atomically."""
+    ipynb = Path(ipynb)
+    if not ipynb.is_file():
+        raise ValueError(f"Notebook {ipynb} does not exist; run its pipeline stage first (dvc repro).")
+    notebook = nbformat.read(ipynb, as_version=4)
+    return save_text(notebook_to_html(notebook, title, drop_stderr), html)
+
+
+def _cell_label(index: int, cell: nbformat.NotebookNode) -> str:
+    lines = [line.strip() for line in str(cell.get("source", "")).splitlines() if line.strip()]
+    first_line = lines[0] if lines else ""
+    if len(first_line) > 80:
+        first_line = first_line[:77] + "..."
+    count = cell.get("execution_count")
+    details = [f"In [{count}]"] if count is not None else []
+    details += [first_line] if first_line else []
+    return f"cell {index}" + (f" ({': '.join(details)})" if details else "")
+
+
+def notebook_errors(ipynb: str | Path) -> list[str]:
+    """The error outputs of an executed notebook as ``"cell I (In [N]: first line): EName: evalue"`` strings.
+
+    ``I`` is the 0-based index of the cell in the executed notebook (markdown cells included, also
+    those papermill inserts), ``N`` its execution count, then the first line of its source.
+    Papermill leaves the traceback of a failing cell in the output notebook; this names that cell.
+    An empty list means no cell failed.
+    """
+    ipynb = Path(ipynb)
+    if not ipynb.is_file():
+        raise ValueError(f"Notebook {ipynb} does not exist; did the stage start at all?")
+    notebook = nbformat.read(ipynb, as_version=4)
+    errors = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                evalue = _ANSI_ESCAPE.sub("", str(output.get("evalue", "")))
+                errors.append(f"{_cell_label(index, cell)}: {output.get('ename', 'Error')}: {evalue}")
+    return errors
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and math.isnan(value)
+
+
+def _format_cell(value, float_format: str) -> str:
+    if _is_missing(value):
+        return MISSING_VALUE
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    if _is_number(value):
+        return float_format.format(float(value))
+    return escape(str(value))
+
+
+def _numeric_columns(df: pd.DataFrame) -> list[bool]:
+    return [pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column])
+            for column in df.columns]
+
+
+def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}") -> str:
+    """An HTML ``<table class="arpl-table">`` of ``df`` (index dropped), for the report's CSS.
+
+    Floats use ``float_format``; missing values show as an em dash; numeric columns carry class
+    ``num`` (right-aligned); text is HTML-escaped.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"dataframe_html needs a pandas DataFrame, got {type(df).__name__}.")
+    try:
+        float_format.format(1.0)
+    except (IndexError, KeyError, ValueError) as error:
+        raise ValueError(f"float_format must be a str.format pattern for one float such as '{{:.1f}}', "
+                         f"got {float_format!r} ({error}).") from error
+    numeric = _numeric_columns(df)
+    header = "".join(f"<th{_NUM_CLASS if is_num else ''}>{escape(str(column))}</th>"
+                     for column, is_num in zip(df.columns, numeric))
+    rows = []
+    for values in df.itertuples(index=False, name=None):
+        cells = "".join(f"<td{_NUM_CLASS if is_num or _is_number(value) else ''}>"
+                        f"{_format_cell(value, float_format)}</td>"
+                        for value, is_num in zip(values, numeric))
+        rows.append(f"<tr>{cells}</tr>")
+    body = "\n".join(rows)
+    return f'<table class="{TABLE_CLASS}">\n<thead><tr>{header}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
+def _facts_html(facts: Mapping[str, str]) -> str:
+    items = "\n".join(f"<dt>{escape(str(key))}</dt><dd>{escape(str(value))}</dd>"
+                      for key, value in facts.items())
+    return f'<dl class="facts">\n{items}\n</dl>'
+
+
+def _page_item(reports_dir: Path, page: Mapping[str, str]) -> str:
+    missing = [key for key in ("title", "file") if not page.get(key)]
+    if missing:
+        raise ValueError(f"Report page {dict(page)} lacks {missing}; give each page a title and a file.")
+    target = str(page["file"])
+    status = "" if (reports_dir / target).is_file() else ' <span class="missing">(page not built)</span>'
+    summary = escape(str(page.get("summary", "")))
+    href = escape(Path(target).as_posix(), quote=True)
+    return (f'<li><a href="{href}">{escape(str(page["title"]))}</a>{status}'
+            f'<br><span class="summary">{summary}</span></li>')
+
+
+def index_html(pages: Sequence[Mapping[str, str]], headline_html: str, facts: Mapping[str, str],
+               reports_dir: Path, title: str = DEFAULT_TITLE, notes: Iterable[str] = ()) -> str:
+    """The index page as one HTML string: title, run facts, notes, headline table, links to stage pages."""
+    note_html = "\n".join(f'<p class="note">{escape(note)}</p>' for note in notes)
+    page_items = "\n".join(_page_item(reports_dir, page) for page in pages)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{PAGE_CSS}{TABLE_CSS}</style>
+</head>
+<body>
+<h1>{escape(title)}</h1>
+<p>Chen et al., "Adversarial Reciprocal Points Learning for Open Set Recognition", IEEE TPAMI.
+Every stage of the pipeline has its own page below; numbers are percentages.</p>
+<h2>This run</h2>
+{_facts_html(facts)}
+{note_html}
+<h2>Headline results</h2>
+{headline_html}
+<h2>Stages</h2>
+<ul class="pages">
+{page_items}
+</ul>
+</body>
+</html>
+"""
+
+
+def build_index(reports_dir: str | Path, pages: Sequence[Mapping[str, str]], headline_html: str,
+                facts: Mapping[str, str], title: str = DEFAULT_TITLE, notes: Iterable[str] = ()) -> Path:
+    """Write ``reports_dir/index.html``: a self-contained page (inline CSS, no scripts, no external assets).
+
+    ``pages`` is a list of ``{"title", "file", "summary"}`` with ``file`` relative to ``reports_dir``
+    (a page whose file is absent is listed and flagged "page not built"); ``headline_html`` is an HTML
+    fragment (e.g. from :func:`dataframe_html`) inserted as is; ``facts`` (profile, dataset, splits,
+    images per split, epochs, device, wall time, git commit, ...) are shown in the given order;
+    ``notes`` are highlighted paragraphs (e.g. :func:`arpl.paper.reference_note`).
+    """
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    text = index_html(pages, headline_html, facts, reports_dir, title, notes)
+    return save_text(text, reports_dir / "index.html")

@@ -1,0 +1,88 @@
+"""What defines a model and a training run: plain dataclasses, stored inside every checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a classifier: backbone, head (loss) and input geometry."""
+
+    method: str                     # Softmax | GCPL | RPL | ARPL
+    backbone: str                   # see arpl.models.BACKBONES
+    num_classes: int
+    in_channels: int = 1
+    image_size: int = 28
+    feat_dim: int | None = None     # None: the backbone's own feature size
+    abn: bool = False               # auxiliary batch norm (Sec. 4.2)
+    temperature: float = 1.0        # gamma = 1 / temperature (Eq. 7)
+    weight_pl: float = 0.1          # lambda (Eq. 14)
+    margin_form: str = "code"       # "code" | "paper" (Eq. 12)
+    distance: str | None = None     # RPL/ARPL only: "l2" | "l2-dot"; None = the method's own (Fig. 8 ablation)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """The optimisation of one run (Sec. 5.1-5.2), plain or with confusing samples (Algorithm 2)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    milestones: tuple[int, ...] = (30, 60, 90, 120)
+    lr_gamma: float = 0.1
+    seed: int = 0
+    augment: bool = False
+    confusing: bool = False         # Algorithm 2 (ARPL+CS)
+    focus_training: bool = True     # the plain pass after each CS pass (step 6 of Algorithm 2)
+    beta: float = 0.1               # Eq. 18-19
+    entropy_form: str = "code"      # "code" | "paper" (Eq. 17)
+    gan_lr: float = 2e-4
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    amp: bool = False               # bf16 autocast, CUDA only
+    channels_last: bool = False     # CUDA only
+    compile: bool = False
+    on_nonfinite: str = "stop"      # "stop" | "skip_batch"
+    data_tag: str = ""              # identifies the training data (dataset, split, subset)
+    extra: dict = field(default_factory=dict)
+
+
+def spec_dict(spec: ModelSpec | TrainSpec) -> dict:
+    """A JSON-safe dict of a spec (tuples become lists)."""
+    return json.loads(json.dumps(asdict(spec)))
+
+
+def model_spec_from_dict(data: dict) -> ModelSpec:
+    """Rebuild a :class:`ModelSpec` from :func:`spec_dict` output."""
+    return ModelSpec(**data)
+
+
+def train_spec_from_dict(data: dict) -> TrainSpec:
+    """Rebuild a :class:`TrainSpec` from :func:`spec_dict` output."""
+    data = dict(data)
+    data["milestones"] = tuple(data["milestones"])
+    return TrainSpec(**data)
+
+
+def code_version() -> str:
+    """A hash of the ``arpl`` package source: a checkpoint made by other code is never resumed."""
+    digest = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(model: ModelSpec, train: TrainSpec) -> str:
+    """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint."""
+    payload = json.dumps([spec_dict(model), spec_dict(train), code_version()], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

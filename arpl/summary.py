@@ -1,0 +1,106 @@
+"""The report's front page: headline numbers, the facts they rest on, and the same-work comparison with
+the authors' own code (``arpl/anchors_fashion_mnist.csv``) when the anchor profile has been run."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from arpl import paper
+from arpl.io import load_json
+
+STAGE_PAGES = [
+    ("01_data", "Data and open-set splits", "the trials, their classes and sample images"),
+    ("02_train_*", "Training", "one page per loss: per-epoch lines and last-epoch metrics"),
+    ("03_confusing", "Confusing samples (ARPL+CS)", "Algorithm 2 and its ablations; Fig. 4, 6b, 10"),
+    ("04_osr", "Open set recognition", "Tables 1-2 with intervals, the paper beside ours, Fig. 9"),
+    ("05_ood", "Out-of-distribution detection", "Table 3 on this profile"),
+    ("06_closed_set", "Closed-set accuracy", "Table 4 on this profile"),
+    ("07_incremental", "Class-incremental learning", "Fig. 13 with three kinds of bases"),
+    ("08_figures", "Feature spaces", "Fig. 1, 6a, 7, 12"),
+    ("09_ablations", "Ablations", "lambda (Fig. 8), margin and AUROC against the number of known classes (Fig. 11)"),
+]
+
+
+def headline_table(osr_summary: str | Path = "runs/osr/summary.csv",
+                   closed_set: str | Path = "metrics/closed_set.json") -> pd.DataFrame:
+    """Per method: open-set AUROC and OSCR (own score, mean ± std over splits, percent) and the closed-set
+    accuracy of the all-class model."""
+    summary = pd.read_csv(osr_summary)
+    own = summary[summary.score == "own"]
+    table = pd.DataFrame({
+        "method": own.method,
+        "splits": own.splits,
+        "known-class accuracy": [f"{m:.1f} ± {s:.1f}" for m, s in zip(own.ACC_mean, own.ACC_std)],
+        "AUROC": [f"{m:.1f} ± {s:.1f}" for m, s in zip(own.AUROC_mean, own.AUROC_std)],
+        "OSCR": [f"{m:.1f} ± {s:.1f}" for m, s in zip(own.OSCR_mean, own.OSCR_std)],
+    })
+    if Path(closed_set).exists():
+        accuracy = load_json(closed_set)
+        table["closed-set accuracy (all classes)"] = [
+            f"{accuracy[m]['ACC']:.1f}" if m in accuracy else "" for m in table.method]
+    return table.reset_index(drop=True)
+
+
+def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict[str, str]:
+    """What the numbers rest on: profile, data, trials, image counts, network, schedule, device."""
+    data, train = params["data"], params["train"]
+    splits = pd.read_csv(splits_csv)
+    counts = (f"{splits['train images'].iloc[0]} training, {splits['test known'].iloc[0]} known test and "
+              f"{splits['test unknown'].iloc[0]} unknown test images per trial")
+    return {
+        "profile": params["profile"],
+        "dataset": f"{data['dataset']} at {data['image_size']} px, {data['channels']} channel(s)",
+        "trials (splits)": ", ".join(map(str, data["splits"])),
+        "images": counts,
+        "network": f"{params['model']['backbone']} (feature size {params['model']['feat_dim'] or 'default'})",
+        "schedule": f"{train['epochs']} epochs, batch {train['batch_size']}, {train['optimizer']} lr {train['lr']}",
+        "ARPL": f"lambda {train['weight_pl']}, temperature {train['temperature']}, margin form {train['margin_form']}",
+        "device": params["run"]["device"],
+        "git commit": _git_commit(),
+    }
+
+
+def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
+    """How far apart the splits are: the per-split range of AUROC for each method (own score)."""
+    per_split = pd.read_csv(osr_per_split)
+    own = per_split[per_split.score == "own"]
+    ranges = own.groupby("method", sort=False).AUROC.agg(["min", "max"])
+    parts = [f"{method} {row['min']:.1f}-{row['max']:.1f}" for method, row in ranges.iterrows()]
+    return ("Spread between splits (AUROC range, own score): " + "; ".join(parts) +
+            ". Differences between methods smaller than this spread are not meaningful on this profile.")
+
+
+def is_anchor_profile(params: dict) -> bool:
+    """True when ``params`` follow the protocol of the authors'-code runs in ``arpl/anchors_fashion_mnist.csv``
+    (Fashion-MNIST, full data, 32 px x 3 channels, classifier32, 40 epochs)."""
+    data, train = params["data"], params["train"]
+    return (data["dataset"] == "fashion-mnist" and data["image_size"] == 32 and data["channels"] == 3
+            and data["train_per_class"] is None and data["test_per_class"] is None
+            and params["model"]["backbone"] == "classifier32" and train["epochs"] == 40)
+
+
+def anchor_comparison(params: dict, osr_per_split: str | Path = "runs/osr/per_split.csv") -> pd.DataFrame | None:
+    """Split-by-split comparison with the authors' code (own score), or None off the anchor profile.
+
+    The anchors' OSCR came from the authors' ``compute_oscr``, so ours is taken from the same variant
+    (``OSCR_authors``) to compare like with like; the definition-correct OSCR is in the OSR tables."""
+    if not is_anchor_profile(params):
+        return None
+    per_split = pd.read_csv(osr_per_split)
+    ours = per_split[(per_split.score == "own") & per_split.method.isin(["ARPL", "Softmax"])].copy()
+    ours["epochs"] = params["train"]["epochs"]
+    ours["OSCR"] = ours["OSCR_authors"]
+    return paper.anchors_vs_ours(ours.drop(columns=["score", "OSCR_authors"]))
+
+
+def _git_commit() -> str:
+    try:
+        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return result.stdout.strip() + (" (with uncommitted changes)" if dirty else "") or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -1,0 +1,90 @@
+# %% [markdown]
+# # Confusing samples: ARPL+CS (Sec. 4, Algorithm 2)
+#
+# A generator G (DCGAN) is trained against a discriminator D (Eq. 15-16) *and* against the ARPL
+# classifier: it is rewarded when its samples sit at equal distance from all reciprocal points, i.e. in
+# the open space (entropy term, Eq. 17-18). The classifier is then trained on the known data plus these
+# confusing samples, pushing them to the open space too (Eq. 19). Generated samples go through an
+# auxiliary batch norm (ABN), so that their statistics do not pollute the known data's; after each
+# confusing pass, a plain pass on the known data (focus training, FT) follows, as in the authors' code.
+#
+# Three variants are trained, as in Tables 3-4: **ARPL+CS**, **ARPL+CS (w/o ABN)** (one BN for both
+# kinds of sample) and **ARPL+CS (w/o FT)** (no plain pass).
+
+# %% tags=["parameters"]
+params_file = "params.yaml"
+
+# %%
+import pandas as pd
+import torch
+
+from arpl import confusing, experiment, plots
+from arpl.config import load_params
+from arpl.io import save_json
+
+params = load_params(params_file)
+variants = params["confusing"]["variants"]
+split = params["data"]["splits"][0]
+
+# %% [markdown]
+# ## Train the variants
+# Each epoch line shows the discriminator, generator and classifier losses of the confusing pass, then
+# the plain pass's loss and accuracy, and the test accuracy / AUROC / OSCR with the max-distance score.
+
+# %%
+runs = {variant: experiment.train_stage(params, "confusing", variant) for variant in variants}
+summary = pd.DataFrame([{"variant": experiment.method_name(v), **row} for v, rows in runs.items() for row in rows])
+save_json({experiment.method_name(v): {row["run"]: experiment.headline(row) for row in rows} for v, rows in runs.items()},
+          "metrics/confusing.json")
+summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "loss_g") if c in summary]].round(4)
+
+# %% [markdown]
+# ## Generated confusing samples (Fig. 6b)
+# Real known training images on the top and bottom rows; in between, samples of the ARPL+CS generator of
+# the first split. They should look like the known data's domain but belong to no known class.
+
+# %%
+cs_variant = "cs" if "cs" in variants else variants[0]
+checkpoint = experiment.run_path("confusing", cs_variant, f"split{split}") / "checkpoint.pt"
+generator = confusing.load_generator(checkpoint)
+fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
+data = experiment.open_set(params, split)
+figure = plots.image_grid(confusing.sample_rows(data.train_known.images, fake))
+plots.save_figure(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
+figure
+
+# %% [markdown]
+# ## Where confusing samples land (Fig. 4)
+# Known test images (coloured by class), unknown test images (grey) and generated samples (red) in the
+# feature space of the plain ARPL model and of ARPL+CS (both fed the same generated images; features
+# projected on their two principal axes when wider than 2-D). The paper expects ARPL+CS to map the
+# generated samples to the low-response centre, where the unknowns are, and away from the known classes.
+
+# %%
+fake = confusing.generate(generator, 500, seed=params["run"]["seed"])
+views = {}
+for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
+    path = experiment.run_path(stage, name, f"split{split}") / "checkpoint.pt"
+    if path.exists():
+        views[title] = confusing.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
+                                              data.test_unknown.images, fake)
+for title, view in views.items():
+    figure = plots.feature_space(view["features"], view["labels"], None, f"Fig. 4: {title}, split {split}",
+                                 extra=view["extra"])
+    plots.save_figure(figure, f"runs/confusing/figures/fig4_{title.replace('+', '_')}.png")
+    display(figure)
+
+# %% [markdown]
+# ## Learning curves of the variants (Fig. 10)
+# Test accuracy on the known classes and AUROC against the unknown classes after every epoch, split
+# shown above. The paper reports that without ABN training collapses and that FT improves AUROC.
+
+# %%
+histories = {experiment.method_name(v): confusing.history(experiment.run_path("confusing", v, f"split{split}") / "checkpoint.pt")
+             for v in variants}
+arpl_path = experiment.run_path("train", "ARPL", f"split{split}") / "checkpoint.pt"
+if arpl_path.exists():
+    histories["ARPL"] = confusing.history(arpl_path)
+figure = plots.training_curves(histories, ["test_acc", "auroc"], f"Fig. 10: ARPL+CS variants, split {split}")
+plots.save_figure(figure, "runs/confusing/figures/fig10_cs_variants.png")
+figure

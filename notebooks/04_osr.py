@@ -1,0 +1,82 @@
+# %% [markdown]
+# # Open set recognition: Tables 1-2 and Fig. 9 (Sec. 5.2)
+#
+# Every model of the `train` and `confusing` stages is evaluated on each trial's test images: the known
+# classes' test images (which it should classify) and the unknown classes' (which it should reject).
+#
+# * **AUROC** (Table 1): how well a score separates known from unknown test images, threshold-free.
+# * **OSCR** (Table 2, Eq. 21-22): the area under the curve of the correct classification rate of known
+#   images against the false positive rate of unknown images, as the acceptance threshold moves. Unlike
+#   AUROC it also rewards classifying the known images correctly; its curve ends at the closed-set
+#   accuracy. We compute it by the paper's definition; the authors' code has an off-by-one in pairing CCR
+#   and FPR, shown as `OSCR_authors` for comparison.
+# * Each model is scored by its own rule (max softmax probability; ARPL: max distance, Eq. 20) and by the
+#   other scores that apply (`osr.scores`): the paper's Softmax baseline used MSP, but max logit is
+#   often much stronger, so both are shown.
+
+# %% tags=["parameters"]
+params_file = "params.yaml"
+
+# %%
+from arpl import osr, paper, plots
+from arpl.config import load_params
+from arpl.io import save_json, save_table
+
+params = load_params(params_file)
+trials = osr.predict_all(params)
+
+# %% [markdown]
+# ## Per split
+# Percentages. One row per model, split and score.
+
+# %%
+per_split = osr.per_split_table(trials, params["osr"]["scores"])
+save_table(per_split, "runs/osr/per_split.csv")
+per_split.round(2)
+
+# %% [markdown]
+# ## Mean and standard deviation over splits (Tables 1 and 2)
+# The standard deviation is over the splits listed in `data.splits`, as the paper's "±" over its five
+# trials; the 95% bootstrap intervals below are over test samples, within each split.
+
+# %%
+summary = osr.summary_table(per_split)
+save_table(summary, "runs/osr/summary.csv")
+own = summary[summary.score == "own"].set_index("method")
+save_json({m: {"AUROC": round(r.AUROC_mean, 2), "OSCR": round(r.OSCR_mean, 2), "ACC": round(r.ACC_mean, 2)}
+           for m, r in own.iterrows()}, "metrics/osr.json")
+summary.round(2)
+
+# %%
+intervals = osr.bootstrap_table(trials, params["osr"]["bootstrap"], seed=params["run"]["seed"]) \
+    if params["osr"]["bootstrap"] else None
+if intervals is not None:
+    save_table(intervals, "runs/osr/bootstrap.csv")
+intervals.round(2) if intervals is not None else "bootstrap disabled (osr.bootstrap: 0)"
+
+# %% [markdown]
+# ## Beside the paper
+# The paper never ran this dataset unless the profile says so; `paper.reference_note` says what the
+# comparison means. Differences are ours minus the paper's, in points.
+
+# %%
+print(paper.reference_note(params["data"]["dataset"]))
+comparison = osr.paper_comparison(summary, params["data"]["dataset"])
+save_table(comparison, "runs/osr/paper_vs_ours.csv")
+comparison.round(2)
+
+# %% [markdown]
+# ## ROC and OSCR curves (Fig. 9)
+# Split shown: the first of `data.splits`. OSCR curves use a logarithmic FPR axis, as in the paper,
+# where the differences between methods are largest at low false positive rates.
+
+# %%
+split = params["data"]["splits"][0]
+roc, oscr_curves, areas = osr.curves(trials, split)
+figure = plots.roc_curves(roc, f"Fig. 9 (top): ROC, split {split}")
+plots.save_figure(figure, "runs/osr/figures/fig9_roc.png")
+display(figure)
+figure = plots.oscr_curves(oscr_curves, f"Fig. 9 (bottom): OSCR, split {split}", areas=areas)
+plots.save_figure(figure, "runs/osr/figures/fig9_oscr.png")
+osr.save_curves(roc, oscr_curves, "runs/osr/curves")
+figure

@@ -1,0 +1,68 @@
+# %% [markdown]
+# # Feature spaces (Fig. 1, 6a, 7 and 12)
+#
+# To *see* what each loss does, the same small network is trained with a two-dimensional feature
+# (`figures.backbone`, split `figures.split`). Known test images are coloured by class, unknown test images
+# grey, and each class's reciprocal point (or prototype; softmax: weight direction) is a triangle.
+#
+# The paper's claims to look for (Sec. 5.4): Softmax and GCPL spread the known classes through the whole
+# plane, overlapping the unknowns, which gather at low magnitude near the origin; RPL and ARPL without the
+# margin term move the reciprocal points to the centre; ARPL with the margin (lambda > 0) bounds the open
+# space, leaving a gap between the known classes at the periphery and the unknowns inside.
+
+# %% tags=["parameters"]
+params_file = "params.yaml"
+
+# %%
+from arpl import experiment, feature_space, plots
+from arpl.config import load_params
+
+params = load_params(params_file)
+split = params["figures"]["split"]
+views = feature_space.figure7_views(params)
+
+# %% [markdown]
+# ## Feature spaces (Fig. 1 and Fig. 7, top row)
+
+# %%
+for v in views:
+    figure = plots.feature_space(v.features, v.labels, v.points, f"{v.title}, split {split}")
+    plots.save_figure(figure, f"runs/figures/figures/fig7_{v.title.replace(' ', '').replace('=', '').replace('(', '_').replace(')', '')}.png")
+    display(figure)
+
+# %% [markdown]
+# ## Distribution of the open-set score (Fig. 7, bottom row)
+# Each model's own score (max softmax probability; ARPL: max distance, Eq. 20) for known and unknown
+# test images: the less they overlap, the better the model rejects unknowns.
+
+# %%
+for v in views:
+    figure = plots.distance_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown")
+    plots.save_figure(figure, f"runs/figures/figures/fig7_hist_{v.title.replace(' ', '').replace('=', '').replace('(', '_').replace(')', '')}.png")
+    display(figure)
+
+# %% [markdown]
+# ## Retrieval from a class centre to its reciprocal point (Fig. 6a)
+# With the ARPL model, walk from the centre of known class 0 to its reciprocal point and show the test
+# image nearest to each position. The paper sees the retrieved images become less and less like the
+# class, and unknown images appear near the reciprocal point.
+
+# %%
+arpl_view = views[4]
+data = experiment.open_set(params, split)
+import torch
+images = torch.cat([data.test_known.images, data.test_unknown.images])
+strip, positions = feature_space.retrieval_along_line(arpl_view, images)
+figure = plots.retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
+plots.save_figure(figure, "runs/figures/figures/fig6a_retrieval.png")
+figure
+
+# %% [markdown]
+# ## Number of known classes (Fig. 12)
+# ARPL with K known classes (a random K-class split for each K); the rest are unknown.
+
+# %%
+for v in feature_space.figure12_views(params):
+    figure = plots.feature_space(v.features, v.labels, v.points, f"Fig. 12: ARPL, {v.title}")
+    plots.save_figure(figure, f"runs/figures/figures/fig12_{v.title.replace(' ', '').replace('=', '')}.png")
+    display(figure)

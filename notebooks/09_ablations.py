@@ -1,0 +1,53 @@
+# %% [markdown]
+# # Ablations (Sec. 5.4): lambda (Fig. 8) and the number of known classes (Fig. 11)
+#
+# **Fig. 8.** ARPL differs from RPL in two ways: the distance adds a dot product to the Euclidean term
+# (Eq. 6, "cosine") and the margin term is the adversarial margin constraint (AMC, Eq. 12) instead of
+# RPL's pull towards a radius. Crossing the two gives four models: RPL, RPL+cosine, RPL+AMC and ARPL,
+# each trained for every lambda of `figures.lambdas`. The paper finds RPL and RPL+cosine sensitive to
+# lambda and ARPL / RPL+AMC stable. All four are scored by max distance (their logits are distances).
+#
+# **Fig. 11.** With K known classes (K in `figures.known_counts`, random K-class splits): (a) ARPL's learned
+# margin R, which the paper finds grows with K; (b) the AUROC of Softmax, GCPL and ARPL.
+
+# %% tags=["parameters"]
+params_file = "params.yaml"
+
+# %%
+from arpl import ablations, plots
+from arpl.config import load_params
+from arpl.io import save_json, save_table
+
+params = load_params(params_file)
+
+# %% [markdown]
+# ## Lambda (Fig. 8)
+# AUROC and closed-set accuracy (percent), split `figures.split`.
+
+# %%
+lambdas = ablations.lambda_ablation(params)
+save_table(lambdas, "runs/ablations/fig8_lambda.csv")
+lambdas.pivot(index="lambda", columns="variant", values="AUROC").round(2)
+
+# %%
+figure = plots.lambda_ablation({v: list(zip(g["lambda"], g.AUROC)) for v, g in lambdas.groupby("variant", sort=False)},
+                               "AUROC (%)", "Fig. 8: AUROC against lambda")
+plots.save_figure(figure, "runs/ablations/figures/fig8_lambda.png")
+figure
+
+# %% [markdown]
+# ## Number of known classes (Fig. 11)
+
+# %%
+counts = ablations.known_count_ablation(params)
+save_table(counts, "runs/ablations/fig11_known_classes.csv")
+save_json({f"{r.method} K={r.known}": {"AUROC": round(r.AUROC, 2)} for r in counts.itertuples()},
+          "metrics/ablations.json")
+counts.round(3)
+
+# %%
+arpl_rows = counts[counts.method == "ARPL"]
+figure = plots.margin_and_auroc_vs_known({"ARPL": list(zip(arpl_rows.known, arpl_rows.R))},
+                                         {m: list(zip(g.known, g.AUROC)) for m, g in counts.groupby("method", sort=False)})
+plots.save_figure(figure, "runs/ablations/figures/fig11_known_classes.png")
+figure

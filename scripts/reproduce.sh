@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: set up, then run the whole pipeline (dvc repro) and point to the report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+start=$(date +%s)
+.venv/bin/dvc repro "$@"
+echo "==> dvc repro finished in $(( $(date +%s) - start )) s"
+.venv/bin/dvc metrics show
+echo "==> open reports/index.html in a browser"

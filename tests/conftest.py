@@ -1,0 +1,25 @@
+"""Shared fixtures: the repository root, a validated params dict of the smoke profile, a temporary
+working folder for stages that write ``runs/``."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def smoke_params_raw() -> dict:
+    return yaml.safe_load((ROOT / "arpl" / "profiles" / "smoke.yaml").read_text())
+
+
+@pytest.fixture
+def smoke_params(smoke_params_raw) -> dict:
+    """A fresh copy of the smoke profile, with the data root pointing at the repository's data/raw."""
+    params = copy.deepcopy(smoke_params_raw)
+    params["run"]["data_root"] = str(ROOT / "data" / "raw")
+    return params

@@ -1,0 +1,76 @@
+"""params.yaml validation: every profile is valid; bad keys, types and values are refused with a message
+that names the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from arpl.config import ParamsError, load_params, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = sorted((ROOT / "arpl" / "profiles").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [ROOT / "params.yaml", *PROFILES], ids=lambda p: p.name)
+def test_shipped_parameter_files_are_valid(path):
+    assert load_params(path)["profile"]
+
+
+def test_default_params_equal_the_cpu_default_profile():
+    assert yaml.safe_load((ROOT / "params.yaml").read_text()) == \
+        yaml.safe_load((ROOT / "arpl" / "profiles" / "cpu-default.yaml").read_text())
+
+
+def _broken(smoke_params_raw, section, key, value):
+    params = copy.deepcopy(smoke_params_raw)
+    if section is None:
+        params[key] = value
+    else:
+        params[section][key] = value
+    return params
+
+
+@pytest.mark.parametrize("section, key, value, expected", [
+    ("train", "epochz", 3, ["Unknown key 'train.epochz'", "Did you mean 'epochs'?"]),
+    (None, "trian", {}, ["Unknown key 'trian'", "Did you mean 'train'?"]),
+    ("train", "epochs", "ten", ["train.epochs = 'ten'", "wrong type", "an integer"]),
+    ("train", "epochs", 2.5, ["train.epochs = 2.5", "an integer"]),
+    ("train", "weight_pl", -0.1, ["train.weight_pl = -0.1", ">= 0"]),
+    ("train", "lr", 0, ["train.lr = 0", "> 0"]),
+    ("train", "amp", "yes", ["train.amp = 'yes'", "true/false"]),
+    ("train", "methods", ["ARPL", "APRL"], ["train.methods[1] = 'APRL'", "Did you mean 'ARPL'?"]),
+    ("train", "methods", [], ["train.methods is an empty list"]),
+    ("train", "methods", ["ARPL", "ARPL"], ["repeats a value"]),
+    ("data", "dataset", "fashion_mnist", ["data.dataset = 'fashion_mnist'", "Did you mean 'fashion-mnist'?"]),
+    ("data", "splits", [0, 7], ["data.splits holds split 7", "5 splits"]),
+    ("data", "image_size", 30, ["data.image_size = 30", "one of 28, 32, 64"]),
+    ("model", "backbone", "resnet50", ["model.backbone = 'resnet50'", "classifier32"]),
+    ("osr", "scores", ["own", "maxlogit"], ["osr.scores[1] = 'maxlogit'", "Did you mean 'max_logit'?"]),
+    ("run", "device", "gpu", ["run.device = 'gpu'", "auto|cpu|cuda"]),
+    ("incremental", "base_classes", 10, ["incremental.base_classes = 10", "at most 9"]),
+])
+def test_bad_values_are_refused_with_key_value_and_allowed(smoke_params_raw, section, key, value, expected):
+    with pytest.raises(ParamsError) as error:
+        validate(_broken(smoke_params_raw, section, key, value))
+    for text in expected:
+        assert text in str(error.value)
+
+
+def test_missing_key_is_named(smoke_params_raw):
+    params = copy.deepcopy(smoke_params_raw)
+    del params["train"]["lr"]
+    with pytest.raises(ParamsError, match="train.lr is missing"):
+        validate(params)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)

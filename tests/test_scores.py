@@ -1,0 +1,99 @@
+"""Tests for arpl.scores against hand/numpy computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from arpl.heads import ARPLHead, RPLHead
+from arpl.scores import own_score, score, score_names, scores_for
+
+LOGITS = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5], [-3.0, 4.0, 1.0]], dtype=np.float32)
+
+
+def numpy_scores(logits: np.ndarray) -> dict[str, np.ndarray]:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    softmax = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return {
+        "msp": softmax.max(axis=1),
+        "max_logit": logits.max(axis=1),
+        "energy": logits.max(axis=1) + np.log(np.exp(shifted).sum(axis=1)),
+        "max_distance": logits.max(axis=1),
+    }
+
+
+@pytest.mark.parametrize("name", ["msp", "max_logit", "energy", "max_distance"])
+def test_scores_match_numpy(name):
+    expected = numpy_scores(LOGITS)[name]
+    result = score(name, torch.from_numpy(LOGITS))
+    assert result.shape == (3,)
+    np.testing.assert_allclose(result.numpy(), expected, rtol=1e-6)
+
+
+def test_scores_by_hand():
+    # row 2 has equal logits 0.5: msp = 1/3, max logit = 0.5, energy = 0.5 + log 3
+    logits = torch.from_numpy(LOGITS)
+    assert score("msp", logits)[1].item() == pytest.approx(1 / 3)
+    assert score("max_logit", logits)[1].item() == pytest.approx(0.5)
+    assert score("energy", logits)[1].item() == pytest.approx(0.5 + math.log(3))
+    # row 1, logits [2, 0, -1]: msp = 1 / (1 + e^-2 + e^-3)
+    assert score("msp", logits)[0].item() == pytest.approx(1 / (1 + math.exp(-2) + math.exp(-3)))
+
+
+def test_score_accepts_numpy_and_integer_logits():
+    np.testing.assert_allclose(score("energy", LOGITS).numpy(), numpy_scores(LOGITS)["energy"], rtol=1e-6)
+    integers = torch.tensor([[1, 3], [2, 0]])
+    assert score("max_logit", integers).tolist() == [3.0, 2.0]
+
+
+def test_max_distance_is_eq20_for_reciprocal_point_heads():
+    torch.manual_seed(0)
+    features = torch.randn(7, 4)
+    head = ARPLHead(4, 3)
+    points = head.points.detach()
+    d_e = ((features[:, None, :] - points[None]) ** 2).mean(-1)
+    d_d = features @ points.t()
+    expected = (d_e - d_d).max(dim=1).values  # Eq. 20: max_k d(C(x), P^k)
+    with torch.no_grad():
+        torch.testing.assert_close(score("max_distance", head.logits(features)), expected)
+        rpl = RPLHead(4, 3)
+        rpl_d_e = ((features[:, None, :] - rpl.points[None]) ** 2).mean(-1)
+        torch.testing.assert_close(score("max_distance", rpl.logits(features)), rpl_d_e.max(dim=1).values)
+
+
+def test_higher_score_means_more_known():
+    confident, uncertain = torch.tensor([[5.0, 0.0]]), torch.tensor([[0.0, 0.0]])
+    for name in score_names():
+        assert score(name, confident) > score(name, uncertain)
+
+
+def test_scores_for_each_method():
+    assert scores_for("Softmax") == ["msp", "max_logit", "energy"]
+    assert scores_for("GCPL") == ["msp", "max_logit", "energy"]
+    assert scores_for("RPL") == ["max_distance", "msp", "max_logit", "energy"]
+    assert scores_for("ARPL") == ["max_distance", "msp", "max_logit", "energy"]
+    scores_for("ARPL").append("changed")
+    assert "changed" not in scores_for("ARPL")
+
+
+def test_own_score_of_each_method():
+    assert [own_score(m) for m in ("Softmax", "GCPL", "RPL", "ARPL")] == ["msp", "msp", "msp", "max_distance"]
+
+
+def test_unknown_names_are_rejected():
+    with pytest.raises(ValueError, match=r"unknown score 'maxlogit'; allowed: msp, max_logit, energy, max_distance"):
+        score("maxlogit", torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"unknown method 'softmax'.*did you mean 'Softmax'"):
+        scores_for("softmax")
+    with pytest.raises(ValueError, match=r"unknown method 'OpenMax'; allowed: Softmax, GCPL, RPL, ARPL"):
+        own_score("OpenMax")
+
+
+def test_bad_logits_are_rejected():
+    with pytest.raises(ValueError, match=r"shape \[batch, num_classes>0\]"):
+        score("msp", torch.zeros(4))
+    with pytest.raises(ValueError, match="must be a torch.Tensor or numpy array"):
+        score("msp", [[1.0, 2.0]])
