@@ -75,7 +75,8 @@ def _notebook(args: argparse.Namespace) -> int:
     from arpl.notebook import NotebookFailed, parse_parameters, run_notebook
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("papermill").addFilter(lambda record: not record.getMessage().startswith("Executing"))
+    logging.getLogger("papermill").addFilter(
+        lambda record: not record.getMessage().startswith(("Executing", "Ending Cell", "Input Notebook", "Output Notebook")))
     try:
         run_notebook(args.source, args.output, parse_parameters(args.parameter))
     except NotebookFailed as error:

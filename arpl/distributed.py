@@ -55,12 +55,13 @@ def resolve_device(name: str = "auto", context: DistContext = DistContext()) -> 
     return device
 
 
-def wrap(module: nn.Module, context: DistContext, device: torch.device) -> nn.Module:
-    """Wrap ``module`` in DistributedDataParallel when running under torchrun."""
+def wrap(module: nn.Module, context: DistContext, device: torch.device, find_unused: bool = False) -> nn.Module:
+    """Wrap ``module`` in DistributedDataParallel when running under torchrun. ``find_unused`` is needed
+    by auxiliary batch norm, whose generated-sample layers get no gradient in a plain step."""
     if not context.active:
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)
 
 
 def unwrap(module: nn.Module) -> nn.Module:

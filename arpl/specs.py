@@ -72,11 +72,17 @@ def train_spec_from_dict(data: dict) -> TrainSpec:
     return TrainSpec(**data)
 
 
+TRAINING_CODE = ("data", "models", "heads.py", "network.py", "training.py", "optim.py", "specs.py",
+                 "checkpoint.py", "distributed.py")
+
+
 def code_version() -> str:
-    """A hash of the ``arpl`` package source: a checkpoint made by other code is never resumed."""
+    """A hash of the code that shapes training (:data:`TRAINING_CODE`): a checkpoint made by other
+    training code is never resumed; editing plots or reports does not invalidate checkpoints."""
     digest = hashlib.sha256()
     root = Path(__file__).parent
-    for path in sorted(root.rglob("*.py")):
+    files = [p for name in TRAINING_CODE for p in ([root / name] if name.endswith(".py") else (root / name).rglob("*.py"))]
+    for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

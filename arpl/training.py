@@ -90,10 +90,11 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor, labe
     label = label or f"{model_spec.method}"
     parts = _build_parts(model_spec, train_spec, device)
     start, history = _resume(checkpoint, parts, model_spec, train_spec, label, context)
-    parts = _wrap_parts(parts, train_spec, context, device)
-    batches = Batches(images, labels, batch_size=max(1, train_spec.batch_size // context.world_size),
-                      shuffle=True, augment=Augment(model_spec.image_size) if train_spec.augment else None, device=device,
-                      seed=train_spec.seed, rank=context.rank, world_size=context.world_size)
+    parts = _wrap_parts(parts, train_spec, context, device, find_unused=model_spec.abn)
+    augment = Augment(model_spec.image_size) if train_spec.augment else None
+    batches = Batches(images, labels, batch_size=max(1, train_spec.batch_size // context.world_size), shuffle=True,
+                      augment=augment, device=device, seed=train_spec.seed, rank=context.rank,
+                      world_size=context.world_size)
     for epoch in range(start, train_spec.epochs):
         torch.manual_seed(epoch_seed(train_spec.seed, epoch, context.rank))
         tic = time.perf_counter()
@@ -150,10 +151,11 @@ def _resume(checkpoint: Path, parts: _Parts, model_spec: ModelSpec, train_spec: 
     return payload["epoch"], payload["history"]
 
 
-def _wrap_parts(parts: _Parts, train_spec: TrainSpec, context: DistContext, device: torch.device) -> _Parts:
+def _wrap_parts(parts: _Parts, train_spec: TrainSpec, context: DistContext, device: torch.device,
+                find_unused: bool) -> _Parts:
     if train_spec.compile:
         parts.net = torch.compile(parts.net)
-    parts.net = wrap(parts.net, context, device)
+    parts.net = wrap(parts.net, context, device, find_unused)
     if parts.generator is not None:
         parts.generator = wrap(parts.generator, context, device)
         parts.discriminator = wrap(parts.discriminator, context, device)

@@ -44,5 +44,5 @@ summary
 # stage evaluates every model with every score, with intervals and the paper's numbers beside them.
 
 # %%
-save_json({row["run"]: experiment.headline(row) for row in rows}, f"metrics/train_{method}.json")
+save_json({row["run"]: experiment.headline(row) for row in rows}, f"runs/train/{method}/summary.json")
 summary.set_index("run")[[c for c in ("test_acc", "auroc", "oscr", "loss") if c in summary]].round(4)

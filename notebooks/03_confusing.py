@@ -35,7 +35,7 @@ split = params["data"]["splits"][0]
 runs = {variant: experiment.train_stage(params, "confusing", variant) for variant in variants}
 summary = pd.DataFrame([{"variant": experiment.method_name(v), **row} for v, rows in runs.items() for row in rows])
 save_json({experiment.method_name(v): {row["run"]: experiment.headline(row) for row in rows} for v, rows in runs.items()},
-          "metrics/confusing.json")
+          "runs/confusing/summary.json")
 summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "loss_g") if c in summary]].round(4)
 
 # %% [markdown]

@@ -31,8 +31,8 @@ models = ood.all_class_models(params)
 # %%
 table = ood.ood_table(params, models)
 save_table(table, "runs/ood/table3.csv")
-save_json({f"{r.method} | {r.out}": {"TNR": round(r.TNR, 2), "AUROC": round(r.AUROC, 2)} for r in table.itertuples()},
-          "metrics/ood.json")
+save_json({m: {r.out: round(r.AUROC, 2) for r in g.itertuples()} for m, g in table.groupby("method", sort=False)},
+          "metrics/ood_auroc.json")
 table.pivot(index="method", columns="out", values="AUROC").round(2)
 
 # %%

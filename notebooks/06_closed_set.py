@@ -27,6 +27,7 @@ table.round(2)
 paper.paper_results(table="table4").pivot_table(index="method", columns="dataset", values="mean")
 
 # %%
-figure = plots.bar_table({"accuracy": dict(zip(table.method, table.ACC))}, "Table 4 on this profile: closed-set accuracy", "accuracy (%)")
+figure = plots.bar_table({"accuracy": dict(zip(table.method, table.ACC / 100))},
+                         "Table 4 on this profile: closed-set accuracy", "accuracy (%)")
 plots.save_figure(figure, "runs/closed_set/figures/table4_accuracy.png")
 figure

@@ -40,7 +40,7 @@ save_json({m: {"final_accuracy": round(r["mean"], 2)} for m, r in final.iterrows
 curve.pivot(index="seen", columns="method", values="mean").round(2)
 
 # %%
-figure = plots.incremental_curves({m: {s: g[g.seen == s].accuracy.tolist() for s in sorted(g.seen.unique())}
+figure = plots.incremental_curves({m: {s: (g[g.seen == s].accuracy / 100).tolist() for s in sorted(g.seen.unique())}
                                    for m, g in results.groupby("method")})
 plots.save_figure(figure, "runs/incremental/figures/fig13_incremental.png")
 figure

@@ -30,7 +30,7 @@ save_table(lambdas, "runs/ablations/fig8_lambda.csv")
 lambdas.pivot(index="lambda", columns="variant", values="AUROC").round(2)
 
 # %%
-figure = plots.lambda_ablation({v: list(zip(g["lambda"], g.AUROC)) for v, g in lambdas.groupby("variant", sort=False)},
+figure = plots.lambda_ablation({v: list(zip(g["lambda"], g.AUROC / 100)) for v, g in lambdas.groupby("variant", sort=False)},
                                "AUROC (%)", "Fig. 8: AUROC against lambda")
 plots.save_figure(figure, "runs/ablations/figures/fig8_lambda.png")
 figure
@@ -42,12 +42,12 @@ figure
 counts = ablations.known_count_ablation(params)
 save_table(counts, "runs/ablations/fig11_known_classes.csv")
 save_json({f"{r.method} K={r.known}": {"AUROC": round(r.AUROC, 2)} for r in counts.itertuples()},
-          "metrics/ablations.json")
+          "runs/ablations/fig11_summary.json")
 counts.round(3)
 
 # %%
 arpl_rows = counts[counts.method == "ARPL"]
 figure = plots.margin_and_auroc_vs_known({"ARPL": list(zip(arpl_rows.known, arpl_rows.R))},
-                                         {m: list(zip(g.known, g.AUROC)) for m, g in counts.groupby("method", sort=False)})
+                                         {m: list(zip(g.known, g.AUROC / 100)) for m, g in counts.groupby("method", sort=False)})
 plots.save_figure(figure, "runs/ablations/figures/fig11_known_classes.png")
 figure

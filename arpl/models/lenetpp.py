@@ -53,7 +53,8 @@ class LeNetPP(nn.Module):
         layers = []
         channels = in_channels
         for out_channels in STAGE_CHANNELS:
-            layers += [ConvPReLU(channels, out_channels, num_domains), ConvPReLU(out_channels, out_channels, num_domains)]
+            layers.append(ConvPReLU(channels, out_channels, num_domains))
+            layers.append(ConvPReLU(out_channels, out_channels, num_domains))
             layers.append(nn.MaxPool2d(2))
             channels = out_channels
         self.features = nn.Sequential(*layers)

@@ -1,0 +1,94 @@
+"""ResNet-18 / ResNet-34 (He et al. 2016, BasicBlock) with a CIFAR-style stem and optional ABN.
+
+Used for the out-of-distribution (Table 3) and closed-set (Table 5) experiments; the ABN variant
+(Sec. 4.2) corresponds to the authors' `resnet18ABN` / `resnet34ABN`: every batch norm, the
+shortcut ones included, has one domain per data source.
+
+Stem: a 3x3 convolution with stride 1 and no max pooling (CIFAR-style), so a 32 px input
+reaches the four stages at 32x32 and leaves them at 4x4. For inputs of 64 px and more
+(TinyImageNet), the stem convolution uses stride 2, so the stages see the same 32x32 maps and
+the cost per image stays that of a 32 px image; the rest of the network is unchanged. The
+feature is the global-average-pooled output of the last stage (512-d). Weights keep PyTorch's
+default initialisation, as in the authors' models/resnet.py (kuangliu/pytorch-cifar).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from arpl.models.abn import AuxBatchNorm2d
+from arpl.models.classifier32 import check_in_channels
+
+STAGE_CHANNELS = (64, 128, 256, 512)
+STAGE_STRIDES = (1, 2, 2, 2)
+STRIDED_STEM_FROM = 64
+MIN_IMAGE_SIZE = 8
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv + (auxiliary) batch norm layers with an identity or 1x1-conv shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, num_domains: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = AuxBatchNorm2d(out_channels, num_domains)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = AuxBatchNorm2d(out_channels, num_domains)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                AuxBatchNorm2d(out_channels, num_domains),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+def stem_stride(image_size: int) -> int:
+    """Stride of the stem convolution: 1 below 64 px (CIFAR-style), 2 from 64 px (TinyImageNet)."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"ResNet needs an int image_size >= {MIN_IMAGE_SIZE} px, got {image_size!r}")
+    return 2 if image_size >= STRIDED_STEM_FROM else 1
+
+
+class ResNet(nn.Module):
+    """BasicBlock ResNet feature extractor: forward(x) -> features [B, 512]."""
+
+    feat_dim = STAGE_CHANNELS[-1]
+
+    def __init__(self, blocks_per_stage: tuple[int, ...], in_channels: int = 3, abn: bool = False,
+                 image_size: int = 32) -> None:
+        super().__init__()
+        check_in_channels(in_channels)
+        num_domains = 2 if abn else 1
+        self.conv1 = nn.Conv2d(in_channels, STAGE_CHANNELS[0], 3, stride=stem_stride(image_size), padding=1,
+                               bias=False)
+        self.bn1 = AuxBatchNorm2d(STAGE_CHANNELS[0], num_domains)
+        stages = []
+        channels = STAGE_CHANNELS[0]
+        for out_channels, stride, num_blocks in zip(STAGE_CHANNELS, STAGE_STRIDES, blocks_per_stage):
+            blocks = [BasicBlock(channels, out_channels, stride, num_domains)]
+            blocks += [BasicBlock(out_channels, out_channels, 1, num_domains) for _ in range(num_blocks - 1)]
+            stages.append(nn.Sequential(*blocks))
+            channels = out_channels
+        self.layers = nn.Sequential(*stages)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layers(x)
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+def resnet18(in_channels: int = 3, abn: bool = False, image_size: int = 32) -> ResNet:
+    """ResNet-18 (2, 2, 2, 2 BasicBlocks), the authors' resnet18 / resnet18ABN without the fc layer."""
+    return ResNet((2, 2, 2, 2), in_channels, abn, image_size)
+
+
+def resnet34(in_channels: int = 3, abn: bool = False, image_size: int = 32) -> ResNet:
+    """ResNet-34 (3, 4, 6, 3 BasicBlocks): the OOD backbone of Table 3 (ABN variant for +CS)."""
+    return ResNet((3, 4, 6, 3), in_channels, abn, image_size)

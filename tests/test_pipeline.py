@@ -1,0 +1,100 @@
+"""The real pipeline, end to end: `dvc repro` of the smoke profile in a temporary copy of the repository,
+as a user would run it, then a second `dvc repro` that must do nothing, and a failing notebook that must
+fail its stage with the cell named."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.integration
+
+
+def _run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n"
+                             f"{result.stderr[-6000:]}")
+    return result
+
+
+def _copy_repository(target: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    shutil.copy(target / "arpl" / "profiles" / "smoke.yaml", target / "params.yaml")
+    _run(["git", "init", "-q"], target)
+    _run(["git", "add", "-A"], target)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], target)
+    _run([sys.executable, "-m", "arpl", "prepare-data"], target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory):
+    repo = _copy_repository(tmp_path_factory.mktemp("repo"))
+    first = _run(["dvc", "repro"], repo)
+    return repo, first
+
+
+def test_every_stage_writes_sane_outputs(repro):
+    repo, _ = repro
+    osr = json.loads((repo / "metrics" / "osr.json").read_text())
+    assert set(osr) == {"Softmax", "GCPL", "RPL", "ARPL", "ARPL+CS", "ARPL+CS (w/o ABN)", "ARPL+CS (w/o FT)"}
+    for values in osr.values():
+        assert 0 <= values["OSCR"] <= values["ACC"] <= 100 and 0 <= values["AUROC"] <= 100
+    closed = json.loads((repo / "metrics" / "closed_set.json").read_text())
+    assert all(10 <= v["ACC"] <= 100 for v in closed.values())
+    ood = pd.read_csv(repo / "runs" / "ood" / "table3.csv")
+    assert {"digits", "gaussian-noise", "uniform-noise"} <= set(ood.out)
+    assert ood[["TNR", "AUROC", "DTACC", "AUIN", "AUOUT"]].apply(lambda c: c.between(0, 100)).all().all()
+    incremental = pd.read_csv(repo / "runs" / "incremental" / "accuracy.csv")
+    assert set(incremental.method) == {"Softmax", "GCPL", "ARPL"} and incremental.accuracy.between(0, 100).all()
+    for figure in ("runs/data/samples.png", "runs/confusing/figures/fig6b_confusing_samples.png",
+                   "runs/confusing/figures/fig10_cs_variants.png", "runs/osr/figures/fig9_oscr.png",
+                   "runs/figures/figures/fig6a_retrieval.png", "runs/ablations/figures/fig8_lambda.png",
+                   "runs/ablations/figures/fig11_known_classes.png", "runs/incremental/figures/fig13_incremental.png"):
+        assert (repo / figure).stat().st_size > 1000, figure
+    index = (repo / "reports" / "index.html").read_text()
+    for page in ("01_data.html", "02_train_ARPL.html", "03_confusing.html", "04_osr.html", "09_ablations.html"):
+        assert page in index and (repo / "reports" / page).exists()
+
+
+def test_second_repro_does_nothing(repro):
+    repo, _ = repro
+    again = _run(["dvc", "repro"], repo)
+    assert "Running stage" not in again.stdout, again.stdout
+
+
+def test_metrics_and_plots_commands_work(repro):
+    repo, _ = repro
+    shown = _run(["dvc", "metrics", "show"], repo).stdout
+    assert "metrics/osr.json" in shown
+    _run(["dvc", "plots", "show", "-o", "plots_html"], repo)
+    assert (repo / "plots_html" / "index.html").exists()
+
+
+def test_failing_cell_fails_its_stage_with_the_cell_named(repro):
+    repo, _ = repro
+    notebook = repo / "notebooks" / "06_closed_set.py"
+    notebook.write_text(notebook.read_text() + '\n# %%\nraise ValueError("injected fault")\n')
+    failed = _run(["dvc", "repro", "closed_set"], repo, check=False)
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert "notebooks/06_closed_set.py failed in cell" in output and "injected fault" in output
+    status = _run(["dvc", "status", "closed_set"], repo).stdout
+    assert "changed" in status, "a failed stage is not recorded as up to date"

@@ -1,0 +1,174 @@
+"""Training (Algorithms 1 and 2) on real Fashion-MNIST images: learning works, runs are deterministic,
+a SIGKILLed run resumes to the same numbers, non-finite losses stop or skip, checkpoints are checked."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from arpl import experiment, metrics
+from arpl.checkpoint import CheckpointMismatchError, load_model, read_checkpoint
+from arpl.evaluate import predict
+from arpl.specs import ModelSpec, TrainSpec
+from arpl.training import NonFiniteLossError, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def split0(smoke_params_raw):
+    params = copy.deepcopy(smoke_params_raw)
+    params["run"]["data_root"] = str(ROOT / "data" / "raw")
+    params["data"]["train_per_class"], params["data"]["test_per_class"] = 600, 300
+    return experiment.open_set(params, 0)
+
+
+def _small(images, labels, count):
+    return images[:count], labels[:count]
+
+
+def _specs(method="ARPL", epochs=2, **train):
+    model = ModelSpec(method=method, backbone="small", num_classes=6, feat_dim=32)
+    return model, TrainSpec(epochs=epochs, lr=0.05, milestones=(30,), **train)
+
+
+def test_arpl_learns_fashion_mnist_split0(split0, tmp_path):
+    """A check that learning works (not a benchmark): ARPL on split 0, CPU, well under a minute."""
+    model, train = _specs(epochs=5)
+    result = fit(model, train, split0.train_known.images, split0.train_known.labels, tmp_path)
+    known = predict(result.net, split0.test_known.images)
+    unknown = predict(result.net, split0.test_unknown.images)
+    accuracy = metrics.accuracy(known.predicted(), split0.test_known.labels.numpy())
+    auroc = metrics.auroc(known.scores("max_distance"), unknown.scores("max_distance"))
+    print(f"ARPL split 0: accuracy {accuracy:.3f}, AUROC {auroc:.3f}")
+    assert accuracy >= 0.85
+    assert auroc > 0.70
+
+
+def test_same_seed_same_numbers(split0, tmp_path):
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 512)
+    model, train = _specs()
+    first = fit(model, train, images, labels, tmp_path / "a").history
+    second = fit(model, train, images, labels, tmp_path / "b").history
+    for a, b in zip(first, second):
+        assert {k: v for k, v in a.items() if k not in ("seconds", "images_per_s")} == \
+               {k: v for k, v in b.items() if k not in ("seconds", "images_per_s")}
+
+
+def test_confusing_samples_run_is_deterministic_and_uses_abn(split0, tmp_path):
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16, abn=True)
+    train = TrainSpec(epochs=1, lr=0.05, confusing=True, ngf=8, ndf=8)
+    first = fit(model, train, images, labels, tmp_path / "a")
+    second = fit(model, train, images, labels, tmp_path / "b")
+    assert first.history[0]["loss_g"] == second.history[0]["loss_g"]
+    for key in ("loss_d", "loss_g", "loss_cs", "loss", "train_acc"):
+        assert np.isfinite(first.history[0][key])
+    states = read_checkpoint(first.checkpoint)["states"]
+    assert {"generator", "discriminator", "optimizer_g", "optimizer_d"} <= set(states)
+    fake_bn = [k for k in states["net"] if ".bns.1." in k and k.endswith("running_mean")]
+    assert fake_bn, "the auxiliary BN of generated samples has its own statistics"
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, torch
+    from arpl.data import batches
+    from arpl.specs import ModelSpec, TrainSpec
+    from arpl.training import fit
+
+    original = batches.Batches.epoch
+    def epoch_that_dies(self, epoch):
+        for index, batch in enumerate(original(self, epoch)):
+            if epoch == 1 and index == 3:
+                os.kill(os.getpid(), signal.SIGKILL)   # mid-epoch, after epoch 1 was checkpointed
+            yield batch
+    batches.Batches.epoch = epoch_that_dies
+
+    data = torch.load(sys.argv[1], weights_only=True)
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16)
+    fit(model, TrainSpec(epochs=3, lr=0.05), data["images"], data["labels"], sys.argv[2])
+""")
+
+
+def test_sigkill_mid_epoch_resumes_to_the_uninterrupted_numbers(split0, tmp_path):
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 512)
+    torch.save({"images": images, "labels": labels}, tmp_path / "data.pt")
+    script = tmp_path / "train_and_die.py"
+    script.write_text(KILL_SCRIPT)
+    killed = subprocess.run([sys.executable, str(script), str(tmp_path / "data.pt"), str(tmp_path / "killed")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert killed.returncode == -9, killed.stderr
+    assert read_checkpoint(tmp_path / "killed" / "checkpoint.pt")["epoch"] == 1
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16)
+    train = TrainSpec(epochs=3, lr=0.05)
+    resumed = fit(model, train, images, labels, tmp_path / "killed")
+    straight = fit(model, train, images, labels, tmp_path / "straight")
+    assert resumed.resumed_from == 1
+    strip = lambda h: [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in h]
+    assert strip(resumed.history) == strip(straight.history)
+    for a, b in zip(resumed.net.state_dict().values(), straight.net.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_finished_run_is_reused_and_other_settings_start_over(split0, tmp_path, capsys):
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 128)
+    model, train = _specs(epochs=1)
+    fit(model, train, images, labels, tmp_path)
+    again = fit(model, train, images, labels, tmp_path)
+    assert again.resumed_from == 1
+    other = fit(model, TrainSpec(epochs=1, lr=0.01, milestones=(30,)), images, labels, tmp_path)
+    assert other.resumed_from == 0
+    assert "another configuration" in capsys.readouterr().out
+
+
+def test_nonfinite_loss_stops_with_method_epoch_batch_and_keeps_checkpoint(split0, tmp_path):
+    """An absurd learning rate makes the weights explode (uint8 images cannot carry a NaN themselves)."""
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
+    model, train = _specs(epochs=1)
+    fit(model, train, images, labels, tmp_path)                   # a good epoch-1 checkpoint
+    exploding = TrainSpec(epochs=2, lr=1e12, milestones=(30,))
+    model_2 = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=32)
+    with pytest.raises(NonFiniteLossError) as error:
+        fit(model_2, exploding, images, labels, tmp_path / "boom", label="ARPL split0")
+    message = str(error.value)
+    assert "ARPL split0" in message and "epoch" in message and "batch" in message
+    assert "on_nonfinite: skip_batch" in message
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
+
+
+def test_skip_batch_switch_skips_nonfinite_batches(split0, tmp_path):
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=32)
+    result = fit(model, TrainSpec(epochs=1, lr=1e12, milestones=(30,), on_nonfinite="skip_batch"), images, labels,
+                 tmp_path)
+    assert result.history[0]["skipped_batches"] >= 1
+
+
+def test_checkpoint_of_another_configuration_is_refused(split0, tmp_path):
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 128)
+    model, train = _specs(epochs=1)
+    fit(model, train, images, labels, tmp_path)
+    with pytest.raises(CheckpointMismatchError, match="num_classes: checkpoint has 6, requested 10"):
+        load_model(tmp_path / "checkpoint.pt", expected={"num_classes": 10})
+    with pytest.raises(CheckpointMismatchError, match="backbone"):
+        load_model(tmp_path / "checkpoint.pt", expected={"backbone": "classifier32"})
+    net, _ = load_model(tmp_path / "checkpoint.pt", expected={"num_classes": 6, "feat_dim": 32})
+    assert net.head.bases().shape == (6, 32)
+
+
+def test_truncated_or_unsafe_checkpoint_is_refused(tmp_path):
+    (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04 not a whole file")
+    with pytest.raises(CheckpointMismatchError, match="not a readable checkpoint"):
+        read_checkpoint(tmp_path / "truncated.pt")
+    torch.save({"format": 1, "payload": json}, tmp_path / "pickled.pt")   # a module object: needs pickle
+    with pytest.raises(CheckpointMismatchError, match="not a readable checkpoint"):
+        read_checkpoint(tmp_path / "pickled.pt")
