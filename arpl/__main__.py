@@ -1,4 +1,4 @@
-"""Command line: ``python -m arpl {check, prepare-data, profile, notebook, prepare-tinyimagenet}``."""
+"""Command line: ``python -m arpl {check, prepare-data, profile, notebook, train, prepare-tinyimagenet}``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     notebook.add_argument("source")
     notebook.add_argument("output")
     notebook.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    train = commands.add_parser("train", help="train one method or variant on every split (works under torchrun)")
+    train.add_argument("stage", choices=["train", "confusing"], help="train: a method; confusing: an ARPL+CS variant")
+    train.add_argument("name", help="a method of train.methods, or a variant of confusing.variants")
+    train.add_argument("--params", default="params.yaml")
+    fetch = commands.add_parser("download", help="fetch the profile's datasets into data/downloads")
+    fetch.add_argument("--params", default="params.yaml")
     tiny = commands.add_parser("prepare-tinyimagenet", help="sort TinyImageNet's val/ into class folders")
     tiny.add_argument("root", help="folder holding tiny-imagenet-200/")
     args = parser.parse_args(argv)
@@ -85,6 +91,43 @@ def _notebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Train like the ``train`` / ``confusing`` stage notebooks do, into the same ``runs/`` checkpoints (so a
+    following ``dvc repro`` reuses them); under ``torchrun --nproc_per_node=N`` with DistributedDataParallel."""
+    import torch.distributed as dist
+
+    from arpl import experiment
+    from arpl.config import load_params
+    from arpl.distributed import init_distributed
+
+    params = load_params(args.params)
+    names = params["train"]["methods"] if args.stage == "train" else params["confusing"]["variants"]
+    if args.name not in names:
+        section = "train.methods" if args.stage == "train" else "confusing.variants"
+        raise ValueError(f"{args.name!r} is not in {section} of {args.params} ({', '.join(names)}); pick one "
+                         f"of those or add it there.")
+    context = init_distributed(params["run"]["device"])
+    try:
+        rows = experiment.train_stage(params, args.stage, args.name, context)
+        if context.is_main:
+            for row in rows:
+                metrics = "  ".join(f"{key} {value}" for key, value in experiment.headline(row).items())
+                print(f"{experiment.method_name(args.name)} {row['run']}: {metrics}", flush=True)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from arpl.config import load_params
+    from arpl.download import download
+
+    for name, status in download(load_params(args.params)).items():
+        print(f"{name}: {status}")
+    return 0
+
+
 def _prepare_tinyimagenet(args: argparse.Namespace) -> int:
     from arpl.data.folders import prepare_tinyimagenet
 
@@ -93,7 +136,7 @@ def _prepare_tinyimagenet(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"check": _check, "prepare-data": _prepare_data, "profile": _profile, "notebook": _notebook,
-            "prepare-tinyimagenet": _prepare_tinyimagenet}
+            "train": _train, "prepare-tinyimagenet": _prepare_tinyimagenet, "download": _download}
 
 if __name__ == "__main__":
     sys.exit(main())

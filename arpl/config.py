@@ -95,6 +95,7 @@ SCHEMA: dict[str, Any] = {
     "data": {
         "dataset": _choice("open-set dataset", OSR_DATASETS),
         "splits": _list("indices of the authors' known/unknown lists", _int("split index", low=0)),
+        "num_known": _int("known classes of a seeded random split (null = the authors' lists)", low=1, nullable=True),
         "image_size": Field(int, "image side in pixels", choices=(28, 32, 64)),
         "channels": Field(int, "image channels", choices=(1, 3)),
         "train_per_class": _int("training images per class (null = all)", low=1, nullable=True),
@@ -226,7 +227,15 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
             if index >= count:
                 raise ParamsError(f"{key} holds split {index}, but {dataset} has {count} splits "
                                   f"(indices 0..{count - 1}).")
+    _check_feature_sizes(params)
     num_classes = _dataset_classes(dataset)
+    num_known = params["data"]["num_known"]
+    if num_known is None and dataset in ("cifar100",):
+        raise ParamsError(f"data.num_known is null, but {dataset} has no published splits; give the number of "
+                          f"known classes of its random splits (1..{num_classes - 1}).")
+    if num_known is not None and not 1 <= num_known < num_classes:
+        raise ParamsError(f"data.num_known = {num_known} is not allowed; {dataset} has {num_classes} classes, "
+                          f"so it must be between 1 and {num_classes - 1}.")
     if params["incremental"]["base_classes"] >= num_classes:
         raise ParamsError(f"incremental.base_classes = {params['incremental']['base_classes']} leaves no new "
                           f"class: {dataset} has {num_classes} classes; use at most {num_classes - 1}.")
@@ -234,6 +243,19 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
         if k >= num_classes:
             raise ParamsError(f"figures.known_counts holds {k}, but {dataset} has {num_classes} classes; "
                               f"each K must leave at least one unknown class (K <= {num_classes - 1}).")
+
+
+FIXED_FEATURE_SIZES = {"classifier32": 128, "resnet18": 512, "resnet34": 512}
+
+
+def _check_feature_sizes(params: dict[str, Any]) -> None:
+    backbone, feat_dim = params["model"]["backbone"], params["model"]["feat_dim"]
+    if backbone in FIXED_FEATURE_SIZES and feat_dim not in (None, FIXED_FEATURE_SIZES[backbone]):
+        raise ParamsError(f"model.feat_dim = {feat_dim} does not fit model.backbone = {backbone!r}, whose feature "
+                          f"size is {FIXED_FEATURE_SIZES[backbone]}; set model.feat_dim: null.")
+    if params["figures"]["backbone"] in FIXED_FEATURE_SIZES:
+        raise ParamsError(f"figures.backbone = {params['figures']['backbone']!r} cannot have the 2-D feature the "
+                          f"feature-space figures need; use 'small' or 'lenetpp'.")
 
 
 def _dataset_classes(dataset: str) -> int:

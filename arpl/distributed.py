@@ -47,6 +47,9 @@ def resolve_device(name: str = "auto", context: DistContext = DistContext()) -> 
     """``auto`` picks CUDA when present (the local rank's GPU under torchrun), else the CPU."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda:") and context.active:
+        raise ValueError(f"run.device is {name!r}, but under torchrun each process takes the GPU of its local "
+                         f"rank; set run.device to auto or cuda and choose the GPUs with CUDA_VISIBLE_DEVICES.")
     if name == "cuda" and context.active:
         name = f"cuda:{context.local_rank}"
     device = torch.device(name)

@@ -62,6 +62,7 @@ def train_test(params: dict) -> tuple[ImageSet, ImageSet]:
 
 def split_of(params: dict, index: int, num_known: int | None = None) -> OpenSetSplit:
     """The known/unknown classes of trial ``index`` (the authors' list ``index`` where one exists)."""
+    num_known = num_known or params["data"]["num_known"]
     return open_set_split(params["data"]["dataset"], index, num_known=num_known, seed=params["run"]["seed"])
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from arpl.checkpoint import read_checkpoint, save_checkpoint
 from arpl.data.batches import Batches
 from arpl.data.transforms import Augment
-from arpl.distributed import DistContext, reduce_sum, unwrap, wrap
+from arpl.distributed import DistContext, barrier, reduce_sum, unwrap, wrap
 from arpl.models.dcgan import build_gan
 from arpl.network import OpenSetNet, build_model
 from arpl.optim import build_gan_optimizer, build_optimizer, build_scheduler
@@ -111,6 +111,7 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor, labe
                             states=parts.states(), history=history)
             write_live(run_dir / "live", history)
             print(_epoch_line(label, row, train_spec.epochs), flush=True)
+    barrier(context)  # under DDP every rank returns only once rank 0's last checkpoint is on disk
     net = unwrap(parts.net).eval()
     generator = unwrap(parts.generator).eval() if parts.generator is not None else None
     return FitResult(net=net, generator=generator, history=history, checkpoint=checkpoint, resumed_from=start)
@@ -184,7 +185,7 @@ def _plain_pass(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec, de
         x = _memory_format(x, spec, device)
         with _autocast(spec, device):
             logits, loss = parts.net(x, y)
-        if not _finite(loss, spec, label, epoch, index):
+        if not _all_finite(loss, spec, label, epoch, index, context, device):
             parts.optimizer.zero_grad(set_to_none=True)
             skipped += 1
             continue
@@ -296,6 +297,16 @@ def _finite(loss: torch.Tensor, spec: TrainSpec, label: str, epoch: int, index: 
     raise NonFiniteLossError(f"[{label}] non-finite loss ({loss.item()}) at epoch {epoch + 1}, batch {index}. "
                              f"The last good checkpoint (after epoch {epoch}) is kept. Lower the learning rate, "
                              f"or set run.on_nonfinite: skip_batch in params.yaml to skip such batches.")
+
+
+def _all_finite(loss: torch.Tensor, spec: TrainSpec, label: str, epoch: int, index: int, context: DistContext,
+                device: torch.device) -> bool:
+    """Whether the loss is finite on every process. Under DDP a batch is skipped by all processes or by none
+    (one skipping the backward pass alone would leave the others waiting in its gradient all-reduce)."""
+    finite = _finite(loss, spec, label, epoch, index)
+    if not context.active or spec.on_nonfinite != "skip_batch":
+        return finite
+    return reduce_sum([0.0 if finite else 1.0], context, device)[0] == 0
 
 
 def _batches(batches: Batches, epoch: int, progress: bool, description: str):

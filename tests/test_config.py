@@ -52,12 +52,20 @@ def _broken(smoke_params_raw, section, key, value):
     ("osr", "scores", ["own", "maxlogit"], ["osr.scores[1] = 'maxlogit'", "Did you mean 'max_logit'?"]),
     ("run", "device", "gpu", ["run.device = 'gpu'", "auto|cpu|cuda"]),
     ("incremental", "base_classes", 10, ["incremental.base_classes = 10", "at most 9"]),
+    ("figures", "backbone", "resnet18", ["figures.backbone = 'resnet18'", "2-D feature"]),
 ])
 def test_bad_values_are_refused_with_key_value_and_allowed(smoke_params_raw, section, key, value, expected):
     with pytest.raises(ParamsError) as error:
         validate(_broken(smoke_params_raw, section, key, value))
     for text in expected:
         assert text in str(error.value)
+
+
+def test_feature_size_must_fit_the_backbone(smoke_params_raw):
+    params = copy.deepcopy(smoke_params_raw)
+    params["model"]["backbone"], params["model"]["feat_dim"] = "classifier32", 64
+    with pytest.raises(ParamsError, match="model.feat_dim = 64 does not fit model.backbone = 'classifier32'"):
+        validate(params)
 
 
 def test_missing_key_is_named(smoke_params_raw):

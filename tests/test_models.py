@@ -41,7 +41,7 @@ def test_backbone_gives_features_of_feat_dim(name, image_size, channels):
     assert torch.isfinite(features).all()
 
 
-@pytest.mark.parametrize("name, expected", [("classifier32", 128), ("lenetpp", 2), ("small", 64),
+@pytest.mark.parametrize("name, expected", [("classifier32", 128), ("lenetpp", 2), ("small", 128),
                                             ("resnet18", 512), ("resnet34", 512)])
 def test_default_feature_sizes(name, expected):
     assert build_backbone(name, 1, 28).feat_dim == expected

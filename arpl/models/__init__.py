@@ -54,7 +54,8 @@ def build_backbone(name: str, in_channels: int, image_size: int, abn: bool = Fal
     """Build backbone `name` for `in_channels` x `image_size` px inputs.
 
     abn=True gives every batch norm a second domain for generated samples (paper Sec. 4.2),
-    needed by ARPL+CS. feat_dim applies to 'lenetpp' (default 2) and 'small' (default 64);
+    needed by ARPL+CS. feat_dim applies to 'lenetpp' (default 2) and 'small' (default: its 4*width
+    pooled channels, no projection);
     classifier32 gives 128-d and the ResNets 512-d features.
     """
     _check_backbone_name(name)
@@ -65,7 +66,7 @@ def build_backbone(name: str, in_channels: int, image_size: int, abn: bool = Fal
     if name == "lenetpp":
         return LeNetPP(in_channels, image_size, abn, feat_dim if feat_dim is not None else 2)
     if name == "small":
-        return SmallNet(in_channels, abn, feat_dim if feat_dim is not None else 64)
+        return SmallNet(in_channels, abn, feat_dim)
     if name == "resnet18":
         return resnet18(in_channels, abn, image_size)
     return resnet34(in_channels, abn, image_size)

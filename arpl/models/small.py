@@ -4,8 +4,8 @@ The paper's classifier32 needs about 0.6 GFLOP per 28 px image (forward); this n
 5 MFLOP and trains at several thousand images/s on two CPU cores, so every stage of the paper
 can be reproduced on a laptop. It keeps the building block of classifier32 (3x3 conv, auxiliary
 batch norm, LeakyReLU(0.2)) so ABN (Sec. 4.2) applies unchanged: four convolutions with
-(w, 2w, 2w, 4w) channels and strides (2, 2, 1, 2), global average pooling, and a linear layer
-to a `feat_dim`-d feature. Measured (benchmarks/backbone_throughput.py, 2 threads, batch 64,
+(w, 2w, 2w, 4w) channels and strides (2, 2, 1, 2), global average pooling (a 4w-d feature),
+and, when `feat_dim` is given, a linear layer to a `feat_dim`-d feature (2-D figures). Measured (benchmarks/backbone_throughput.py, 2 threads, batch 64,
 28x28x1, forward + backward): about 7,000-9,900 images/s at width 32.
 """
 
@@ -28,23 +28,24 @@ class SmallNet(nn.Module):
     Works for any input of at least 8 px (global average pooling).
     """
 
-    def __init__(self, in_channels: int = 1, abn: bool = False, feat_dim: int = 64, width: int = 32) -> None:
+    def __init__(self, in_channels: int = 1, abn: bool = False, feat_dim: int | None = None, width: int = 32) -> None:
         super().__init__()
         check_in_channels(in_channels)
-        if not isinstance(feat_dim, int) or feat_dim < 1:
-            raise ValueError(f"feat_dim must be a positive int, got {feat_dim!r}")
+        if feat_dim is not None and (not isinstance(feat_dim, int) or feat_dim < 1):
+            raise ValueError(f"feat_dim must be a positive int or None, got {feat_dim!r}")
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width must be a positive int, got {width!r}")
         num_domains = 2 if abn else 1
-        self.feat_dim = feat_dim
         blocks = []
         channels = in_channels
         for multiple, stride in SMALL_LAYERS:
             blocks.append(ConvBlock(channels, multiple * width, stride, num_domains))
             channels = multiple * width
         self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(channels, feat_dim)
+        # Without feat_dim the feature is the pooled activation itself, as in classifier32 (it separates
+        # unknowns better than a linear projection); feat_dim adds a projection (2-D figures).
+        self.fc = nn.Linear(channels, feat_dim) if feat_dim is not None else nn.Identity()
+        self.feat_dim = feat_dim if feat_dim is not None else channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.flatten(F.adaptive_avg_pool2d(self.blocks(x), 1), 1)
-        return self.fc(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.blocks(x), 1), 1))

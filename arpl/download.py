@@ -1,0 +1,46 @@
+"""``python -m arpl download``: fetch the datasets a profile needs into ``data/downloads`` (a DVC stage).
+
+Only what torchvision can fetch is fetched (MNIST, KMNIST, Fashion-MNIST, SVHN, CIFAR10/100, TinyImageNet's
+archive); the default Fashion-MNIST comes with the set-up instead (data.dvc). Without ``data.download: true``
+nothing is fetched: the stage lists what is present and what is missing, and the data stage then stops with
+the loader's message (what was tried, how to fix it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arpl.data.checksums import DataNotFoundError
+from arpl.data.sources import DATASETS, load_image_set
+from arpl.experiment import CIFAR_PLUS, base_dataset
+from arpl.io import save_json
+
+DOWNLOADS = Path("data/downloads")
+
+
+def needed_datasets(params: dict) -> list[str]:
+    """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, file-based OOD sets."""
+    names = [base_dataset(params)]
+    if params["data"]["dataset"] in CIFAR_PLUS:
+        names.append("cifar100")
+    names += [name for name in params["ood"]["sets"] if DATASETS[name].torchvision_class is not None]
+    return list(dict.fromkeys(names))
+
+
+def download(params: dict, target: Path = DOWNLOADS) -> dict[str, str]:
+    """Fetch (``data.download: true``) or just look for each needed dataset under ``target``; return a
+    manifest ``{dataset: status}`` that is also written to ``target/manifest.json``."""
+    target.mkdir(parents=True, exist_ok=True)
+    manifest = {}
+    for name in needed_datasets(params):
+        if Path(params["run"]["data_root"]).resolve() != target.resolve():
+            manifest[name] = f"read from {params['run']['data_root']} (run.data_root), not downloaded here"
+            continue
+        try:
+            for train in (True, False):
+                load_image_set(name, target, train=train, download=params["data"]["download"])
+            manifest[name] = "present"
+        except DataNotFoundError as error:
+            manifest[name] = f"missing: {str(error).splitlines()[0]}"
+    save_json(manifest, target / "manifest.json")
+    return manifest

@@ -1,0 +1,71 @@
+"""Profiles: each is a valid, complete parameter set, `python -m arpl profile NAME` installs it, and
+switching profile changes what the pipeline runs (resolved by DVC without running anything)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from arpl.config import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_PROFILES = {"mnist": "mnist", "svhn": "svhn", "cifar10": "cifar10", "cifar+10": "cifar+10",
+                  "cifar+50": "cifar+50", "tinyimagenet": "tinyimagenet", "ood-cifar10": "cifar10",
+                  "cifar100": "cifar100", "fashion-mnist-anchor": "fashion-mnist"}
+
+
+@pytest.mark.parametrize("name, dataset", PAPER_PROFILES.items())
+def test_paper_profiles_follow_the_authors_protocol(name, dataset):
+    params = load_params(ROOT / "arpl" / "profiles" / f"{name}.yaml")
+    assert params["data"]["dataset"] == dataset and params["data"]["train_per_class"] is None
+    assert params["train"]["milestones"] == [30, 60, 90, 120] and params["train"]["batch_size"] in (64, 128)
+    if name == "ood-cifar10":
+        assert (params["model"]["backbone"], params["train"]["optimizer"], params["train"]["lr"]) == ("resnet34", "adam", 0.0001)
+        assert params["ood"]["sets"] == ["cifar100", "svhn"]
+    elif name == "tinyimagenet":
+        assert (params["data"]["image_size"], params["train"]["optimizer"], params["train"]["lr"]) == (64, "adam", 0.001)
+    elif name != "cifar100":
+        assert (params["model"]["backbone"], params["train"]["optimizer"], params["train"]["lr"]) == ("classifier32", "sgd", 0.1)
+    if name == "fashion-mnist-anchor":
+        from arpl.summary import is_anchor_profile
+
+        assert is_anchor_profile(params) and params["train"]["epochs"] == 40 and params["data"]["splits"] == [0, 1, 2]
+
+
+def test_profile_command_lists_and_installs(tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "arpl", "profile"], capture_output=True, text=True, cwd=ROOT)
+    assert "cifar+50" in listed.stdout and "smoke" in listed.stdout
+    target = tmp_path / "params.yaml"
+    subprocess.run([sys.executable, "-m", "arpl", "profile", "svhn", "--output", str(target)], check=True, cwd=ROOT,
+                   capture_output=True)
+    assert yaml.safe_load(target.read_text())["data"]["dataset"] == "svhn"
+    unknown = subprocess.run([sys.executable, "-m", "arpl", "profile", "cifar11"], capture_output=True, text=True, cwd=ROOT)
+    assert unknown.returncode == 1 and "unknown profile 'cifar11'" in unknown.stderr
+
+
+def _resolved_stages(profile: str, tmp_path: Path) -> dict:
+    """The pipeline DVC would run with ``profile`` as params.yaml: stage name -> (cmd, deps)."""
+    repo = tmp_path / profile
+    repo.mkdir()
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copy(ROOT / "arpl" / "profiles" / f"{profile}.yaml", repo / "params.yaml")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
+    code = ("from dvc.repo import Repo; import json; r = Repo('.'); "
+            "print(json.dumps({s.addressing: [s.cmd, [str(d.def_path) for d in s.deps]] for s in r.index.stages}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return yaml.safe_load(out)
+
+
+def test_profile_switch_changes_what_the_pipeline_runs(tmp_path):
+    default = _resolved_stages("cpu-default", tmp_path)
+    mnist = _resolved_stages("mnist", tmp_path)
+    assert {"train@Softmax", "train@ARPL", "confusing", "osr", "report"} <= set(default)
+    assert "data/raw" in default["data"][1] and "data/downloads" in mnist["data"][1]
+    assert default["train@ARPL"][0].endswith("-p method=ARPL")
