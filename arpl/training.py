@@ -213,8 +213,9 @@ def _confusing_pass(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec
     seen = skipped = 0.0
     for index, (x, y) in _batches(batches, epoch, progress, f"{label} CS epoch {epoch + 1}"):
         x = _memory_format(x, spec, device)
-        losses = _confusing_step(parts, x, y, spec, device)
-        if not all(_finite(value, spec, label, epoch, index) for value in losses.values()):
+        finite = lambda loss: _all_finite(loss, spec, label, epoch, index, context, device)  # noqa: E731
+        losses = _confusing_step(parts, x, y, spec, device, finite)
+        if losses is None:
             for optimizer in (parts.optimizer, parts.optimizer_g, parts.optimizer_d):
                 optimizer.zero_grad(set_to_none=True)
             skipped += 1
@@ -231,9 +232,10 @@ def _confusing_pass(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec
     return stats
 
 
-def _confusing_step(parts: _Parts, x: torch.Tensor, y: torch.Tensor, spec: TrainSpec,
-                    device: torch.device) -> dict[str, torch.Tensor]:
-    """Steps 3-5 of Algorithm 2 on one batch; returns the three losses (already applied)."""
+def _confusing_step(parts: _Parts, x: torch.Tensor, y: torch.Tensor, spec: TrainSpec, device: torch.device,
+                    finite: Callable[[torch.Tensor], bool]) -> dict[str, torch.Tensor] | None:
+    """Steps 3-5 of Algorithm 2 on one batch; returns the three losses (already applied), or None when one
+    was not finite: its update and the batch's remaining ones are skipped (``finite`` raises in stop mode)."""
     generator, discriminator, net = parts.generator, parts.discriminator, parts.net
     real_target = torch.ones(len(x), device=device)
     fake_target = torch.zeros(len(x), device=device)
@@ -243,8 +245,12 @@ def _confusing_step(parts: _Parts, x: torch.Tensor, y: torch.Tensor, spec: Train
     # Step 3: the discriminator separates real from generated samples (Eq. 15).
     parts.optimizer_d.zero_grad(set_to_none=True)
     loss_d_real = _bce(discriminator, x, real_target, spec, device)
+    if not finite(loss_d_real):
+        return None
     loss_d_real.backward()
     loss_d_fake = _bce(discriminator, fake.detach(), fake_target, spec, device)
+    if not finite(loss_d_fake):
+        return None
     loss_d_fake.backward()
     parts.optimizer_d.step()
     # Step 4: the generator fools the discriminator and lands near all reciprocal points (Eq. 18).
@@ -254,6 +260,8 @@ def _confusing_step(parts: _Parts, x: torch.Tensor, y: torch.Tensor, spec: Train
         with _autocast(spec, device):
             entropy = plain_net.head.entropy_term(plain_net.features(fake, fake=True), spec.entropy_form)
         loss_g = _bce(unwrap(discriminator), fake, real_target, spec, device) + spec.beta * entropy.float()
+    if not finite(loss_g):
+        return None
     loss_g.backward()
     parts.optimizer_g.step()
     # Step 5: the classifier learns the known classes and pushes fresh generated samples to the open space.
@@ -262,6 +270,8 @@ def _confusing_step(parts: _Parts, x: torch.Tensor, y: torch.Tensor, spec: Train
         fresh = generator(unwrap(generator).sample_noise(len(x), device=device))
     with _autocast(spec, device):
         _, loss_c = net(x, y, fake=fresh, beta=spec.beta, entropy_form=spec.entropy_form)
+    if not finite(loss_c):
+        return None
     loss_c.backward()
     parts.optimizer.step()
     return {"loss_d": (loss_d_real + loss_d_fake).detach(), "loss_g": loss_g.detach(), "loss_cs": loss_c.detach()}

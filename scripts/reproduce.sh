@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"   # the stages run `python -m arpl ...` from the environment
 start=$(date +%s)
-.venv/bin/dvc repro "$@"
+dvc repro "$@"
 echo "==> dvc repro finished in $(( $(date +%s) - start )) s"
-.venv/bin/dvc metrics show
+dvc metrics show
 echo "==> open reports/index.html in a browser"

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -86,6 +87,21 @@ def test_metrics_and_plots_commands_work(repro):
     assert "metrics/osr.json" in shown
     _run(["dvc", "plots", "show", "-o", "plots_html"], repo)
     assert (repo / "plots_html" / "index.html").exists()
+
+
+def test_bad_params_stop_repro_within_seconds_naming_the_key(repro):
+    repo, _ = repro
+    params = repo / "params.yaml"
+    good = params.read_text()
+    params.write_text(good.replace("  weight_pl: 0.1", "  weight_pl: -0.1"))
+    try:
+        tic = time.monotonic()
+        failed = _run(["dvc", "repro"], repo, check=False)
+        elapsed = time.monotonic() - tic
+    finally:
+        params.write_text(good)
+    assert failed.returncode != 0 and elapsed < 60
+    assert "train.weight_pl = -0.1 is not allowed; it must be a number >= 0" in failed.stdout + failed.stderr
 
 
 def test_failing_cell_fails_its_stage_with_the_cell_named(repro):

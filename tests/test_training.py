@@ -174,3 +174,42 @@ def test_truncated_or_unsafe_checkpoint_is_refused(tmp_path):
     torch.save({"format": 1, "payload": Fraction(1, 3)}, tmp_path / "pickled.pt")   # needs full unpickling
     with pytest.raises(CheckpointMismatchError, match="not a readable checkpoint"):
         read_checkpoint(tmp_path / "pickled.pt")
+
+
+def _entropy_that_blows_up_at(call_number: int):
+    """A fault injector: the generated-sample entropy term returns NaN from its ``call_number``-th call on."""
+    from arpl.heads import ARPLHead
+
+    original, calls = ARPLHead.entropy_term, {"n": 0}
+
+    def entropy_term(self, features, form="code"):
+        calls["n"] += 1
+        value = original(self, features, form)
+        return value * float("nan") if calls["n"] >= call_number else value
+
+    return entropy_term
+
+
+def test_gan_blowing_up_stops_naming_the_batch(split0, tmp_path, monkeypatch):
+    from arpl.heads import ARPLHead
+
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
+    monkeypatch.setattr(ARPLHead, "entropy_term", _entropy_that_blows_up_at(5))
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16, abn=True)
+    with pytest.raises(NonFiniteLossError, match=r"\[ARPL\+CS split0\] non-finite loss .* epoch 1, batch 2"):
+        fit(model, TrainSpec(epochs=1, confusing=True, ngf=8, ndf=8), images, labels, tmp_path, label="ARPL+CS split0")
+
+
+def test_gan_blowing_up_with_skip_batch_keeps_the_weights_finite(split0, tmp_path, monkeypatch):
+    from arpl.heads import ARPLHead
+
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
+    monkeypatch.setattr(ARPLHead, "entropy_term", _entropy_that_blows_up_at(5))
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16, abn=True)
+    result = fit(model, TrainSpec(epochs=1, confusing=True, ngf=8, ndf=8, on_nonfinite="skip_batch"), images,
+                 labels, tmp_path)
+    assert result.history[0]["skipped_cs_batches"] >= 1
+    for state in read_checkpoint(result.checkpoint)["states"].values():
+        tensors = [v for v in state.values() if isinstance(v, torch.Tensor) and v.is_floating_point()] \
+            if isinstance(state, dict) else []
+        assert all(torch.isfinite(t).all() for t in tensors)
