@@ -38,25 +38,25 @@ def base_dataset(params: dict) -> str:
 
 
 def load_set(params: dict, name: str, train: bool) -> ImageSet:
-    """Dataset ``name`` at the profile's image size and channels, from ``run.data_root``."""
+    """Dataset ``name`` at the profile's image size and channels, from ``run.data_root`` (cached: the
+    stages load the same set once per split)."""
     data = params["data"]
-    return load_image_set(name, params["run"]["data_root"], train=train, download=data["download"],
-                          size=data["image_size"], channels=data["channels"],
-                          count=params["ood"]["noise_count"] if name.endswith("-noise") else None)
+    count = params["ood"]["noise_count"] if name.endswith("-noise") else None
+    return _cached_set(params["run"]["data_root"], name, train, data["download"], data["image_size"],
+                       data["channels"], count)
 
 
 @lru_cache(maxsize=4)
-def _cached_set(root: str, name: str, train: bool, download: bool, size: int, channels: int) -> ImageSet:
-    return load_image_set(name, root, train=train, download=download, size=size, channels=channels)
+def _cached_set(root: str, name: str, train: bool, download: bool, size: int, channels: int,
+                count: int | None) -> ImageSet:
+    return load_image_set(name, root, train=train, download=download, size=size, channels=channels, count=count)
 
 
 def train_test(params: dict) -> tuple[ImageSet, ImageSet]:
     """Training and test images of the base dataset, with the profile's per-class subsets (seeded)."""
     data, seed = params["data"], params["run"]["seed"]
-    args = (params["run"]["data_root"], base_dataset(params))
-    tail = (data["download"], data["image_size"], data["channels"])
-    train = per_class_subset(_cached_set(*args, True, *tail), data["train_per_class"], seed=seed)
-    test = per_class_subset(_cached_set(*args, False, *tail), data["test_per_class"], seed=seed)
+    train = per_class_subset(load_set(params, base_dataset(params), True), data["train_per_class"], seed=seed)
+    test = per_class_subset(load_set(params, base_dataset(params), False), data["test_per_class"], seed=seed)
     return train, test
 
 
@@ -72,10 +72,8 @@ def open_set(params: dict, index: int, num_known: int | None = None) -> OpenSetD
     split = split_of(params, index, num_known)
     unknown_test = None
     if params["data"]["dataset"] in CIFAR_PLUS:
-        data = params["data"]
-        unknown_test = per_class_subset(
-            _cached_set(params["run"]["data_root"], "cifar100", False, data["download"], data["image_size"],
-                        data["channels"]), data["test_per_class"], seed=params["run"]["seed"])
+        unknown_test = per_class_subset(load_set(params, "cifar100", False), params["data"]["test_per_class"],
+                                        seed=params["run"]["seed"])
     return make_open_set(train, test, split, unknown_test)
 
 

@@ -47,6 +47,17 @@ class FeatureView:
     unknown_scores: np.ndarray
     net: torch.nn.Module
 
+    @property
+    def slug(self) -> str:
+        """The title as a file-name part: ``ARPL (lambda=0.1)`` -> ``ARPL_lambda0.1``."""
+        return self.title.replace(" ", "").replace("=", "").replace("(", "_").replace(")", "").replace("+", "_")
+
+    @property
+    def points_label(self) -> str:
+        """What the triangles are: softmax weight directions, GCPL prototypes or reciprocal points."""
+        return {"SoftmaxHead": "softmax weights", "GCPLHead": "prototypes"}.get(type(self.net.head).__name__,
+                                                                               "reciprocal points")
+
 
 def train_2d(params: dict, model: FeatureModel, data: OpenSetData, what: str, seed_offset: int):
     """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes."""
@@ -91,11 +102,12 @@ def figure12_views(params: dict) -> list[FeatureView]:
     return views
 
 
-def retrieval_along_line(feature_view: FeatureView, images: torch.Tensor, known_class: int = 0,
+def retrieval_along_line(feature_view: FeatureView, data: OpenSetData, known_class: int = 0,
                          steps: int = 8) -> tuple[list[torch.Tensor], list[float]]:
     """Fig. 6a: walk from the centre of ``known_class`` to its reciprocal point and, at each of ``steps``
-    evenly spaced positions, retrieve the test image (known or unknown) whose feature is nearest.
-    ``images`` are the test images in the order of ``feature_view.features``."""
+    evenly spaced positions, retrieve the test image (known or unknown) of ``data`` whose feature is
+    nearest (``feature_view`` was computed on the same test images, known then unknown)."""
+    images = torch.cat([data.test_known.images, data.test_unknown.images])
     features, labels = feature_view.features, feature_view.labels
     centre = features[labels == known_class].mean(0)
     point = feature_view.points[known_class]

@@ -26,8 +26,8 @@ views = feature_space.figure7_views(params)
 
 # %%
 for v in views:
-    figure = plots.feature_space(v.features, v.labels, v.points, f"{v.title}, split {split}")
-    plots.save_figure(figure, f"runs/figures/figures/fig7_{v.title.replace(' ', '').replace('=', '').replace('(', '_').replace(')', '')}.png")
+    figure = plots.feature_space(v.features, v.labels, v.points, f"{v.title}, split {split}", points_label=v.points_label)
+    plots.save_figure(figure, f"runs/figures/figures/fig7_{v.slug}.png")
     display(figure)
 
 # %% [markdown]
@@ -38,7 +38,7 @@ for v in views:
 # %%
 for v in views:
     figure = plots.distance_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown")
-    plots.save_figure(figure, f"runs/figures/figures/fig7_hist_{v.title.replace(' ', '').replace('=', '').replace('(', '_').replace(')', '')}.png")
+    plots.save_figure(figure, f"runs/figures/figures/fig7_hist_{v.slug}.png")
     display(figure)
 
 # %% [markdown]
@@ -50,9 +50,7 @@ for v in views:
 # %%
 arpl_view = views[4]
 data = experiment.open_set(params, split)
-import torch
-images = torch.cat([data.test_known.images, data.test_unknown.images])
-strip, positions = feature_space.retrieval_along_line(arpl_view, images)
+strip, positions = feature_space.retrieval_along_line(arpl_view, data)
 figure = plots.retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
 plots.save_figure(figure, "runs/figures/figures/fig6a_retrieval.png")
 figure
@@ -64,5 +62,5 @@ figure
 # %%
 for v in feature_space.figure12_views(params):
     figure = plots.feature_space(v.features, v.labels, v.points, f"Fig. 12: ARPL, {v.title}")
-    plots.save_figure(figure, f"runs/figures/figures/fig12_{v.title.replace(' ', '').replace('=', '')}.png")
+    plots.save_figure(figure, f"runs/figures/figures/fig12_{v.slug}.png")
     display(figure)
