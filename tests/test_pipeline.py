@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +116,44 @@ def test_failing_cell_fails_its_stage_with_the_cell_named(repro):
     assert "notebooks/06_closed_set.py failed in cell" in output and "injected fault" in output
     status = _run(["dvc", "status", "closed_set"], repo).stdout
     assert "changed" in status, "a failed stage is not recorded as up to date"
+
+
+def test_sigkilled_training_resumes_on_the_next_repro(repro):
+    """kill -9 the whole `dvc repro` while a training stage is mid-run; the next `dvc repro` resumes it
+    from the last complete epoch (the stage's outputs are `persist`ed, checkpoints written atomically)."""
+    repo, _ = repro
+    params = repo / "params.yaml"
+    good = params.read_text()
+    params.write_text(good.replace("  epochs: 2\n", "  epochs: 40\n", 1))
+    checkpoint = repo / "runs" / "train" / "ARPL" / "split0" / "checkpoint.pt"
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    try:
+        process = subprocess.Popen(["dvc", "repro", "train@ARPL"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _epoch_of(checkpoint) < 3:
+            time.sleep(0.2)
+        family = [process.pid] + [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+        for pid in family:   # dvc, the notebook runner and its kernel (which runs in a session of its own)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait()
+        killed_at = _epoch_of(checkpoint)
+        assert 3 <= killed_at < 40, "killed while training"
+        resumed = _run(["dvc", "repro", "train@ARPL"], repo)
+        assert f"resuming after epoch {killed_at}" in resumed.stdout + resumed.stderr
+        assert _epoch_of(checkpoint) == 40
+    finally:
+        params.write_text(good)
+
+
+def _epoch_of(checkpoint: Path) -> int:
+    from arpl.checkpoint import read_checkpoint
+
+    try:
+        payload = read_checkpoint(checkpoint)
+    except (FileNotFoundError, ValueError):
+        return 0
+    return payload["epoch"] if payload["train_spec"]["epochs"] == 40 else 0
