@@ -1,4 +1,4 @@
-"""From a trained classifier to numbers: predictions on image tensors, then the paper's metrics."""
+"""From a trained classifier to predictions: features, logits and the open-set scores they give."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from arpl import metrics
 from arpl.network import OpenSetNet
 from arpl.scores import own_score, score
 
@@ -48,13 +47,3 @@ def resolve_score(name: str, method: str) -> str:
     """``own`` means the method's own rule: MSP for Softmax/GCPL/RPL, max distance for ARPL (Eq. 20)."""
     return own_score(method) if name == "own" else name
 
-
-def open_set_metrics(known: Predictions, known_labels: np.ndarray, unknown: Predictions,
-                     score_name: str) -> dict[str, float]:
-    """Closed-set accuracy, AUROC and OSCR (Eq. 21-22), plus the OOD metrics of Table 3, as fractions."""
-    known_scores, unknown_scores = known.scores(score_name), unknown.scores(score_name)
-    correct = known.predicted() == known_labels
-    result = {"ACC": metrics.accuracy(known.predicted(), known_labels),
-              "OSCR": metrics.oscr(known_scores, correct, unknown_scores)}
-    result.update(metrics.ood_metrics(known_scores, unknown_scores))
-    return result

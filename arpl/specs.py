@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -52,7 +52,6 @@ class TrainSpec:
     compile: bool = False
     on_nonfinite: str = "stop"      # "stop" | "skip_batch"
     data_tag: str = ""              # identifies the training data (dataset, split, subset)
-    extra: dict = field(default_factory=dict)
 
 
 def spec_dict(spec: ModelSpec | TrainSpec) -> dict:
@@ -63,13 +62,6 @@ def spec_dict(spec: ModelSpec | TrainSpec) -> dict:
 def model_spec_from_dict(data: dict) -> ModelSpec:
     """Rebuild a :class:`ModelSpec` from :func:`spec_dict` output."""
     return ModelSpec(**data)
-
-
-def train_spec_from_dict(data: dict) -> TrainSpec:
-    """Rebuild a :class:`TrainSpec` from :func:`spec_dict` output."""
-    data = dict(data)
-    data["milestones"] = tuple(data["milestones"])
-    return TrainSpec(**data)
 
 
 TRAINING_CODE = ("data", "models", "heads.py", "network.py", "training.py", "optim.py", "specs.py",

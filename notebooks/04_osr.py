@@ -56,8 +56,8 @@ intervals.round(2) if intervals is not None else "bootstrap disabled (osr.bootst
 
 # %% [markdown]
 # ## Beside the paper
-# The paper never ran this dataset unless the profile says so; `paper.reference_note` says what the
-# comparison means. Differences are ours minus the paper's, in points.
+# Where the paper ran this dataset, its Tables 1-2 are the target; otherwise its nearest dataset is shown
+# only as a reference (the note below says which). Differences are ours minus the paper's, in points.
 
 # %%
 print(paper.reference_note(params["data"]["dataset"]))
