@@ -1,4 +1,4 @@
-"""Command line: ``python -m arpl {check, prepare-data, profile, notebook, train, prepare-tinyimagenet}``."""
+"""Command line: ``python -m arpl {check, prepare-data, profile, download, notebook, train, prepare-tinyimagenet}``."""
 
 from __future__ import annotations
 
