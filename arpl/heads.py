@@ -19,7 +19,6 @@ distances by ``Î³`` (Eq. 7). Here ``temperature`` is the code's ``temp``, so ``Î
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from arpl.scores import _unknown_name
 from arpl.scores import own_score as _own_score_of
 
 MARGIN_FORMS: tuple[str, ...] = ("code", "paper")
@@ -90,15 +90,6 @@ def _own_point_distance(features: torch.Tensor, points: torch.Tensor, labels: to
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _unknown_name(kind: str, name: object, allowed: list[str] | tuple[str, ...]) -> ValueError:
-    message = f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}"
-    by_lower_case = {choice.lower(): choice for choice in allowed}
-    close = difflib.get_close_matches(str(name).lower(), list(by_lower_case), n=1)
-    if close:
-        message += f" (did you mean {by_lower_case[close[0]]!r}?)"
-    return ValueError(message)
 
 
 def _check_positive_int(name: str, value: object) -> int:
