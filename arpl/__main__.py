@@ -1,4 +1,5 @@
-"""Command line: ``python -m arpl {check, prepare-data, profile, download, notebook, train, prepare-tinyimagenet}``."""
+"""Command line: ``python -m arpl {check, prepare-data, profile, download, notebook, train, prepare-tinyimagenet,
+prepare-domainnet, prepare-imagenet}``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     notebook.add_argument("source")
     notebook.add_argument("output")
     notebook.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    notebook.add_argument("--when", metavar="KEY", help="run only if params.yaml's KEY is true / non-empty; "
+                          "otherwise record the stage as switched off")
+    notebook.add_argument("--outs", nargs="*", default=[], help="the stage's outputs, created empty when switched off")
     train = commands.add_parser("train", help="train one method or variant on every split (works under torchrun)")
     train.add_argument("stage", choices=["train", "confusing"], help="train: a method; confusing: an ARPL+CS variant")
     train.add_argument("name", help="a method of train.methods, or a variant of confusing.variants")
@@ -33,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--params", default="params.yaml")
     tiny = commands.add_parser("prepare-tinyimagenet", help="sort TinyImageNet's val/ into class folders")
     tiny.add_argument("root", help="folder holding tiny-imagenet-200/")
+    domain = commands.add_parser("prepare-domainnet", help="check DomainNet's folders and lists, cache 80 px images")
+    domain.add_argument("root", help="folder holding domainnet/")
+    imagenet = commands.add_parser("prepare-imagenet", help="extract the ImageNet archives into class folders")
+    imagenet.add_argument("root", help="folder holding imagenet/ with the official archives")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -83,6 +91,15 @@ def _notebook(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("papermill").addFilter(
         lambda record: not record.getMessage().startswith(("Executing", "Ending Cell", "Input Notebook", "Output Notebook")))
+    if args.when:
+        from arpl.config import load_params
+        from arpl.notebook import param_value, write_switched_off
+
+        value = param_value(load_params(), args.when)
+        if not value:
+            write_switched_off(args.output, Path(args.source).stem, args.when, value, args.outs)
+            print(f"{args.source}: switched off by {args.when} = {value!r}; recorded in {args.output}")
+            return 0
     try:
         run_notebook(args.source, args.output, parse_parameters(args.parameter))
     except NotebookFailed as error:
@@ -135,8 +152,24 @@ def _prepare_tinyimagenet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare_domainnet(args: argparse.Namespace) -> int:
+    from arpl.data.domainnet import prepare_domainnet
+
+    for line in prepare_domainnet(args.root):
+        print(line)
+    return 0
+
+
+def _prepare_imagenet(args: argparse.Namespace) -> int:
+    from arpl.data.imagenet import prepare_imagenet
+
+    print(f"ImageNet-1K train/ and val/ class folders ready under {prepare_imagenet(args.root)}")
+    return 0
+
+
 COMMANDS = {"check": _check, "prepare-data": _prepare_data, "profile": _profile, "notebook": _notebook,
-            "train": _train, "prepare-tinyimagenet": _prepare_tinyimagenet, "download": _download}
+            "train": _train, "prepare-tinyimagenet": _prepare_tinyimagenet, "download": _download,
+            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet}
 
 if __name__ == "__main__":
     sys.exit(main())

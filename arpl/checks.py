@@ -10,6 +10,7 @@ from arpl.data.sources import ensure_fashion_mnist
 from arpl.experiment import CIFAR_PLUS, base_dataset
 
 VERIFIABLE = ("fashion-mnist", "mnist", "kmnist", "svhn", "cifar10", "cifar100")
+FOLDER_SETS = ("domainnet-", "imagenet-")
 OPTIONAL_OOD = ("mnist", "kmnist")
 
 
@@ -24,9 +25,17 @@ def check_data(params: dict) -> list[str]:
             ensure_fashion_mnist(root, download=params["data"]["download"])
         elif name in VERIFIABLE:
             verify_files(name, root)
+        elif name.startswith(FOLDER_SETS):
+            check_folder_set(name, root, params["data"]["download"])
         lines.append(f"ok  {name}: files present and verified under {root}")
     for name in params["ood"]["sets"]:
-        if name in required or name not in VERIFIABLE:
+        if name in required:
+            continue
+        if name.startswith(FOLDER_SETS):
+            check_folder_set(name, root, params["data"]["download"])
+            lines.append(f"ok  {name} (OOD): folders and lists present")
+            continue
+        if name not in VERIFIABLE:
             continue
         try:
             verify_files(name, root)
@@ -36,6 +45,28 @@ def check_data(params: dict) -> list[str]:
                 raise
             lines.append(f"--  {name} (OOD): not present under {root}, left out of the OOD stage")
     return lines
+
+
+def check_folder_set(name: str, root: Path, download: bool) -> None:
+    """Raise :class:`DataNotFoundError` (with the fix) unless the folders and lists of a DomainNet or ImageNet
+    set exist; cheap, unlike loading them."""
+    if name.startswith("domainnet-"):
+        from arpl.data import domainnet
+
+        domain, _ = domainnet.parse_name(name)
+        classes = domainnet.domain_classes(root / domainnet.FOLDER, domain)
+        for part in ("train", "test"):
+            domainnet.read_list(root / domainnet.FOLDER / f"{domain}_{part}.txt", classes)
+    elif name == "imagenet-o" and not download:
+        from arpl.data.imagenet import load_imagenet_o
+
+        load_imagenet_o(root)
+    elif name == "imagenet-1k":
+        from arpl.data.imagenet import IMAGENET_FOLDER, prepare_imagenet
+
+        for part in ("train", "val"):
+            if not (root / IMAGENET_FOLDER / part).is_dir():
+                prepare_imagenet(root)  # raises with the fix when the archives are missing too
 
 
 def check_everything(params_path: str | Path = "params.yaml") -> list[str]:

@@ -19,10 +19,14 @@ METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
 CS_VARIANTS = ("cs", "cs-no-abn", "cs-no-ft")
 CS_VARIANT_NAMES = {"cs": "ARPL+CS", "cs-no-abn": "ARPL+CS (w/o ABN)", "cs-no-ft": "ARPL+CS (w/o FT)"}
 OSR_DATASETS = ("fashion-mnist", "mnist", "kmnist", "svhn", "cifar10", "cifar+10", "cifar+50",
-                "cifar100", "tinyimagenet")
+                "cifar100", "tinyimagenet", "domainnet-real-A", "imagenet-1k")
 OOD_SETS = ("digits", "gaussian-noise", "uniform-noise", "mnist", "kmnist", "fashion-mnist", "svhn",
-            "cifar10", "cifar100")
+            "cifar10", "cifar100", "domainnet-real-B", "domainnet-clipart-A", "domainnet-clipart-B",
+            "domainnet-quickdraw-A", "domainnet-quickdraw-B", "imagenet-o")
+CLASS_COUNTS = {"cifar100": 100, "tinyimagenet": 200, "domainnet-real-A": 173, "imagenet-1k": 1000}
+NO_PUBLISHED_SPLITS = ("cifar100", "domainnet-real-A", "imagenet-1k")
 BACKBONES = ("classifier32", "lenetpp", "small", "resnet18", "resnet34")
+IMAGE_SIZES = (28, 32, 64, 80, 224)
 SCORES = ("own", "msp", "max_logit", "energy", "max_distance")
 
 
@@ -43,6 +47,7 @@ class Field:
     nullable: bool = False
     item: "Field | None" = None  # for lists
     pattern: str | None = None
+    allow_empty: bool = False  # for lists
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages."""
@@ -79,8 +84,8 @@ def _choice(help: str, choices: tuple) -> Field:
     return Field(str, help, choices=choices)
 
 
-def _list(help: str, item: Field) -> Field:
-    return Field(list, help, item=item)
+def _list(help: str, item: Field, allow_empty: bool = False) -> Field:
+    return Field(list, help, item=item, allow_empty=allow_empty)
 
 
 SCHEMA: dict[str, Any] = {
@@ -94,9 +99,10 @@ SCHEMA: dict[str, Any] = {
     },
     "data": {
         "dataset": _choice("open-set dataset", OSR_DATASETS),
-        "splits": _list("indices of the authors' known/unknown lists", _int("split index", low=0)),
+        "splits": _list("indices of the authors' known/unknown lists ([] = no open-set trials)",
+                        _int("split index", low=0), allow_empty=True),
         "num_known": _int("known classes of a seeded random split (null = the authors' lists)", low=1, nullable=True),
-        "image_size": Field(int, "image side in pixels", choices=(28, 32, 64)),
+        "image_size": Field(int, "image side in pixels", choices=IMAGE_SIZES),
         "channels": Field(int, "image channels", choices=(1, 3)),
         "train_per_class": _int("training images per class (null = all)", low=1, nullable=True),
         "test_per_class": _int("test images per class (null = all)", low=1, nullable=True),
@@ -125,7 +131,7 @@ SCHEMA: dict[str, Any] = {
         "compile": Field(bool, "torch.compile the backbone"),
     },
     "confusing": {
-        "variants": _list("ARPL+CS variants", _choice("variant", CS_VARIANTS)),
+        "variants": _list("ARPL+CS variants ([] = none)", _choice("variant", CS_VARIANTS), allow_empty=True),
         "beta": _num("beta, weight of the entropy term (Eq. 18-19)", low=0),
         "entropy_form": _choice("entropy term: authors' code or the paper's Eq. 17", ("code", "paper")),
         "gan_lr": _num("Adam learning rate of generator and discriminator", low=0, low_open=True),
@@ -143,6 +149,7 @@ SCHEMA: dict[str, Any] = {
     },
     "incremental": {
         "methods": _list("bases to compare", _choice("method", ("Softmax", "GCPL", "ARPL"))),
+        "enabled": Field(bool, "run the class-incremental stage"),
         "base_classes": _int("classes the backbone is trained on", low=2),
         "orders": _int("random class orders to average over", low=1),
         "epochs": _int("epochs of base training", low=1),
@@ -151,6 +158,7 @@ SCHEMA: dict[str, Any] = {
         "backbone": _choice("network of the 2-D feature figures", BACKBONES),
         "epochs": _int("epochs of each figure model", low=1),
         "split": _int("split index used by the figures", low=0),
+        "enabled": Field(bool, "run the figures and ablations stages (small 2-D models; off for ImageNet-scale data)"),
         "lambdas": _list("lambda values of the Fig. 8 ablation", _num("lambda", low=0)),
         "known_counts": _list("numbers of known classes of Fig. 11 and 12", _int("K", low=2)),
     },
@@ -200,7 +208,7 @@ def _check_field(name: str, value: Any, spec: Field) -> None:
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise ParamsError(f"{name} = {value!r} has the wrong type; it must be {spec.allowed()}.")
     if spec.item is not None:
-        if not value:
+        if not value and not spec.allow_empty:
             raise ParamsError(f"{name} is an empty list; give at least one value ({spec.item.allowed()}).")
         for i, item in enumerate(value):
             _check_field(f"{name}[{i}]", item, spec.item)
@@ -230,16 +238,20 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
     _check_feature_sizes(params)
     num_classes = _dataset_classes(dataset)
     num_known = params["data"]["num_known"]
-    if num_known is None and dataset in ("cifar100",):
-        raise ParamsError(f"data.num_known is null, but {dataset} has no published splits; give the number of "
-                          f"known classes of its random splits (1..{num_classes - 1}).")
+    if not params["data"]["splits"] and not params["train"]["closed_set"]:
+        raise ParamsError("data.splits is empty and train.closed_set is false, so nothing would be trained; "
+                          "list split indices in data.splits or set train.closed_set: true.")
+    if num_known is None and dataset in NO_PUBLISHED_SPLITS and (params["data"]["splits"] or params["figures"]["enabled"]):
+        raise ParamsError(f"data.num_known is null, but {dataset} has no published splits and the open-set trials or "
+                          f"the figures need one; give the number of known classes of its random splits "
+                          f"(1..{num_classes - 1}), or set data.splits: [] and figures.enabled: false.")
     if num_known is not None and not 1 <= num_known < num_classes:
         raise ParamsError(f"data.num_known = {num_known} is not allowed; {dataset} has {num_classes} classes, "
                           f"so it must be between 1 and {num_classes - 1}.")
-    if params["incremental"]["base_classes"] >= num_classes:
+    if params["incremental"]["enabled"] and params["incremental"]["base_classes"] >= num_classes:
         raise ParamsError(f"incremental.base_classes = {params['incremental']['base_classes']} leaves no new "
                           f"class: {dataset} has {num_classes} classes; use at most {num_classes - 1}.")
-    for k in params["figures"]["known_counts"]:
+    for k in params["figures"]["known_counts"] if params["figures"]["enabled"] else []:
         if k >= num_classes:
             raise ParamsError(f"figures.known_counts holds {k}, but {dataset} has {num_classes} classes; "
                               f"each K must leave at least one unknown class (K <= {num_classes - 1}).")
@@ -259,7 +271,7 @@ def _check_feature_sizes(params: dict[str, Any]) -> None:
 
 
 def _dataset_classes(dataset: str) -> int:
-    return {"cifar100": 100, "tinyimagenet": 200, "cifar+10": 10, "cifar+50": 10}.get(dataset, 10)
+    return CLASS_COUNTS.get(dataset, 10)
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

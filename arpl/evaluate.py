@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
 
+from arpl.data.files import ImageFiles, eval_batches
 from arpl.network import OpenSetNet
 from arpl.scores import own_score, score
 
@@ -28,19 +30,29 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict(net: OpenSetNet, images: torch.Tensor, batch_size: int = 512,
+def predict(net: OpenSetNet, images: torch.Tensor | ImageFiles, batch_size: int = 512,
             device: torch.device | str = "cpu") -> Predictions:
-    """Run ``net`` (eval mode, known-data BN as in Sec. 5.1) over uint8 ``images`` [N, C, H, W]."""
+    """Run ``net`` (eval mode, known-data BN as in Sec. 5.1) over uint8 ``images`` [N, C, H, W] (or
+    :class:`ImageFiles`, decoded by worker processes)."""
     net = net.to(device).eval()
     features, logits = [], []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(device, non_blocking=True).float().div_(255)
+    for batch in uint8_batches(images, batch_size):
+        x = batch.to(device, non_blocking=True).float().div_(255)
         f, z = net(x)
         features.append(f.float().cpu())
         logits.append(z.float().cpu())
     if not features:
         raise ValueError("predict() got no images; check the data selection (split, per-class subset).")
     return Predictions(torch.cat(features).numpy(), torch.cat(logits).numpy())
+
+
+def uint8_batches(images: torch.Tensor | ImageFiles, batch_size: int) -> Iterator[torch.Tensor]:
+    """Consecutive uint8 batches of ``images``, in order."""
+    if isinstance(images, ImageFiles):
+        yield from eval_batches(images, batch_size)
+        return
+    for start in range(0, len(images), batch_size):
+        yield images[start:start + batch_size]
 
 
 def resolve_score(name: str, method: str) -> str:

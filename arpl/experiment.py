@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from arpl.config import CS_VARIANT_NAMES
+from arpl.data.files import decode_all
 from arpl.data.openset import OpenSetData, make_open_set, per_class_subset, select_classes
 from arpl.data.sources import ImageSet, load_image_set
 from arpl.data.splits import NUM_CLASSES, OpenSetSplit, open_set_split
@@ -75,6 +76,20 @@ def open_set(params: dict, index: int, num_known: int | None = None) -> OpenSetD
         unknown_test = per_class_subset(load_set(params, "cifar100", False), params["data"]["test_per_class"],
                                         seed=params["run"]["seed"])
     return make_open_set(train, test, split, unknown_test)
+
+
+def showcase(params: dict) -> tuple[str, OpenSetData]:
+    """The run the stage figures show and its data: the first trial (``split<i>``) or, without trials, the
+    all-class model (``all``) with the first OOD set as its unknowns."""
+    if params["data"]["splits"]:
+        split = params["data"]["splits"][0]
+        return f"split{split}", open_set(params, split)
+    from arpl.checks import available_ood_sets
+
+    train, test = all_classes(params)
+    unknown = load_set(params, available_ood_sets(params)[0], False)
+    everything = list(range(len(train.classes)))
+    return "all", OpenSetData(train, test, unknown, OpenSetSplit(everything, [], "all classes"))
 
 
 def all_classes(params: dict) -> tuple[ImageSet, ImageSet]:
@@ -191,9 +206,11 @@ def headline(row: dict) -> dict:
 
 
 def describe_splits(params: dict) -> "pd.DataFrame":
-    """One row per trial: known and unknown classes (by name) and image counts."""
+    """One row per trial: known and unknown classes (by name) and image counts; with ``train.closed_set``
+    a last row ``all`` for the all-class model, whose unknowns are the OOD sets."""
     import pandas as pd
 
+    from arpl.checks import available_ood_sets
     from arpl.data.splits import duplicate_splits
 
     duplicates = {i for pair in _safe_duplicates(params["data"]["dataset"], duplicate_splits) for i in pair}
@@ -204,6 +221,13 @@ def describe_splits(params: dict) -> "pd.DataFrame":
                      "unknown": ", ".join(data.test_unknown.classes), "train images": len(data.train_known),
                      "test known": len(data.test_known), "test unknown": len(data.test_unknown),
                      "repeats another split": split in duplicates})
+    if params["train"]["closed_set"]:
+        train, test = all_classes(params)
+        outs = available_ood_sets(params)
+        rows.append({"split": "all", "known": f"all {len(train.classes)} classes",
+                     "unknown": "OOD sets: " + ", ".join(outs), "train images": len(train), "test known": len(test),
+                     "test unknown": sum(len(load_set(params, name, False)) for name in outs),
+                     "repeats another split": False})
     return pd.DataFrame(rows)
 
 
@@ -215,11 +239,23 @@ def _safe_duplicates(dataset: str, finder) -> list[tuple[int, int]]:
 
 
 def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
-    """For each trial, a row of known and a row of unknown test images (for the data stage's grid)."""
+    """For each trial, a row of known and a row of unknown test images (for the data stage's grid); without
+    trials, a row of the all-class test images and one per OOD set."""
+    if params["data"]["splits"]:
+        sets = [(f"split {split} {kind}", images) for split in params["data"]["splits"]
+                for kind, images in zip(("known", "unknown"), _known_unknown(open_set(params, split)))]
+    else:
+        from arpl.checks import available_ood_sets
+
+        sets = [("all classes", all_classes(params)[1])]
+        sets += [(f"OOD {name}", load_set(params, name, False)) for name in available_ood_sets(params)]
     rows = []
-    for split in params["data"]["splits"]:
-        data = open_set(params, split)
-        for kind, images in (("known", data.test_known), ("unknown", data.test_unknown)):
-            step = max(1, len(images) // per_row)
-            rows.append((f"split {split} {kind}", images.images[::step][:per_row]))
+    for title, images in sets:
+        step = max(1, len(images) // per_row)
+        picked = images.images[::step][:per_row]
+        rows.append((title, picked if isinstance(picked, torch.Tensor) else decode_all(picked, workers=0)))
     return rows
+
+
+def _known_unknown(data: OpenSetData) -> tuple[ImageSet, ImageSet]:
+    return data.test_known, data.test_unknown

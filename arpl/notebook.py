@@ -46,6 +46,38 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
     return output
 
 
+def param_value(params: dict, key: str):
+    """The value of dotted ``key`` (e.g. ``figures.enabled``) in ``params``; a ValueError names a missing key."""
+    value = params
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ValueError(f"params.yaml has no key {key!r} (asked for by a stage's --when); fix the stage's cmd in dvc.yaml")
+        value = value[part]
+    return value
+
+
+def write_switched_off(output: str | Path, stage: str, key: str, value, outs: list[str]) -> Path:
+    """Record a stage that ``params.yaml`` switches off: a one-cell notebook at ``output`` saying so and
+    which key turns it on, an empty folder for each output folder and ``{}`` for each metrics file in
+    ``outs`` (so DVC finds every declared output)."""
+    for out in map(Path, outs):
+        if out.suffix == ".json":
+            from arpl.io import save_json
+
+            save_json({}, out)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+    text = (f"# {stage}: switched off\n\nThis profile sets `{key}` to `{value!r}`, so this stage computes nothing. "
+            f"Set `{key}` to a true value (a non-empty list for `data.splits`) in `params.yaml` and run "
+            f"`dvc repro` to compute it.")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, output)
+    return output
+
+
 def _move(executed: Path, output: Path) -> None:
     if executed.exists():
         os.replace(executed, output) if executed.stat().st_dev == output.parent.stat().st_dev \

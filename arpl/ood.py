@@ -35,16 +35,19 @@ def closed_set_table(params: dict, models: dict) -> pd.DataFrame:
 
 def ood_table(params: dict, models: dict) -> pd.DataFrame:
     """Table 3: TNR at 95% TPR, AUROC, DTACC, AUIN, AUOUT (percent) with the dataset's test set as
-    in-distribution and each available set of ``ood.sets`` as out-of-distribution; own score."""
+    in-distribution and each available set of ``ood.sets`` as out-of-distribution; own score. Also OSCR
+    (Eq. 21-22), which Tables 5 and 6 report: it rewards classifying the in-distribution images correctly."""
     _, test = all_classes(params)
     outs = {name: load_set(params, name, train=False) for name in available_ood_sets(params)}
     rows = []
     for display, (head, net) in models.items():
         score = resolve_score("own", head)
-        known = predict(net, test.images, device=device(params)).scores(score)
+        known_predictions = predict(net, test.images, device=device(params))
+        known = known_predictions.scores(score)
+        correct = known_predictions.predicted() == test.labels.numpy()
         for name, images in outs.items():
             unknown = predict(net, images.images, device=device(params)).scores(score)
-            values = metrics.ood_metrics(known, unknown)
+            values = {**metrics.ood_metrics(known, unknown), "OSCR": metrics.oscr(known, correct, unknown)}
             rows.append({"method": display, "out": name, **{k: 100 * v for k, v in values.items()}})
     return pd.DataFrame(rows)
 

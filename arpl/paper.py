@@ -99,6 +99,17 @@ def paper_results(table: str | int | None = None, dataset: str | None = None,
     return frame.reset_index(drop=True).copy()
 
 
+OOD_TABLES = {"domainnet-real-A": "table5", "imagenet-1k": "table6"}
+
+
+def ood_reference(dataset: str) -> pd.DataFrame:
+    """The paper's out-of-distribution table for in-distribution ``dataset`` (Table 5 for DomainNet real-A,
+    Table 6 for ImageNet-1K, else Table 3), methods by rows and (out-set, metric) by columns."""
+    table = OOD_TABLES.get(dataset, "table3")
+    return paper_results(table=table).pivot_table(index="method", columns=["out_dataset", "metric"], values="mean",
+                                                  sort=False)
+
+
 def paper_method_name(method: str, table: str | int) -> str:
     """The paper's name for our ``method`` in ``table`` (our Softmax is "Cross Entropy" in Table 3)."""
     return METHOD_ALIASES.get(table_name(table), {}).get(method, method)

@@ -25,9 +25,13 @@ STAGE_PAGES = [
 
 
 def headline_table(osr_summary: str | Path = "runs/osr/summary.csv",
-                   closed_set: str | Path = "metrics/closed_set.json") -> pd.DataFrame:
+                   closed_set: str | Path = "metrics/closed_set.json",
+                   ood_table: str | Path = "runs/ood/table3.csv") -> pd.DataFrame:
     """Per method: open-set AUROC and OSCR (own score, mean ± std over splits, percent) and the closed-set
-    accuracy of the all-class model."""
+    accuracy of the all-class model. A profile without open-set trials (DomainNet, ImageNet) has no OSR
+    summary: its headline is the all-class model's accuracy and AUROC / OSCR against each OOD set."""
+    if not Path(osr_summary).exists():
+        return ood_headline(ood_table, closed_set)
     summary = pd.read_csv(osr_summary)
     own = summary[summary.score == "own"]
     table = pd.DataFrame({
@@ -44,16 +48,29 @@ def headline_table(osr_summary: str | Path = "runs/osr/summary.csv",
     return table.reset_index(drop=True)
 
 
+def ood_headline(ood_table: str | Path, closed_set: str | Path) -> pd.DataFrame:
+    """Per method: closed-set accuracy, then AUROC / OSCR (own score, percent) for each OOD set (Tables 5-6)."""
+    table = pd.read_csv(ood_table)
+    accuracy = load_json(closed_set)
+    rows = []
+    for method, group in table.groupby("method", sort=False):
+        row = {"method": method, "accuracy": f"{accuracy[method]['ACC']:.1f}" if method in accuracy else ""}
+        row.update({f"{r.out} AUROC / OSCR": f"{r.AUROC:.1f} / {r.OSCR:.1f}" for r in group.itertuples()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict[str, str]:
     """What the numbers rest on: profile, data, trials, image counts, network, schedule, device."""
     data, train = params["data"], params["train"]
     splits = pd.read_csv(splits_csv)
-    counts = (f"{splits['train images'].iloc[0]} training, {splits['test known'].iloc[0]} known test and "
-              f"{splits['test unknown'].iloc[0]} unknown test images per trial")
+    first = splits.iloc[0]
+    counts = (f"{first['train images']} training, {first['test known']} known test and {first['test unknown']} "
+              f"unknown test images " + ("per trial" if data["splits"] else "(all classes; unknowns: the OOD sets)"))
     return {
         "profile": params["profile"],
         "dataset": f"{data['dataset']} at {data['image_size']} px, {data['channels']} channel(s)",
-        "trials (splits)": ", ".join(map(str, data["splits"])),
+        "trials (splits)": ", ".join(map(str, data["splits"])) or "none (all-class model only)",
         "images": counts,
         "network": f"{params['model']['backbone']} (feature size {params['model']['feat_dim'] or 'default'})",
         "schedule": f"{train['epochs']} epochs, batch {train['batch_size']}, {train['optimizer']} lr {train['lr']}",
@@ -64,7 +81,10 @@ def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict
 
 
 def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
-    """How far apart the splits are: the per-split range of AUROC for each method (own score)."""
+    """How far apart the splits are: the per-split range of AUROC for each method (own score); empty
+    without open-set trials."""
+    if not Path(osr_per_split).exists():
+        return ""
     per_split = pd.read_csv(osr_per_split)
     own = per_split[per_split.score == "own"]
     ranges = own.groupby("method", sort=False).AUROC.agg(["min", "max"])

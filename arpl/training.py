@@ -23,6 +23,7 @@ from torch import nn
 
 from arpl.checkpoint import read_checkpoint, save_checkpoint
 from arpl.data.batches import Batches
+from arpl.data.files import ImageFiles, StreamBatches
 from arpl.data.transforms import Augment
 from arpl.distributed import DistContext, barrier, reduce_sum, unwrap, wrap
 from arpl.models.dcgan import build_gan
@@ -74,10 +75,11 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63)
 
 
-def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor, labels: torch.Tensor,
+def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor | ImageFiles, labels: torch.Tensor,
         run_dir: str | Path, *, device: torch.device | str = "cpu", evaluate: EvaluateFn | None = None,
         context: DistContext = DistContext(), progress: bool = False, label: str = "") -> FitResult:
-    """Train a classifier on ``images`` (uint8 [N, C, H, W]) and ``labels`` (0..K-1) into ``run_dir``.
+    """Train a classifier on ``images`` (uint8 [N, C, H, W], or :class:`ImageFiles` read while training) and
+    ``labels`` (0..K-1) into ``run_dir``.
 
     Plain training minimises the head's loss (Eq. 14 for ARPL). With ``train_spec.confusing`` each epoch
     is one pass of Algorithm 2 (discriminator, generator with beta * entropy, classifier on real and
@@ -91,10 +93,7 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor, labe
     parts = _build_parts(model_spec, train_spec, device)
     start, history = _resume(checkpoint, parts, model_spec, train_spec, label, context)
     parts = _wrap_parts(parts, train_spec, context, device, find_unused=model_spec.abn)
-    augment = Augment(model_spec.image_size) if train_spec.augment else None
-    batches = Batches(images, labels, batch_size=max(1, train_spec.batch_size // context.world_size), shuffle=True,
-                      augment=augment, device=device, seed=train_spec.seed, rank=context.rank,
-                      world_size=context.world_size)
+    batches = _training_batches(images, labels, model_spec, train_spec, device, context)
     for epoch in range(start, train_spec.epochs):
         torch.manual_seed(epoch_seed(train_spec.seed, epoch, context.rank))
         tic = time.perf_counter()
@@ -115,6 +114,18 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor, labe
     net = unwrap(parts.net).eval()
     generator = unwrap(parts.generator).eval() if parts.generator is not None else None
     return FitResult(net=net, generator=generator, history=history, checkpoint=checkpoint, resumed_from=start)
+
+
+def _training_batches(images: torch.Tensor | ImageFiles, labels: torch.Tensor, model_spec: ModelSpec,
+                      train_spec: TrainSpec, device: torch.device, context: DistContext) -> Batches | StreamBatches:
+    """Batches from memory (augmented on ``device``) or, for :class:`ImageFiles`, decoded by worker processes
+    (augmented while decoding); each rank gets its share of the batch size under DDP."""
+    options = dict(batch_size=max(1, train_spec.batch_size // context.world_size), shuffle=True, device=device,
+                   seed=train_spec.seed, rank=context.rank, world_size=context.world_size)
+    if isinstance(images, ImageFiles):
+        return StreamBatches(images, labels, augment=train_spec.augment, **options)
+    augment = Augment(model_spec.image_size) if train_spec.augment else None
+    return Batches(images, labels, augment=augment, **options)
 
 
 def _build_parts(model_spec: ModelSpec, train_spec: TrainSpec, device: torch.device) -> _Parts:
@@ -163,7 +174,7 @@ def _wrap_parts(parts: _Parts, train_spec: TrainSpec, context: DistContext, devi
     return parts
 
 
-def _run_epoch(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec, device: torch.device,
+def _run_epoch(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec: TrainSpec, device: torch.device,
                context: DistContext, progress: bool, label: str) -> dict:
     stats: dict = {}
     if spec.confusing:
@@ -176,7 +187,7 @@ def _run_epoch(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec, dev
     return {**stats, **plain}
 
 
-def _plain_pass(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec, device: torch.device,
+def _plain_pass(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec: TrainSpec, device: torch.device,
                 context: DistContext, progress: bool, label: str) -> dict:
     """One epoch of Algorithm 1: minimise the head's loss on known data."""
     parts.net.train()
@@ -203,7 +214,7 @@ def _plain_pass(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec, de
     return stats
 
 
-def _confusing_pass(parts: _Parts, batches: Batches, epoch: int, spec: TrainSpec, device: torch.device,
+def _confusing_pass(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec: TrainSpec, device: torch.device,
                     context: DistContext, progress: bool, label: str) -> dict:
     """One epoch of Algorithm 2, steps 2-5: discriminator (Eq. 15), generator (Eq. 18) and classifier on
     real plus generated samples (Eq. 19)."""
@@ -319,7 +330,7 @@ def _all_finite(loss: torch.Tensor, spec: TrainSpec, label: str, epoch: int, ind
     return reduce_sum([0.0 if finite else 1.0], context, device)[0] == 0
 
 
-def _batches(batches: Batches, epoch: int, progress: bool, description: str):
+def _batches(batches: Batches | StreamBatches, epoch: int, progress: bool, description: str):
     iterator = enumerate(batches.epoch(epoch))
     if progress and sys.stderr.isatty():
         from tqdm import tqdm

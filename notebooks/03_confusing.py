@@ -24,7 +24,7 @@ from arpl.io import save_json
 
 params = load_params(params_file)
 variants = params["confusing"]["variants"]
-split = params["data"]["splits"][0]
+run, data = experiment.showcase(params)  # the first split, or the all-class run when there are no splits
 
 # %% [markdown]
 # ## Train the variants
@@ -41,14 +41,14 @@ summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "l
 # %% [markdown]
 # ## Generated confusing samples (Fig. 6b)
 # Real known training images on the top and bottom rows; in between, samples of the ARPL+CS generator of
-# the first split. They should look like the known data's domain but belong to no known class.
+# the first split (without splits: of the all-class run). They should look like the known data's domain but
+# belong to no known class.
 
 # %%
 cs_variant = "cs" if "cs" in variants else variants[0]
-checkpoint = experiment.run_path("confusing", cs_variant, f"split{split}") / "checkpoint.pt"
+checkpoint = experiment.run_path("confusing", cs_variant, run) / "checkpoint.pt"
 generator = confusing.load_generator(checkpoint)
 fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
-data = experiment.open_set(params, split)
 figure = plots.image_grid(confusing.sample_rows(data.train_known.images, fake))
 plots.save_figure(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 figure
@@ -64,27 +64,28 @@ figure
 fake = confusing.generate(generator, 500, seed=params["run"]["seed"])
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
-    path = experiment.run_path(stage, name, f"split{split}") / "checkpoint.pt"
+    path = experiment.run_path(stage, name, run) / "checkpoint.pt"
     if path.exists():
         views[title] = confusing.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
                                               data.test_unknown.images, fake)
 for title, view in views.items():
-    figure = plots.feature_space(view["features"], view["labels"], None, f"Fig. 4: {title}, split {split}",
+    figure = plots.feature_space(view["features"], view["labels"], None, f"Fig. 4: {title}, {run}",
                                  extra=view["extra"])
     plots.save_figure(figure, f"runs/confusing/figures/fig4_{title.replace('+', '_')}.png")
     display(figure)
 
 # %% [markdown]
 # ## Learning curves of the variants (Fig. 10)
-# Test accuracy on the known classes and AUROC against the unknown classes after every epoch, split
-# shown above. The paper reports that without ABN training collapses and that FT improves AUROC.
+# Test accuracy on the known classes and AUROC against the unknown classes after every epoch, for the
+# run shown above (the all-class run has no unknown classes: its loss is shown instead). The paper reports that without ABN training collapses and that FT improves AUROC.
 
 # %%
-histories = {experiment.method_name(v): confusing.history(experiment.run_path("confusing", v, f"split{split}") / "checkpoint.pt")
+histories = {experiment.method_name(v): confusing.history(experiment.run_path("confusing", v, run) / "checkpoint.pt")
              for v in variants}
-arpl_path = experiment.run_path("train", "ARPL", f"split{split}") / "checkpoint.pt"
+arpl_path = experiment.run_path("train", "ARPL", run) / "checkpoint.pt"
 if arpl_path.exists():
     histories["ARPL"] = confusing.history(arpl_path)
-figure = plots.training_curves(histories, ["test_acc", "auroc"], f"Fig. 10: ARPL+CS variants, split {split}")
+curves = ["test_acc", "auroc"] if run != "all" else ["test_acc", "loss"]  # the all-class run has no unknowns
+figure = plots.training_curves(histories, curves, f"Fig. 10: ARPL+CS variants, {run}")
 plots.save_figure(figure, "runs/confusing/figures/fig10_cs_variants.png")
 figure

@@ -47,12 +47,14 @@ def _broken(smoke_params_raw, section, key, value):
     ("train", "methods", ["ARPL", "ARPL"], ["repeats a value"]),
     ("data", "dataset", "fashion_mnist", ["data.dataset = 'fashion_mnist'", "Did you mean 'fashion-mnist'?"]),
     ("data", "splits", [0, 7], ["data.splits holds split 7", "5 splits"]),
-    ("data", "image_size", 30, ["data.image_size = 30", "one of 28, 32, 64"]),
+    ("data", "image_size", 30, ["data.image_size = 30", "one of 28, 32, 64, 80, 224"]),
     ("model", "backbone", "resnet50", ["model.backbone = 'resnet50'", "classifier32"]),
     ("osr", "scores", ["own", "maxlogit"], ["osr.scores[1] = 'maxlogit'", "Did you mean 'max_logit'?"]),
     ("run", "device", "gpu", ["run.device = 'gpu'", "auto|cpu|cuda"]),
     ("incremental", "base_classes", 10, ["incremental.base_classes = 10", "at most 9"]),
     ("figures", "backbone", "resnet18", ["figures.backbone = 'resnet18'", "2-D feature"]),
+    ("figures", "enabled", "no", ["figures.enabled = 'no'", "true/false"]),
+    ("data", "image_size", 96, ["data.image_size = 96", "28, 32, 64, 80, 224"]),
 ])
 def test_bad_values_are_refused_with_key_value_and_allowed(smoke_params_raw, section, key, value, expected):
     with pytest.raises(ParamsError) as error:
@@ -82,3 +84,23 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_profiles_without_open_set_trials(smoke_params_raw):
+    """data.splits: [] trains the all-class model only; it needs train.closed_set, and the datasets without
+    published splits need num_known only when trials or figures ask for a split."""
+    params = copy.deepcopy(smoke_params_raw)
+    params["data"]["splits"] = []
+    assert validate(copy.deepcopy(params))["data"]["splits"] == []
+    params["train"]["closed_set"] = False
+    with pytest.raises(ParamsError, match="nothing would be trained"):
+        validate(copy.deepcopy(params))
+    params["train"]["closed_set"] = True
+    params["data"].update(dataset="domainnet-real-A", image_size=80, channels=3)
+    params["ood"]["sets"] = ["domainnet-real-B"]
+    with pytest.raises(ParamsError, match="figures.enabled: false"):
+        validate(copy.deepcopy(params))
+    params["figures"]["enabled"] = False
+    params["incremental"]["base_classes"] = 500  # not checked while the stage is off
+    params["incremental"]["enabled"] = False
+    assert validate(params)["data"]["dataset"] == "domainnet-real-A"

@@ -332,7 +332,7 @@ def test_tinyimagenet_prepare_and_load(tmp_path, monkeypatch):
     def no_decoding(*args):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(folders, "_decode", no_decoding)
+    monkeypatch.setattr(folders, "decode_all", no_decoding)
     again = load_image_set("tinyimagenet", tmp_path, train=True)
     assert torch.equal(again.images, train.images) and torch.equal(again.labels, train.labels)
 

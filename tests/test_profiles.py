@@ -16,15 +16,27 @@ from arpl.config import load_params
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_PROFILES = {"mnist": "mnist", "svhn": "svhn", "cifar10": "cifar10", "cifar+10": "cifar+10",
                   "cifar+50": "cifar+50", "tinyimagenet": "tinyimagenet", "ood-cifar10": "cifar10",
-                  "cifar100": "cifar100", "fashion-mnist-anchor": "fashion-mnist"}
+                  "cifar100": "cifar100", "fashion-mnist-anchor": "fashion-mnist", "domainnet": "domainnet-real-A",
+                  "imagenet": "imagenet-1k"}
 
 
 @pytest.mark.parametrize("name, dataset", PAPER_PROFILES.items())
 def test_paper_profiles_follow_the_authors_protocol(name, dataset):
     params = load_params(ROOT / "arpl" / "profiles" / f"{name}.yaml")
     assert params["data"]["dataset"] == dataset and params["data"]["train_per_class"] is None
-    assert params["train"]["milestones"] == [30, 60, 90, 120] and params["train"]["batch_size"] in (64, 128)
-    if name == "ood-cifar10":
+    if name == "domainnet":  # Sec. 5.5.2: ResNet-34, 80 px, SGD lr 0.01 / 10 every 30 epochs, batch 128
+        assert (params["model"]["backbone"], params["data"]["image_size"], params["train"]["lr"]) == ("resnet34", 80, 0.01)
+        assert params["train"]["milestones"] == [30, 60, 90] and params["train"]["batch_size"] == 128
+        assert params["confusing"]["variants"] == ["cs"] and len(params["ood"]["sets"]) == 5
+    elif name == "imagenet":  # Sec. 5.5.3: ResNet-18; ImageNet-O out
+        assert (params["model"]["backbone"], params["data"]["image_size"]) == ("resnet18", 224)
+        assert params["ood"]["sets"] == ["imagenet-o"] and params["confusing"]["variants"] == []
+    else:
+        assert params["train"]["milestones"] == [30, 60, 90, 120] and params["train"]["batch_size"] in (64, 128)
+    if name in ("domainnet", "imagenet"):
+        assert params["data"]["splits"] == [] and params["run"]["data_root"] == "data/external"
+        assert not params["figures"]["enabled"] and not params["incremental"]["enabled"]
+    elif name == "ood-cifar10":
         assert (params["model"]["backbone"], params["train"]["optimizer"], params["train"]["lr"]) == ("resnet34", "adam", 0.0001)
         assert params["ood"]["sets"] == ["cifar100", "svhn"]
     elif name == "tinyimagenet":
@@ -69,3 +81,10 @@ def test_profile_switch_changes_what_the_pipeline_runs(tmp_path):
     assert {"train@Softmax", "train@ARPL", "confusing", "osr", "report"} <= set(default)
     assert "data/raw" in default["data"][1] and "data/downloads" in mnist["data"][1]
     assert default["train@ARPL"][0].endswith("-p method=ARPL")
+
+
+def test_profile_without_trials_switches_stages_off(tmp_path):
+    stages = _resolved_stages("domainnet", tmp_path)
+    assert "--when data.splits" in stages["osr"][0] and "--when figures.enabled" in stages["figures"][0]
+    assert "data/external" in stages["data"][1] and set(k for k in stages if k.startswith("train@")) == \
+        {"train@Softmax", "train@ARPL"}

@@ -17,6 +17,22 @@ from arpl.data.transforms import Augment
 AUGMENT_SEED_STRIDE = 1_000_003  # keeps each rank's augmentation stream apart from the others'
 
 
+def epoch_order(count: int, shuffle: bool, seed: int, epoch: int, rank: int, world_size: int) -> torch.Tensor:
+    """Indices that ``rank`` of ``world_size`` visits in ``epoch`` (CPU int64, ``ceil(count / world_size)``).
+
+    A permutation drawn from a ``torch.Generator`` seeded with ``seed + epoch`` (``shuffle=False``:
+    ``0..count-1``), padded by wrapping to a multiple of ``world_size`` and strided from ``rank``.
+    """
+    if shuffle:
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(seed + epoch))
+    else:
+        order = torch.arange(count)
+    padded_length = math.ceil(count / world_size) * world_size
+    if padded_length > count:
+        order = torch.cat([order, order.repeat(math.ceil(padded_length / count))[: padded_length - count]])
+    return order[rank::world_size]
+
+
 class Batches:
     """Epochs of (x float32 [B, C, H, W] in [0, 1], y int64 [B]) on ``device``.
 
@@ -59,15 +75,7 @@ class Batches:
 
     def order(self, epoch: int) -> torch.Tensor:
         """Indices this rank visits in ``epoch`` (CPU int64 tensor of length :attr:`shard_size`)."""
-        count = self.images.shape[0]
-        if self.shuffle:
-            order = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed + epoch))
-        else:
-            order = torch.arange(count)
-        padded_length = self.shard_size * self.world_size
-        if padded_length > count:
-            order = torch.cat([order, order.repeat(math.ceil(padded_length / count))[: padded_length - count]])
-        return order[self.rank::self.world_size]
+        return epoch_order(self.images.shape[0], self.shuffle, self.seed, epoch, self.rank, self.world_size)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield this rank's batches of ``epoch``: the same batches every time it is called."""

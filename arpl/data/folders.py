@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.datasets.utils import download_and_extract_archive
 
 from arpl.data.checksums import DataNotFoundError
+from arpl.data.files import ImageFiles, decode_all
 from arpl.data.sources import DATASETS, ImageSet
 
 TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
@@ -68,7 +68,8 @@ def load_image_folder(path: str | Path, size: int, classes: list[str] | None = N
     """Read an ImageFolder tree (``path/<class>/**/<image>``) as RGB uint8 [N, 3, size, size].
 
     Classes are the sorted sub-folders (torchvision's ``ImageFolder`` order) unless ``classes`` fixes
-    them; images are PIL-decoded once, resized (bilinear) when their side is not ``size``, and cached
+    them; images are PIL-decoded once (in parallel), centre-cropped to a square and resized (bilinear) when
+    their side is not ``size``, and cached
     in ``<path>_<size>px.npz`` beside the folder; the cache is rebuilt when the file list changes.
     """
     path = Path(path)
@@ -78,26 +79,16 @@ def load_image_folder(path: str | Path, size: int, classes: list[str] | None = N
     samples = make_dataset(str(path), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
     files = np.array([os.path.relpath(file, path) for file, _ in samples])
     cache = path.parent / f"{path.name}_{size}px.npz"
-    images = _read_cache(cache, files, classes)
+    images = read_cache(cache, files, classes)
     if images is None:
-        images = _decode(path, files, size)
-        _write_cache(cache, images, files, classes)
+        images = decode_all(ImageFiles(path, files, size)).numpy()
+        write_cache(cache, images, files, classes)
     labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
     return ImageSet(torch.from_numpy(images), labels, classes, name or path.name)
 
 
-def _decode(folder: Path, files: np.ndarray, size: int) -> np.ndarray:
-    images = np.empty((len(files), 3, size, size), dtype=np.uint8)
-    for i, file in enumerate(files):
-        with Image.open(folder / file) as image:
-            image = image.convert("RGB")
-            if image.size != (size, size):
-                image = image.resize((size, size), Image.BILINEAR)
-            images[i] = np.asarray(image).transpose(2, 0, 1)
-    return images
-
-
-def _read_cache(cache: Path, files: np.ndarray, classes: list[str]) -> np.ndarray | None:
+def read_cache(cache: Path, files: np.ndarray, classes: list[str]) -> np.ndarray | None:
+    """The cached uint8 images of ``files``, or None when there is no cache or it lists other files/classes."""
     if not cache.is_file():
         return None
     with np.load(cache, allow_pickle=False) as stored:
@@ -106,7 +97,8 @@ def _read_cache(cache: Path, files: np.ndarray, classes: list[str]) -> np.ndarra
         return stored["images"]
 
 
-def _write_cache(cache: Path, images: np.ndarray, files: np.ndarray, classes: list[str]) -> None:
+def write_cache(cache: Path, images: np.ndarray, files: np.ndarray, classes: list[str]) -> None:
+    """Store ``images`` with the file and class lists that identify them, atomically."""
     handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "wb") as output:

@@ -1,8 +1,10 @@
 """Image sources of the paper's experiments (Sec. 5.1-5.3) as uint8 tensors in memory.
 
 :func:`load_image_set` is the one entry point: the open-set datasets (MNIST, SVHN, CIFAR10, CIFAR100,
-TinyImageNet, plus Fashion-MNIST and KMNIST), the out-of-distribution sets of Sec. 5.3, and three
-OOD-only sets that need no download (scikit-learn's 8x8 digits, Gaussian and uniform noise).
+TinyImageNet, plus Fashion-MNIST and KMNIST), the out-of-distribution sets of Sec. 5.3, DomainNet
+(Sec. 5.5.2, :mod:`arpl.data.domainnet`), ImageNet-1K and ImageNet-O (Sec. 5.5.3, :mod:`arpl.data.imagenet`,
+decoded on demand), and three OOD-only sets that need no download (scikit-learn's 8x8 digits,
+Gaussian and uniform noise).
 
 torchvision's dataset classes read the files; their download path stays available with
 ``download=True``. Fashion-MNIST, this project's default data, is resolved by
@@ -27,6 +29,7 @@ import torchvision
 
 from arpl.data import checksums
 from arpl.data.checksums import CorruptDataError, DataNotFoundError
+from arpl.data.files import ImageFiles
 from arpl.data.transforms import to_size
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -60,6 +63,11 @@ DATASETS: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo("cifar10", 10, 32, 3, torchvision.datasets.CIFAR10, "cifar-10-batches-py"),
     "cifar100": DatasetInfo("cifar100", 100, 32, 3, torchvision.datasets.CIFAR100, "cifar-100-python"),
     "tinyimagenet": DatasetInfo("tinyimagenet", 200, 64, 3, None, "tiny-imagenet-200"),
+    **{f"domainnet-{domain}-{half}": DatasetInfo(f"domainnet-{domain}-{half}", classes, 80, 3, None, "domainnet",
+                                                 ood_only=(domain, half) != ("real", "A"))
+       for domain in ("real", "clipart", "quickdraw") for half, classes in (("A", 173), ("B", 162))},
+    "imagenet-1k": DatasetInfo("imagenet-1k", 1000, 224, 3, None, "imagenet"),
+    "imagenet-o": DatasetInfo("imagenet-o", 200, 224, 3, None, "imagenet-o", ood_only=True),
     "digits": DatasetInfo("digits", 10, 28, 1, None, "", ood_only=True),
     "gaussian-noise": DatasetInfo("gaussian-noise", 1, 28, 1, None, "", ood_only=True),
     "uniform-noise": DatasetInfo("uniform-noise", 1, 28, 1, None, "", ood_only=True),
@@ -70,18 +78,21 @@ DATASETS: dict[str, DatasetInfo] = {
 class ImageSet:
     """Images as uint8 [N, C, H, W] with int64 labels [N] indexing ``classes``.
 
+    ``images`` is a tensor, or for sets too large for memory (ImageNet) an
+    :class:`~arpl.data.files.ImageFiles` that decodes them on demand and is indexed the same way.
+
     ``original_labels`` keeps the source dataset's labels when ``labels`` were remapped (open-set
     splits, Sec. 5.1: known classes become 0..K-1); ``None`` when the labels are the source's own.
     """
 
-    images: torch.Tensor
+    images: torch.Tensor | ImageFiles
     labels: torch.Tensor
     classes: list[str]
     name: str = ""
     original_labels: torch.Tensor | None = field(default=None)
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+        if not isinstance(self.images, ImageFiles) and (self.images.dtype != torch.uint8 or self.images.dim() != 4):
             raise ValueError(f"ImageSet images must be uint8 [N, C, H, W], got {self.images.dtype} "
                              f"{tuple(self.images.shape)}; convert with (x * 255).round().to(torch.uint8)")
         if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
@@ -97,13 +108,15 @@ class ImageSet:
         """The images at ``indices`` (in that order), same classes and name."""
         if not isinstance(indices, torch.Tensor):
             indices = torch.as_tensor(np.asarray(indices, dtype=np.int64))
-        index = indices.to(self.images.device, torch.long).reshape(-1)
+        index = indices.to(self.labels.device, torch.long).reshape(-1)
         original = None if self.original_labels is None else self.original_labels[index]
         return ImageSet(self.images[index], self.labels[index], list(self.classes), self.name, original)
 
     def resized(self, size: int, channels: int | None = None) -> ImageSet:
         """The same set at side ``size`` (bilinear, antialiased) and ``channels`` (see :func:`to_size`)."""
-        return ImageSet(to_size(self.images, size, channels), self.labels, list(self.classes), self.name,
+        images = self.images.resized(size, channels) if isinstance(self.images, ImageFiles) \
+            else to_size(self.images, size, channels)
+        return ImageSet(images, self.labels, list(self.classes), self.name,
                         self.original_labels)
 
 
@@ -112,7 +125,8 @@ def load_image_set(name: str, root: str | Path, train: bool = True, download: bo
                    count: int | None = None, seed: int = NOISE_SEED) -> ImageSet:
     """Load dataset ``name`` (a key of :data:`DATASETS`) from ``root`` as an :class:`ImageSet`.
 
-    ``train`` picks the training or the test part (SVHN: "train"/"test"; TinyImageNet: train/val).
+    ``train`` picks the training or the test part (SVHN: "train"/"test"; TinyImageNet, ImageNet: train/val;
+    DomainNet: the domain's train/test list).
     OOD-only sets (digits, noise) return all their images for both parts. ``size``/``channels``
     resize the result (bilinear, antialiased; 1 -> 3 channels by repetition); for the noise sets they
     give the generated shape, with ``count`` images drawn with ``seed``.
@@ -126,7 +140,7 @@ def load_image_set(name: str, root: str | Path, train: bool = True, download: bo
     if count is not None:
         raise ValueError(f"count only applies to the noise sets, not to {name!r}; drop it")
     image_set = _load_native(name, Path(root), train, download)
-    if size is None and channels is None:
+    if (size is None or size == image_set.images.shape[-1]) and channels in (None, image_set.images.shape[1]):
         return image_set
     return image_set.resized(size or image_set.images.shape[-1], channels)
 
@@ -138,6 +152,16 @@ def _load_native(name: str, root: Path, train: bool, download: bool) -> ImageSet
         from arpl.data.folders import load_tinyimagenet  # folders builds on ImageSet defined here
 
         return load_tinyimagenet(root, train, download)
+    if name.startswith("domainnet-"):
+        from arpl.data.domainnet import load_domainnet
+
+        return load_domainnet(name, root, train)
+    if name in ("imagenet-1k", "imagenet-o"):
+        from arpl.data import imagenet
+
+        if name == "imagenet-o" and download:
+            imagenet.download_imagenet_o(root)
+        return imagenet.load_imagenet_o(root) if name == "imagenet-o" else imagenet.load_imagenet(root, train)
     if name == "fashion-mnist":
         ensure_fashion_mnist(root, download)
         return _image_set_from(name, _construct(name, root, train, download=False))

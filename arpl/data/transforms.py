@@ -5,7 +5,7 @@
 - :class:`Augment`: ``RandomCrop(size, padding=4)`` + ``RandomHorizontalFlip()``, vectorised over a
   batch on the batch's own device, drawn from a ``torch.Generator`` so that it is reproducible.
 - :data:`AUGMENTATION`: which datasets the authors augment (DESIGN.md section 5): none for MNIST-like
-  data, crop + flip for SVHN, CIFAR and TinyImageNet. No normalisation anywhere.
+  data, crop + flip for SVHN, CIFAR and TinyImageNet (and, our choice, DomainNet). No normalisation anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ AUGMENTATION: dict[str, bool] = {
     "mnist": False, "fashion-mnist": False, "kmnist": False, "digits": False,
     "gaussian-noise": False, "uniform-noise": False,
     "svhn": True, "cifar10": True, "cifar100": True, "cifar+10": True, "cifar+50": True, "tinyimagenet": True,
+    "domainnet-real-A": True,
+    "imagenet-1k": True,  # RandomResizedCrop + flip while decoding (arpl.data.files), not Augment
 }
 
 RESIZE_CHUNK = 4096

@@ -11,6 +11,8 @@ Layer for layer the DCGAN pair of the authors' models/gan.py (after pytorch/exam
 - 28 px (Fashion-MNIST / MNIST without resizing, our addition): the second generator layer uses
   a 3x3 kernel (4 -> 7 px) and the third discriminator conv a 3x3 kernel (7 -> 4 px); all else
   as at 32 px.
+- 80 px (DomainNet, Table 5, our addition): the first generator layer uses a 5x5 kernel (1 -> 5 px),
+  then four doublings to 80 px; the discriminator is the 64 px one (7x7 map before pooling).
 Initialisation: the authors' DCGAN `weights_init`, conv N(0, 0.02), batch norm weight N(1, 0.02)
 and bias 0; the linear layer keeps PyTorch's default, as in their code.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-GAN_IMAGE_SIZES = (28, 32, 64)
+GAN_IMAGE_SIZES = (28, 32, 64, 80)
 DCGAN_INIT_STD = 0.02
 LEAKY_SLOPE = 0.2
 
@@ -30,6 +32,7 @@ GENERATOR_LAYERS = {
     28: ((8, 4, 1, 0), (4, 3, 2, 1), (2, 4, 2, 1), (0, 4, 2, 1)),
     32: ((8, 4, 1, 0), (4, 4, 2, 1), (2, 4, 2, 1), (0, 4, 2, 1)),
     64: ((8, 4, 1, 0), (4, 4, 2, 1), (2, 4, 2, 1), (1, 4, 2, 1), (0, 4, 2, 1)),
+    80: ((8, 5, 1, 0), (4, 4, 2, 1), (2, 4, 2, 1), (1, 4, 2, 1), (0, 4, 2, 1)),
 }
 # Per image size: (channel multiple of ndf, kernel, stride, padding, batch norm) of each conv
 # before the final 4x4 stride-1 conv to ndf*16.
@@ -37,6 +40,7 @@ DISCRIMINATOR_LAYERS = {
     28: ((2, 4, 2, 1, False), (4, 4, 2, 1, True), (8, 3, 2, 1, True)),
     32: ((2, 4, 2, 1, False), (4, 4, 2, 1, True), (8, 4, 2, 1, True)),
     64: ((2, 4, 2, 1, False), (4, 4, 2, 1, True), (8, 4, 2, 1, True)),
+    80: ((2, 4, 2, 1, False), (4, 4, 2, 1, True), (8, 4, 2, 1, True)),
 }
 FINAL_DISCRIMINATOR_MULTIPLE = 16
 
@@ -172,7 +176,7 @@ def build_gan(image_size: int, channels: int, nz: int = 100, ngf: int = 64, ndf:
               ) -> tuple[Generator, Discriminator]:
     """Generator and discriminator for `image_size` px images with `channels` channels (Sec. 4.1).
 
-    Raises ValueError for sizes other than 28, 32 and 64 px.
+    Raises ValueError for sizes other than 28, 32, 64 and 80 px.
     """
     _check_gan_options(image_size, channels, ngf, "ngf")
     return Generator(image_size, nz, ngf, channels), Discriminator(image_size, channels, ndf)

@@ -6,8 +6,9 @@ shortcut ones included, has one domain per data source.
 
 Stem: a 3x3 convolution with stride 1 and no max pooling (CIFAR-style), so a 32 px input
 reaches the four stages at 32x32 and leaves them at 4x4. For inputs of 64 px and more
-(TinyImageNet), the stem convolution uses stride 2, so the stages see the same 32x32 maps and
-the cost per image stays that of a 32 px image; the rest of the network is unchanged. The
+(TinyImageNet; DomainNet at 80 px), the stem convolution uses stride 2, so the stages see the same
+32x32 (40x40) maps. From 128 px (ImageNet at 224 px, Table 6) the stem is He et al.'s ImageNet stem,
+a 7x7 convolution with stride 2 and a 3x3 max pooling with stride 2, as in torchvision's ResNet-18. The
 feature is the global-average-pooled output of the last stage (512-d). Weights keep PyTorch's
 default initialisation, as in the authors' models/resnet.py (kuangliu/pytorch-cifar).
 """
@@ -24,6 +25,7 @@ from arpl.models.classifier32 import check_in_channels
 STAGE_CHANNELS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
 STRIDED_STEM_FROM = 64
+IMAGENET_STEM_FROM = 128
 MIN_IMAGE_SIZE = 8
 
 
@@ -66,9 +68,12 @@ class ResNet(nn.Module):
         super().__init__()
         check_in_channels(in_channels)
         num_domains = 2 if abn else 1
-        self.conv1 = nn.Conv2d(in_channels, STAGE_CHANNELS[0], 3, stride=stem_stride(image_size), padding=1,
-                               bias=False)
+        imagenet_stem = stem_stride(image_size) == 2 and image_size >= IMAGENET_STEM_FROM
+        kernel = 7 if imagenet_stem else 3
+        self.conv1 = nn.Conv2d(in_channels, STAGE_CHANNELS[0], kernel, stride=stem_stride(image_size),
+                               padding=kernel // 2, bias=False)
         self.bn1 = AuxBatchNorm2d(STAGE_CHANNELS[0], num_domains)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1) if imagenet_stem else nn.Identity()
         stages = []
         channels = STAGE_CHANNELS[0]
         for out_channels, stride, num_blocks in zip(STAGE_CHANNELS, STAGE_STRIDES, blocks_per_stage):
@@ -79,7 +84,7 @@ class ResNet(nn.Module):
         self.layers = nn.Sequential(*stages)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.pool(F.relu(self.bn1(self.conv1(x))))
         x = self.layers(x)
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 

@@ -1,0 +1,105 @@
+"""ImageNet-1K and ImageNet-O (Sec. 5.5.3, Table 6), read lazily from ImageFolder trees.
+
+ImageNet-1K's 1.28 million training images do not fit in memory as a uint8 tensor at 224 px, so its
+:class:`ImageSet` holds an :class:`~arpl.data.files.ImageFiles` (paths, decoded by DataLoader workers
+while training) instead of pixels. Layout under the data root::
+
+    imagenet/train/<wnid>/*.JPEG     1,000 class folders (ImageFolder order = sorted wnids)
+    imagenet/val/<wnid>/*.JPEG       50,000 validation images sorted into the same folders
+    imagenet-o/<wnid>/*.jpg          ImageNet-O (Hendrycks et al. 2021): 2,000 images of 200 ImageNet-22K
+                                     classes that are not in ImageNet-1K
+
+:func:`prepare_imagenet` builds ``imagenet/train`` and ``imagenet/val`` from the official archives
+(ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar, ILSVRC2012_devkit_t12.tar.gz) with torchvision's
+``ImageNet`` class; ImageNet-O is a public download (:data:`IMAGENET_O_URL`). Evaluation images are
+resized and centre-cropped as ``Resize(256) + CenterCrop(224)`` does (crop fraction 0.875); training
+uses ``RandomResizedCrop(224)`` and a horizontal flip, the standard recipe for ResNet-18 on ImageNet.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
+from arpl.data.checksums import DataNotFoundError
+from arpl.data.files import ImageFiles
+from arpl.data.sources import ImageSet
+
+IMAGENET_FOLDER = "imagenet"
+IMAGENET_O_FOLDER = "imagenet-o"
+IMAGENET_O_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-o.tar"
+ARCHIVES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz")
+NUM_CLASSES = 1000
+SIZE = 224
+EVAL_CROP_FRACTION = 224 / 256
+
+
+def load_imagenet(root: str | Path, train: bool = True, size: int = SIZE) -> ImageSet:
+    """ImageNet-1K's training or validation images (lazy, ``size`` px) with labels 0..999 (sorted wnids)."""
+    base = Path(root) / IMAGENET_FOLDER
+    part = base / ("train" if train else "val")
+    if not (base / "train").is_dir() or not part.is_dir():
+        raise DataNotFoundError(
+            f"ImageNet-1K not found: expected {base / 'train'} and {base / 'val'} with one folder per class. Fix: put "
+            f"{', '.join(ARCHIVES)} (from image-net.org) into {base} and run "
+            f"`python -m arpl prepare-imagenet {Path(root)}`, or link an existing ImageFolder copy there.")
+    classes = find_classes(str(base / "train"))[0]
+    if len(classes) != NUM_CLASSES:
+        raise DataNotFoundError(f"{base / 'train'} holds {len(classes)} class folders, ImageNet-1K has {NUM_CLASSES}. "
+                                f"Fix: run `python -m arpl prepare-imagenet {Path(root)}` again")
+    return folder_image_set(part, classes, size, "imagenet-1k")
+
+
+def load_imagenet_o(root: str | Path, size: int = SIZE) -> ImageSet:
+    """ImageNet-O's 2,000 images (lazy, ``size`` px); the labels index its own 200 wnid folders."""
+    base = Path(root) / IMAGENET_O_FOLDER
+    if not base.is_dir():
+        raise DataNotFoundError(f"ImageNet-O not found: {base} does not exist. Fix: download {IMAGENET_O_URL} and "
+                                f"extract it into {Path(root)} (or run with data.download: true)")
+    return folder_image_set(base, find_classes(str(base))[0], size, "imagenet-o")
+
+
+def folder_image_set(folder: Path, classes: list[str], size: int, name: str) -> ImageSet:
+    """An ImageFolder tree as an :class:`ImageSet` whose images are decoded on demand."""
+    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS,
+                           allow_empty=True)
+    if not samples:
+        raise DataNotFoundError(f"{folder} holds no images in class folders; check the layout in the README")
+    files = np.array([os.path.relpath(path, folder) for path, _ in samples])
+    labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
+    return ImageSet(ImageFiles(folder, files, size, crop_fraction=EVAL_CROP_FRACTION), labels, list(classes), name)
+
+
+def prepare_imagenet(root: str | Path) -> Path:
+    """Extract the official archives in ``root/imagenet`` into ``train/<wnid>/`` and ``val/<wnid>/``
+    (torchvision's ``ImageNet`` does the work); a folder already prepared is left alone."""
+    base = Path(root) / IMAGENET_FOLDER
+    from torchvision.datasets import ImageNet
+
+    for split in ("train", "val"):
+        if (base / split).is_dir() and len(find_classes(str(base / split))[0]) == NUM_CLASSES:
+            continue
+        missing = [name for name in ARCHIVES if not (base / name).is_file()]
+        if missing:
+            raise DataNotFoundError(f"cannot prepare ImageNet {split}: {', '.join(missing)} not in {base}. Fix: download "
+                                    f"them from image-net.org into {base}, then run this command again")
+        ImageNet(str(base), split=split)
+    return base
+
+
+def download_imagenet_o(root: str | Path) -> Path:
+    """Fetch and extract ImageNet-O into ``root`` unless it is there already."""
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    base = Path(root) / IMAGENET_O_FOLDER
+    if not base.is_dir():
+        try:
+            download_and_extract_archive(IMAGENET_O_URL, download_root=str(root))
+        except (RuntimeError, OSError) as error:
+            raise DataNotFoundError(f"ImageNet-O download from {IMAGENET_O_URL} failed: {error}. Fix: download and "
+                                    f"extract it into {Path(root)} by hand") from error
+    return base
