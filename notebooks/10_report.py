@@ -34,7 +34,7 @@ for pattern, title, text in summary.STAGE_PAGES:
 # %%
 headline = summary.headline_table()
 facts = summary.facts(params)
-notes = [paper.reference_note(params["data"]["dataset"]), summary.spread_note()]
+notes = [note for note in (paper.reference_note(params["data"]["dataset"]), summary.spread_note()) if note]
 anchors = summary.anchor_comparison(params)
 headline_html = report.dataframe_html(headline)
 if anchors is not None:

@@ -37,7 +37,7 @@ TRAIN_SCALE = (0.08, 1.0)
 TRAIN_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 FLIP_PROBABILITY = 0.5
 CROP_ATTEMPTS = 10
-MAX_DEFAULT_WORKERS = 8
+MAX_DEFAULT_WORKERS = 16
 _MASK64 = (1 << 64) - 1
 
 __all__ = ["ImageFiles", "FileDataset", "StreamBatches", "decode_all", "eval_batches", "default_workers",
@@ -229,12 +229,14 @@ class FileDataset(Dataset):
 
 
 def default_workers() -> int:
-    """DataLoader workers to use by default: the CPUs this process may run on, less one, at most 8."""
+    """DataLoader workers to use by default: this process's share of the CPUs it may run on (shared with
+    the other processes of a ``torchrun`` on this machine, ``LOCAL_WORLD_SIZE``), less one, at most 16."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return max(0, min(MAX_DEFAULT_WORKERS, cpus - 1))
+    share = cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(0, min(MAX_DEFAULT_WORKERS, share - 1))
 
 
 def _check_loader_arguments(batch_size: int, workers: int) -> None:

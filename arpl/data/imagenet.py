@@ -11,8 +11,9 @@ while training) instead of pixels. Layout under the data root::
 
 :func:`prepare_imagenet` builds ``imagenet/train`` and ``imagenet/val`` from the official archives
 (ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar, ILSVRC2012_devkit_t12.tar.gz) with torchvision's
-``ImageNet`` class; ImageNet-O is a public download (:data:`IMAGENET_O_URL`). Evaluation images are
-resized and centre-cropped as ``Resize(256) + CenterCrop(224)`` does (crop fraction 0.875); training
+``ImageNet`` class; ImageNet-O is a public download (:data:`IMAGENET_O_URL`). Evaluation images show
+the region ``Resize(256) + CenterCrop(224)`` keeps (the centred square of 0.875 of the shorter side,
+resized once, so pixels differ slightly from the two-step resize); training
 uses ``RandomResizedCrop(224)`` and a horizontal flip, the standard recipe for ResNet-18 on ImageNet.
 """
 
