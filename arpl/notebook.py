@@ -72,10 +72,16 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
             f"`dvc repro` to compute it.")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["switched_off_by"] = key
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, output)
     return output
+
+
+def switched_off_by(notebook: str | Path) -> str | None:
+    """The params key that switched off the stage of an executed notebook, or None if it ran."""
+    return nbformat.read(notebook, as_version=4).metadata.get("switched_off_by")
 
 
 def _move(executed: Path, output: Path) -> None:

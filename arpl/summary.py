@@ -16,7 +16,7 @@ STAGE_PAGES = [
     ("02_train_*", "Training", "one page per loss: per-epoch lines and last-epoch metrics"),
     ("03_confusing", "Confusing samples (ARPL+CS)", "Algorithm 2 and its ablations; Fig. 4, 6b, 10"),
     ("04_osr", "Open set recognition", "Tables 1-2 with intervals, the paper beside ours, Fig. 9"),
-    ("05_ood", "Out-of-distribution detection", "Table 3 on this profile"),
+    ("05_ood", "Out-of-distribution detection", "Table 3 on this profile (Table 5 / 6 on DomainNet / ImageNet)"),
     ("06_closed_set", "Closed-set accuracy", "Table 4 on this profile"),
     ("07_incremental", "Class-incremental learning", "Fig. 13 with three kinds of bases"),
     ("08_figures", "Feature spaces", "Fig. 1, 6a, 7, 12"),

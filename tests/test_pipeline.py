@@ -205,3 +205,4 @@ def test_profile_without_trials_runs_end_to_end(tmp_path):
     assert set(json.loads((repo / "metrics" / "closed_set.json").read_text())) == {"Softmax", "ARPL", "ARPL+CS"}
     index = (repo / "reports" / "index.html").read_text()
     assert "domainnet-clipart-A AUROC / OSCR" in index and "04_osr.html" in index
+    assert "switched off in this profile (data.splits)" in index

@@ -11,6 +11,7 @@ import nbformat
 import yaml
 
 from arpl.__main__ import main
+from arpl.notebook import switched_off_by
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +30,7 @@ def test_switched_off_stage_writes_a_note_and_its_outputs(tmp_path, monkeypatch)
     assert code == 0
     notebook = nbformat.read(tmp_path / "runs/notebooks/08_figures.ipynb", as_version=4)
     assert "switched off" in notebook.cells[0].source and "`figures.enabled`" in notebook.cells[0].source
+    assert switched_off_by(tmp_path / "runs/notebooks/08_figures.ipynb") == "figures.enabled"
     assert (tmp_path / "runs/figures").is_dir()
     assert json.loads((tmp_path / "metrics/figures.json").read_text()) == {}
 
