@@ -241,10 +241,11 @@ def _safe_duplicates(dataset: str, finder) -> list[tuple[int, int]]:
 def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
     """For each trial, a row of known and a row of unknown test images (for the data stage's grid); without
     trials, a row of the all-class test images and one per OOD set."""
-    if params["data"]["splits"]:
-        sets = [(f"split {split} {kind}", images) for split in params["data"]["splits"]
-                for kind, images in zip(("known", "unknown"), _known_unknown(open_set(params, split)))]
-    else:
+    sets = []
+    for split in params["data"]["splits"]:
+        data = open_set(params, split)
+        sets += [(f"split {split} known", data.test_known), (f"split {split} unknown", data.test_unknown)]
+    if not sets:
         from arpl.checks import available_ood_sets
 
         sets = [("all classes", all_classes(params)[1])]
@@ -256,6 +257,3 @@ def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor
         rows.append((title, picked if isinstance(picked, torch.Tensor) else decode_all(picked, workers=0)))
     return rows
 
-
-def _known_unknown(data: OpenSetData) -> tuple[ImageSet, ImageSet]:
-    return data.test_known, data.test_unknown

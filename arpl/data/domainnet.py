@@ -24,12 +24,12 @@ import torch
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles, decode_all
 from arpl.data.folders import read_cache, write_cache
-from arpl.data.sources import ImageSet
+from arpl.data.sources import DOMAINNET_DOMAINS, DOMAINNET_HALVES, ImageSet
 
 FOLDER = "domainnet"
-DOMAINS = ("real", "clipart", "quickdraw")
+DOMAINS = DOMAINNET_DOMAINS
 NUM_CLASSES = 345
-HALVES = {"A": range(0, 173), "B": range(173, 335)}
+HALVES = DOMAINNET_HALVES
 SIZE = 80
 PAGE = "https://ai.bu.edu/M3SDA/"
 

@@ -68,9 +68,9 @@ def load_image_folder(path: str | Path, size: int, classes: list[str] | None = N
     """Read an ImageFolder tree (``path/<class>/**/<image>``) as RGB uint8 [N, 3, size, size].
 
     Classes are the sorted sub-folders (torchvision's ``ImageFolder`` order) unless ``classes`` fixes
-    them; images are PIL-decoded once (in parallel), centre-cropped to a square and resized (bilinear) when
-    their side is not ``size``, and cached
-    in ``<path>_<size>px.npz`` beside the folder; the cache is rebuilt when the file list changes.
+    them; images are PIL-decoded once (in parallel), centre-cropped to a square, resized (bilinear) to
+    ``size`` and cached in ``<path>_<size>px.npz`` beside the folder; the cache is rebuilt when the file
+    list changes.
     """
     path = Path(path)
     if not path.is_dir():

@@ -34,6 +34,8 @@ from arpl.data.transforms import to_size
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 APT_HINT = "sudo apt-get install dataset-fashion-mnist"
+DOMAINNET_DOMAINS = ("real", "clipart", "quickdraw")  # the three domains of Table 5
+DOMAINNET_HALVES = {"A": range(0, 173), "B": range(173, 335)}  # class labels of each half (Sec. 5.5.2)
 NOISE_SEED = 0
 NOISE_COUNT = 1000
 GAUSSIAN_MEAN, GAUSSIAN_STD = 0.5, 0.25
@@ -63,9 +65,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo("cifar10", 10, 32, 3, torchvision.datasets.CIFAR10, "cifar-10-batches-py"),
     "cifar100": DatasetInfo("cifar100", 100, 32, 3, torchvision.datasets.CIFAR100, "cifar-100-python"),
     "tinyimagenet": DatasetInfo("tinyimagenet", 200, 64, 3, None, "tiny-imagenet-200"),
-    **{f"domainnet-{domain}-{half}": DatasetInfo(f"domainnet-{domain}-{half}", classes, 80, 3, None, "domainnet",
-                                                 ood_only=(domain, half) != ("real", "A"))
-       for domain in ("real", "clipart", "quickdraw") for half, classes in (("A", 173), ("B", 162))},
+    **{f"domainnet-{domain}-{half}": DatasetInfo(f"domainnet-{domain}-{half}", len(classes), 80, 3, None,
+                                                 "domainnet", ood_only=(domain, half) != ("real", "A"))
+       for domain in DOMAINNET_DOMAINS for half, classes in DOMAINNET_HALVES.items()},
     "imagenet-1k": DatasetInfo("imagenet-1k", 1000, 224, 3, None, "imagenet"),
     "imagenet-o": DatasetInfo("imagenet-o", 200, 224, 3, None, "imagenet-o", ood_only=True),
     "digits": DatasetInfo("digits", 10, 28, 1, None, "", ood_only=True),
@@ -92,7 +94,7 @@ class ImageSet:
     original_labels: torch.Tensor | None = field(default=None)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.images, ImageFiles) and (self.images.dtype != torch.uint8 or self.images.dim() != 4):
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError(f"ImageSet images must be uint8 [N, C, H, W], got {self.images.dtype} "
                              f"{tuple(self.images.shape)}; convert with (x * 255).round().to(torch.uint8)")
         if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
