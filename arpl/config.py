@@ -241,7 +241,8 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
     if not params["data"]["splits"] and not params["train"]["closed_set"]:
         raise ParamsError("data.splits is empty and train.closed_set is false, so nothing would be trained; "
                           "list split indices in data.splits or set train.closed_set: true.")
-    if num_known is None and dataset in NO_PUBLISHED_SPLITS and (params["data"]["splits"] or params["figures"]["enabled"]):
+    needs_split = params["data"]["splits"] or params["figures"]["enabled"]
+    if num_known is None and dataset in NO_PUBLISHED_SPLITS and needs_split:
         raise ParamsError(f"data.num_known is null, but {dataset} has no published splits and the open-set trials or "
                           f"the figures need one; give the number of known classes of its random splits "
                           f"(1..{num_classes - 1}), or set data.splits: [] and figures.enabled: false.")

@@ -1,7 +1,8 @@
 """``python -m arpl download``: fetch the datasets a profile needs into ``data/downloads`` (a DVC stage).
 
 Only what torchvision can fetch is fetched (MNIST, KMNIST, Fashion-MNIST, SVHN, CIFAR10/100, TinyImageNet's
-archive, ImageNet-O); DomainNet and ImageNet-1K need manual steps (README, "Paper-scale data"); the default Fashion-MNIST comes with the set-up instead (data.dvc). Without ``data.download: true``
+archive, ImageNet-O); DomainNet and ImageNet-1K need manual steps (README, "Paper-scale data"); the default
+Fashion-MNIST comes with the set-up instead (data.dvc). Without ``data.download: true``
 nothing is fetched: the stage lists what is present and what is missing, and the data stage then stops with
 the loader's message (what was tried, how to fix it).
 """

@@ -51,7 +51,8 @@ def param_value(params: dict, key: str):
     value = params
     for part in key.split("."):
         if not isinstance(value, dict) or part not in value:
-            raise ValueError(f"params.yaml has no key {key!r} (asked for by a stage's --when); fix the stage's cmd in dvc.yaml")
+            raise ValueError(f"params.yaml has no key {key!r} (asked for by a stage's --when); "
+                             f"fix the stage's cmd in dvc.yaml")
         value = value[part]
     return value
 

@@ -90,7 +90,8 @@ def read_list(path: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
                                 f"{path.parent}")
     entries = [line.split() for line in path.read_text().splitlines() if line.strip()]
     if not entries or any(len(entry) != 2 for entry in entries):
-        raise ValueError(f"{path} must hold lines '<domain>/<class>/<image> <label>'. Fix: download it again from {PAGE}")
+        raise ValueError(f"{path} must hold lines '<domain>/<class>/<image> <label>'. "
+                         f"Fix: download it again from {PAGE}")
     files = np.array([entry[0] for entry in entries])
     labels = np.array([int(entry[1]) for entry in entries], dtype=np.int64)
     index = {name: i for i, name in enumerate(classes)}

@@ -86,8 +86,9 @@ def prepare_imagenet(root: str | Path) -> Path:
             continue
         missing = [name for name in ARCHIVES if not (base / name).is_file()]
         if missing:
-            raise DataNotFoundError(f"cannot prepare ImageNet {split}: {', '.join(missing)} not in {base}. Fix: download "
-                                    f"them from image-net.org into {base}, then run this command again")
+            raise DataNotFoundError(f"cannot prepare ImageNet {split}: {', '.join(missing)} not in {base}. "
+                                    f"Fix: download them from image-net.org into {base}, then run "
+                                    f"`python -m arpl prepare-imagenet {Path(root)}`")
         ImageNet(str(base), split=split)
     return base
 
