@@ -24,6 +24,23 @@ STAGE_PAGES = [
 ]
 
 
+def render_stage_pages(notebooks: str | Path = "runs/notebooks", reports: str | Path = "reports") -> list[dict]:
+    """Render every executed stage notebook to ``reports/<stem>.html`` (no code), in :data:`STAGE_PAGES` order;
+    returns one ``{"title", "file", "summary"}`` per page (a stage switched off in the profile says so)."""
+    from arpl.notebook import switched_off_by
+    from arpl.report import render_notebook
+
+    pages = []
+    for pattern, title, text in STAGE_PAGES:
+        for notebook in sorted(Path(notebooks).glob(f"{pattern}.ipynb")):
+            page_title = title if pattern == notebook.stem else f"{title}: {notebook.stem.split('_', 2)[-1]}"
+            render_notebook(notebook, Path(reports) / f"{notebook.stem}.html", page_title)
+            off = switched_off_by(notebook)
+            pages.append({"title": page_title, "file": f"{notebook.stem}.html",
+                          "summary": f"switched off in this profile ({off})" if off else text})
+    return pages
+
+
 def headline_table(osr_summary: str | Path = "runs/osr/summary.csv",
                    closed_set: str | Path = "metrics/closed_set.json",
                    ood_table: str | Path = "runs/ood/table3.csv") -> pd.DataFrame:

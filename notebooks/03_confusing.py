@@ -77,7 +77,8 @@ for title, view in views.items():
 # %% [markdown]
 # ## Learning curves of the variants (Fig. 10)
 # Test accuracy on the known classes and AUROC against the unknown classes after every epoch, for the
-# run shown above (the all-class run has no unknown classes: its loss is shown instead). The paper reports that without ABN training collapses and that FT improves AUROC.
+# run shown above (the all-class run has no unknown classes: its loss is shown instead). The paper reports
+# that without ABN training collapses and that FT improves AUROC.
 
 # %%
 histories = {experiment.method_name(v): confusing.history(experiment.run_path("confusing", v, run) / "checkpoint.pt")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from arpl import paper, report, summary
 from arpl.config import load_params
-from arpl.notebook import switched_off_by
 
 params = load_params(params_file)
 reports = Path("reports")
@@ -21,14 +20,7 @@ reports = Path("reports")
 # ## Stage pages
 
 # %%
-pages = []
-for pattern, title, text in summary.STAGE_PAGES:
-    for notebook in sorted(Path("runs/notebooks").glob(f"{pattern}.ipynb")):
-        page_title = title if pattern == notebook.stem else f"{title}: {notebook.stem.split('_', 2)[-1]}"
-        report.render_notebook(notebook, reports / f"{notebook.stem}.html", page_title)
-        off = switched_off_by(notebook)
-        pages.append({"title": page_title, "file": f"{notebook.stem}.html",
-                      "summary": f"switched off in this profile ({off})" if off else text})
+pages = summary.render_stage_pages("runs/notebooks", reports)
 [p["file"] for p in pages]
 
 # %% [markdown]

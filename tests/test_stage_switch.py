@@ -44,3 +44,18 @@ def test_empty_list_switches_off_and_unknown_key_is_an_error(tmp_path, monkeypat
     shutil.rmtree(tmp_path / "runs")
     assert main(["notebook", str(ROOT / "notebooks" / "04_osr.py"), "out.ipynb", "--when", "data.splitz"]) == 1
     assert "no key 'data.splitz'" in capsys.readouterr().err
+
+
+def test_report_pages_say_which_stages_were_switched_off(tmp_path):
+    from arpl.notebook import write_switched_off
+    from arpl.summary import render_stage_pages
+
+    notebooks = tmp_path / "runs" / "notebooks"
+    ran = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Out-of-distribution detection")])
+    notebooks.mkdir(parents=True)
+    nbformat.write(ran, notebooks / "05_ood.ipynb")
+    write_switched_off(notebooks / "04_osr.ipynb", "04_osr", "data.splits", [], [])
+    pages = render_stage_pages(notebooks, tmp_path / "reports")
+    assert [p["file"] for p in pages] == ["04_osr.html", "05_ood.html"]
+    assert pages[0]["summary"] == "switched off in this profile (data.splits)"
+    assert pages[1]["summary"].startswith("Table 3") and (tmp_path / "reports" / "05_ood.html").is_file()
