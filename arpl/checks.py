@@ -58,15 +58,13 @@ def check_folder_set(name: str, root: Path, download: bool) -> None:
         for part in ("train", "test"):
             domainnet.read_list(root / domainnet.FOLDER / f"{domain}_{part}.txt", classes)
     elif name == "imagenet-o" and not download:
-        from arpl.data.imagenet import load_imagenet_o
+        from arpl.data.imagenet import imagenet_o_folder
 
-        load_imagenet_o(root)
+        imagenet_o_folder(root)
     elif name == "imagenet-1k":
-        from arpl.data.imagenet import IMAGENET_FOLDER, prepare_imagenet
+        from arpl.data.imagenet import imagenet_folder
 
-        for part in ("train", "val"):
-            if not (root / IMAGENET_FOLDER / part).is_dir():
-                prepare_imagenet(root)  # raises with the fix when the archives are missing too
+        imagenet_folder(root)
 
 
 def check_everything(params_path: str | Path = "params.yaml") -> list[str]:

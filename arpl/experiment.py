@@ -256,4 +256,3 @@ def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor
         picked = images.images[::step][:per_row]
         rows.append((title, picked if isinstance(picked, torch.Tensor) else decode_all(picked, workers=0)))
     return rows
-

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arpl.scores import _unknown_name
 from arpl.scores import own_score as _own_score_of
+from arpl.scores import unknown_name_error
 
 MARGIN_FORMS: tuple[str, ...] = ("code", "paper")
 ENTROPY_FORMS: tuple[str, ...] = ("code", "paper")
@@ -80,7 +80,7 @@ def reciprocal_logits(features: torch.Tensor, points: torch.Tensor, distance: st
     if distance == "l2-dot":
         d_e, d_d = reciprocal_distances(features, points)
         return d_e - d_d
-    raise _unknown_name("distance", distance, DISTANCES)
+    raise unknown_name_error("distance", distance, DISTANCES)
 
 
 def _own_point_distance(features: torch.Tensor, points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -236,7 +236,7 @@ class RPLHead(nn.Module):
         self.weight_pl = _check_nonnegative_float("weight_pl", weight_pl)
         self.temperature = _check_temperature(temperature)
         if distance not in DISTANCES:
-            raise _unknown_name("distance", distance, DISTANCES)
+            raise unknown_name_error("distance", distance, DISTANCES)
         self.distance = distance
         self.points = _new_points(num_classes, feat_dim)
         self.R = nn.Parameter(torch.zeros(1))
@@ -309,10 +309,10 @@ class ARPLHead(nn.Module):
         self.weight_pl = _check_nonnegative_float("weight_pl", weight_pl)
         self.temperature = _check_temperature(temperature)
         if margin_form not in MARGIN_FORMS:
-            raise _unknown_name("margin_form", margin_form, MARGIN_FORMS)
+            raise unknown_name_error("margin_form", margin_form, MARGIN_FORMS)
         self.margin_form = margin_form
         if distance not in DISTANCES:
-            raise _unknown_name("distance", distance, DISTANCES)
+            raise unknown_name_error("distance", distance, DISTANCES)
         self.distance = distance
         if radius_init is None:
             radius_init = 0.0 if margin_form == "code" else 1.0
@@ -370,7 +370,7 @@ class ARPLHead(nn.Module):
         ``bce + β entropy_term`` (Eq. 18) and the classifier ``L + β entropy_term`` (Eq. 19).
         """
         if form not in ENTROPY_FORMS:
-            raise _unknown_name("entropy form", form, ENTROPY_FORMS)
+            raise unknown_name_error("entropy form", form, ENTROPY_FORMS)
         d_e = squared_euclidean_distance(_check_features(features, self.feat_dim), self.points)
         log_probabilities = F.log_softmax(d_e, dim=1)
         negative_entropy = (log_probabilities.exp() * log_probabilities).sum(dim=1)
@@ -396,7 +396,7 @@ HEADS: dict[str, type[nn.Module]] = {
 def head_options(method: str) -> list[str]:
     """The keyword options ``build_head`` accepts for ``method`` (besides feat_dim, num_classes)."""
     if method not in HEADS:
-        raise _unknown_name("method", method, list(HEADS))
+        raise unknown_name_error("method", method, list(HEADS))
     parameters = inspect.signature(HEADS[method].__init__).parameters
     return [name for name in parameters if name not in ("self", "feat_dim", "num_classes")]
 
@@ -410,6 +410,6 @@ def build_head(method: str, feat_dim: int, num_classes: int, **options: object) 
     allowed = head_options(method)
     for name in options:
         if name not in allowed:
-            error = _unknown_name(f"option for head {method!r}:", name, allowed)
+            error = unknown_name_error(f"option for head {method!r}:", name, allowed)
             raise ValueError(f"{error} (remove it or choose a head that takes it)")
     return HEADS[method](feat_dim, num_classes, **options)

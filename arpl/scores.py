@@ -28,7 +28,7 @@ METHODS: tuple[str, ...] = ("Softmax", "GCPL", "RPL", "ARPL")
 RECIPROCAL_POINT_METHODS: tuple[str, ...] = ("RPL", "ARPL")
 
 
-def _unknown_name(kind: str, name: object, allowed: tuple[str, ...] | list[str]) -> ValueError:
+def unknown_name_error(kind: str, name: object, allowed: tuple[str, ...] | list[str]) -> ValueError:
     """A ValueError naming the bad value, the allowed values and the closest match."""
     message = f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}"
     by_lower_case = {choice.lower(): choice for choice in allowed}
@@ -108,14 +108,14 @@ def score(name: str, logits: torch.Tensor | np.ndarray) -> torch.Tensor:
     accepted and converted; the result is a tensor on the logits' device.
     """
     if name not in _SCORES:
-        raise _unknown_name("score", name, list(_SCORES))
+        raise unknown_name_error("score", name, list(_SCORES))
     return _SCORES[name](_as_logits(logits))
 
 
 def scores_for(method: str) -> list[str]:
     """Score names that apply to ``method``; ``max_distance`` only for RPL/ARPL (Eq. 20)."""
     if method not in _SCORES_BY_METHOD:
-        raise _unknown_name("method", method, METHODS)
+        raise unknown_name_error("method", method, METHODS)
     return list(_SCORES_BY_METHOD[method])
 
 
@@ -125,5 +125,5 @@ def own_score(method: str) -> str:
     Softmax/GCPL/RPL -> ``msp``; ARPL -> ``max_distance`` (its raw max logit, Eq. 20).
     """
     if method not in _OWN_SCORE:
-        raise _unknown_name("method", method, METHODS)
+        raise unknown_name_error("method", method, METHODS)
     return _OWN_SCORE[method]

@@ -73,7 +73,8 @@ def code_version() -> str:
     training code is never resumed; editing plots or reports does not invalidate checkpoints."""
     digest = hashlib.sha256()
     root = Path(__file__).parent
-    files = [p for name in TRAINING_CODE for p in ([root / name] if name.endswith(".py") else (root / name).rglob("*.py"))]
+    files = [path for name in TRAINING_CODE
+             for path in ([root / name] if name.endswith(".py") else (root / name).rglob("*.py"))]
     for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())

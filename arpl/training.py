@@ -32,6 +32,7 @@ from arpl.optim import build_gan_optimizer, build_optimizer, build_scheduler
 from arpl.specs import ModelSpec, TrainSpec, fingerprint
 
 EvaluateFn = Callable[[OpenSetNet, int], dict]
+BatchSource = Batches | StreamBatches  # in-memory or decoded from files; the same interface
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -117,7 +118,7 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor | Ima
 
 
 def _training_batches(images: torch.Tensor | ImageFiles, labels: torch.Tensor, model_spec: ModelSpec,
-                      train_spec: TrainSpec, device: torch.device, context: DistContext) -> Batches | StreamBatches:
+                      train_spec: TrainSpec, device: torch.device, context: DistContext) -> BatchSource:
     """Batches from memory (augmented on ``device``) or, for :class:`ImageFiles`, decoded by worker processes
     (augmented while decoding); each rank gets its share of the batch size under DDP."""
     options = dict(batch_size=max(1, train_spec.batch_size // context.world_size), shuffle=True, device=device,
@@ -174,7 +175,7 @@ def _wrap_parts(parts: _Parts, train_spec: TrainSpec, context: DistContext, devi
     return parts
 
 
-def _run_epoch(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec: TrainSpec, device: torch.device,
+def _run_epoch(parts: _Parts, batches: BatchSource, epoch: int, spec: TrainSpec, device: torch.device,
                context: DistContext, progress: bool, label: str) -> dict:
     stats: dict = {}
     if spec.confusing:
@@ -187,7 +188,7 @@ def _run_epoch(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec
     return {**stats, **plain}
 
 
-def _plain_pass(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec: TrainSpec, device: torch.device,
+def _plain_pass(parts: _Parts, batches: BatchSource, epoch: int, spec: TrainSpec, device: torch.device,
                 context: DistContext, progress: bool, label: str) -> dict:
     """One epoch of Algorithm 1: minimise the head's loss on known data."""
     parts.net.train()
@@ -214,7 +215,7 @@ def _plain_pass(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spe
     return stats
 
 
-def _confusing_pass(parts: _Parts, batches: Batches | StreamBatches, epoch: int, spec: TrainSpec, device: torch.device,
+def _confusing_pass(parts: _Parts, batches: BatchSource, epoch: int, spec: TrainSpec, device: torch.device,
                     context: DistContext, progress: bool, label: str) -> dict:
     """One epoch of Algorithm 2, steps 2-5: discriminator (Eq. 15), generator (Eq. 18) and classifier on
     real plus generated samples (Eq. 19)."""
@@ -330,7 +331,7 @@ def _all_finite(loss: torch.Tensor, spec: TrainSpec, label: str, epoch: int, ind
     return reduce_sum([0.0 if finite else 1.0], context, device)[0] == 0
 
 
-def _batches(batches: Batches | StreamBatches, epoch: int, progress: bool, description: str):
+def _batches(batches: BatchSource, epoch: int, progress: bool, description: str):
     iterator = enumerate(batches.epoch(epoch))
     if progress and sys.stderr.isatty():
         from tqdm import tqdm

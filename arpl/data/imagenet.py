@@ -41,13 +41,8 @@ EVAL_CROP_FRACTION = 224 / 256
 
 def load_imagenet(root: str | Path, train: bool = True, size: int = SIZE) -> ImageSet:
     """ImageNet-1K's training or validation images (lazy, ``size`` px) with labels 0..999 (sorted wnids)."""
-    base = Path(root) / IMAGENET_FOLDER
+    base = imagenet_folder(root)
     part = base / ("train" if train else "val")
-    if not (base / "train").is_dir() or not part.is_dir():
-        raise DataNotFoundError(
-            f"ImageNet-1K not found: expected {base / 'train'} and {base / 'val'} with one folder per class. Fix: put "
-            f"{', '.join(ARCHIVES)} (from image-net.org) into {base} and run "
-            f"`python -m arpl prepare-imagenet {Path(root)}`, or link an existing ImageFolder copy there.")
     classes = find_classes(str(base / "train"))[0]
     if len(classes) != NUM_CLASSES:
         raise DataNotFoundError(f"{base / 'train'} holds {len(classes)} class folders, ImageNet-1K has {NUM_CLASSES}. "
@@ -55,12 +50,29 @@ def load_imagenet(root: str | Path, train: bool = True, size: int = SIZE) -> Ima
     return folder_image_set(part, classes, size, "imagenet-1k")
 
 
-def load_imagenet_o(root: str | Path, size: int = SIZE) -> ImageSet:
-    """ImageNet-O's 2,000 images (lazy, ``size`` px); the labels index its own 200 wnid folders."""
+def imagenet_folder(root: str | Path) -> Path:
+    """``root/imagenet`` once its ``train/`` and ``val/`` exist; else :class:`DataNotFoundError` with the fix."""
+    base = Path(root) / IMAGENET_FOLDER
+    if not (base / "train").is_dir() or not (base / "val").is_dir():
+        raise DataNotFoundError(
+            f"ImageNet-1K not found: expected {base / 'train'} and {base / 'val'} with one folder per class. Fix: put "
+            f"{', '.join(ARCHIVES)} (from image-net.org) into {base} and run "
+            f"`python -m arpl prepare-imagenet {Path(root)}`, or link an existing ImageFolder copy there.")
+    return base
+
+
+def imagenet_o_folder(root: str | Path) -> Path:
+    """``root/imagenet-o`` if it exists; else :class:`DataNotFoundError` with the fix."""
     base = Path(root) / IMAGENET_O_FOLDER
     if not base.is_dir():
         raise DataNotFoundError(f"ImageNet-O not found: {base} does not exist. Fix: download {IMAGENET_O_URL} and "
                                 f"extract it into {Path(root)} (or run with data.download: true)")
+    return base
+
+
+def load_imagenet_o(root: str | Path, size: int = SIZE) -> ImageSet:
+    """ImageNet-O's 2,000 images (lazy, ``size`` px); the labels index its own 200 wnid folders."""
+    base = imagenet_o_folder(root)
     return folder_image_set(base, find_classes(str(base))[0], size, "imagenet-o")
 
 
