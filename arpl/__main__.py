@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
-from importlib import resources
 from pathlib import Path
 
 
@@ -69,18 +67,14 @@ def _prepare_data(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    folder = resources.files("arpl").joinpath("profiles")
-    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
-    if args.name is None:
-        print("profiles: " + ", ".join(names))
-        return 0
-    if args.name not in names:
-        raise ValueError(f"unknown profile {args.name!r}; available: {', '.join(names)}")
-    from arpl.config import load_params
+    from arpl.config import profile_names, profile_params, profile_text
+    from arpl.io import save_text
 
-    with resources.as_file(folder.joinpath(f"{args.name}.yaml")) as path:
-        load_params(path)
-        shutil.copyfile(path, args.output)
+    if args.name is None:
+        print("profiles: " + ", ".join(profile_names()))
+        return 0
+    profile_params(args.name)  # validated before anything is written
+    save_text(profile_text(args.name), args.output)
     print(f"{args.output} now holds profile {args.name!r}; run `dvc repro` (or `dvc exp run`).")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -17,6 +18,9 @@ from arpl.data.transforms import AUGMENTATION
 from arpl.distributed import DistContext, resolve_device
 from arpl.specs import ModelSpec, TrainSpec
 from arpl.training import EvaluateFn, FitResult, fit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUNS = Path("runs")
 CIFAR_PLUS = {"cifar+10": "cifar10", "cifar+50": "cifar10"}
@@ -205,7 +209,7 @@ def headline(row: dict) -> dict:
     return {key: round(row[key], 4) for key in ("test_acc", "auroc", "oscr", "loss") if key in row}
 
 
-def describe_splits(params: dict) -> "pd.DataFrame":
+def describe_splits(params: dict) -> pd.DataFrame:
     """One row per trial: known and unknown classes (by name) and image counts; with ``train.closed_set``
     a last row ``all`` for the all-class model, whose unknowns are the OOD sets."""
     import pandas as pd

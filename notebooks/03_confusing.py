@@ -16,7 +16,6 @@ params_file = "params.yaml"
 
 # %%
 import pandas as pd
-import torch
 
 from arpl import confusing, experiment, plots
 from arpl.config import load_params

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from arpl.config import profile_text
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def smoke_params_raw() -> dict:
-    return yaml.safe_load((ROOT / "arpl" / "profiles" / "smoke.yaml").read_text())
+    return yaml.safe_load(profile_text("smoke"))
 
 
 @pytest.fixture

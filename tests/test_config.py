@@ -7,22 +7,36 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
-from arpl.config import ParamsError, load_params, validate
+from arpl.config import ParamsError, load_params, overlay, profile_names, profile_params, profile_text, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-PROFILES = sorted((ROOT / "arpl" / "profiles").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", [ROOT / "params.yaml", *PROFILES], ids=lambda p: p.name)
-def test_shipped_parameter_files_are_valid(path):
-    assert load_params(path)["profile"]
+def test_default_params_file_is_valid():
+    assert load_params(ROOT / "params.yaml")["profile"] == "cpu-default"
+
+
+@pytest.mark.parametrize("name", profile_names())
+def test_every_profile_is_a_complete_valid_parameter_file(name):
+    """Each profile, laid over cpu-default, validates and names itself; it keeps the default's comments."""
+    assert profile_params(name)["profile"] == name
+    assert "# auto (CUDA if present) | cpu | cuda | cuda:N" in profile_text(name)
 
 
 def test_default_params_equal_the_cpu_default_profile():
-    assert yaml.safe_load((ROOT / "params.yaml").read_text()) == \
-        yaml.safe_load((ROOT / "arpl" / "profiles" / "cpu-default.yaml").read_text())
+    assert (ROOT / "params.yaml").read_text() == profile_text("cpu-default")
+
+
+def test_overlay_changes_values_keeps_comments_and_refuses_unknown_keys():
+    base = "# head\nprofile: a    # its name\n\ntrain:         # training\n  epochs: 6    # how long\n  lr: 0.1\n"
+    merged = overlay(base, "# Profile b\nprofile: b\ntrain:\n  epochs: 100  # paper\n  lr: 0.01\n")
+    assert merged.splitlines() == ["# Profile b", "# head", "profile: b    # its name", "",
+                                   "train:         # training", "  epochs: 100  # paper", "  lr: 0.01"]
+    with pytest.raises(ParamsError, match="sets train.epochz, which the default profile does not have"):
+        overlay(base, "train:\n  epochz: 3\n", "b")
+    with pytest.raises(ParamsError, match="unknown profile 'cifar11'"):
+        profile_text("cifar11")
 
 
 def _broken(smoke_params_raw, section, key, value):

@@ -28,6 +28,7 @@ import pytest
 import torch
 import yaml
 
+from arpl.config import profile_text
 from arpl.distributed import DistContext, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 def _params(folder: Path, epochs: int = 2, train_per_class: int = 200) -> Path:
     """A small copy of the smoke profile in ``folder``: split 0 only, 100 test images per class, lr 0.01, CPU."""
-    params = yaml.safe_load((ROOT / "arpl" / "profiles" / "smoke.yaml").read_text())
+    params = yaml.safe_load(profile_text("smoke"))
     params["run"].update(device="cpu", data_root=str(ROOT / "data" / "raw"))
     params["data"].update(splits=[0], train_per_class=train_per_class, test_per_class=100)
     params["train"].update(epochs=epochs, closed_set=False, lr=0.01)

@@ -39,7 +39,7 @@ def _copy_repository(target: Path) -> Path:
         if (ROOT / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
-    shutil.copy(target / "arpl" / "profiles" / "smoke.yaml", target / "params.yaml")
+    _run([sys.executable, "-m", "arpl", "profile", "smoke"], target)
     _run(["git", "init", "-q"], target)
     _run(["git", "add", "-A"], target)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], target)
@@ -185,8 +185,10 @@ def test_profile_without_trials_runs_end_to_end(tmp_path):
     AUROC and OSCR per shifted set, and the report's headline is built from it."""
     import yaml
 
+    from arpl.config import profile_text
+
     repo = _copy_repository(tmp_path)
-    params = yaml.safe_load((repo / "arpl" / "profiles" / "domainnet.yaml").read_text())
+    params = yaml.safe_load(profile_text("domainnet"))
     params["model"]["backbone"] = "small"
     params["data"]["image_size"] = 32
     params["train"].update(epochs=1, batch_size=64, amp=False, channels_last=False)

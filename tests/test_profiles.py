@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arpl.config import load_params
+from arpl.config import profile_params, profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_PROFILES = {"mnist": "mnist", "svhn": "svhn", "cifar10": "cifar10", "cifar+10": "cifar+10",
@@ -22,7 +22,7 @@ PAPER_PROFILES = {"mnist": "mnist", "svhn": "svhn", "cifar10": "cifar10", "cifar
 
 @pytest.mark.parametrize("name, dataset", PAPER_PROFILES.items())
 def test_paper_profiles_follow_the_authors_protocol(name, dataset):
-    params = load_params(ROOT / "arpl" / "profiles" / f"{name}.yaml")
+    params = profile_params(name)
     assert params["data"]["dataset"] == dataset and params["data"]["train_per_class"] is None
     if name == "domainnet":  # Sec. 5.5.2: ResNet-34, 80 px, SGD lr 0.01 / 10 every 30 epochs, batch 128
         assert (params["model"]["backbone"], params["data"]["image_size"], params["train"]["lr"]) == ("resnet34", 80, 0.01)
@@ -66,7 +66,7 @@ def _resolved_stages(profile: str, tmp_path: Path) -> dict:
     repo.mkdir()
     for name in ("dvc.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, repo / name)
-    shutil.copy(ROOT / "arpl" / "profiles" / f"{profile}.yaml", repo / "params.yaml")
+    (repo / "params.yaml").write_text(profile_text(profile))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
     code = ("from dvc.repo import Repo; import json; r = Repo('.'); "

@@ -11,13 +11,14 @@ import nbformat
 import yaml
 
 from arpl.__main__ import main
+from arpl.config import profile_text
 from arpl.notebook import switched_off_by
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _params_with(tmp_path: Path, section: str, key: str, value) -> None:
-    params = yaml.safe_load((ROOT / "arpl" / "profiles" / "smoke.yaml").read_text())
+    params = yaml.safe_load(profile_text("smoke"))
     params[section][key] = value
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 

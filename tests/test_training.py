@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from fractions import Fraction
-import os
 import subprocess
 import sys
 import textwrap
