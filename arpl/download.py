@@ -4,13 +4,16 @@ Only what torchvision can fetch is fetched (MNIST, KMNIST, Fashion-MNIST, SVHN, 
 archive, ImageNet-O); DomainNet and ImageNet-1K need manual steps (README, "Paper-scale data"); the default
 Fashion-MNIST comes with the set-up instead (data.dvc). Without ``data.download: true``
 nothing is fetched: the stage lists what is present and what is missing, and the data stage then stops with
-the loader's message (what was tried, how to fix it).
+the loader's message (what was tried, how to fix it). Data prepared by hand in another ``run.data_root``
+(DomainNet, ImageNet-1K) is checked here, so a missing folder stops the pipeline at its first stage with
+the fix.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from arpl.checks import FOLDER_SETS, check_folder_set
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.sources import DATASETS, load_image_set
 from arpl.experiment import CIFAR_PLUS, base_dataset
@@ -20,12 +23,13 @@ DOWNLOADS = Path("data/downloads")
 
 
 def needed_datasets(params: dict) -> list[str]:
-    """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, file-based OOD sets."""
+    """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, file-based OOD sets
+    (torchvision's, DomainNet's, ImageNet-O)."""
     names = [base_dataset(params)]
     if params["data"]["dataset"] in CIFAR_PLUS:
         names.append("cifar100")
     names += [name for name in params["ood"]["sets"] if DATASETS[name].torchvision_class is not None
-              or name == "imagenet-o"]
+              or name.startswith(FOLDER_SETS)]
     return list(dict.fromkeys(names))
 
 
@@ -35,8 +39,11 @@ def download(params: dict, target: Path = DOWNLOADS) -> dict[str, str]:
     target.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for name in needed_datasets(params):
-        if Path(params["run"]["data_root"]).resolve() != target.resolve():
-            manifest[name] = f"read from {params['run']['data_root']} (run.data_root), not downloaded here"
+        root = Path(params["run"]["data_root"])
+        if root.resolve() != target.resolve():
+            if name.startswith(FOLDER_SETS):  # prepared by hand: stop here, with the fix, if it is not there
+                check_folder_set(name, root, params["data"]["download"])
+            manifest[name] = f"read from {root} (run.data_root), not downloaded here"
             continue
         try:
             for train in (True, False):

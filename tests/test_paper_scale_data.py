@@ -148,3 +148,18 @@ def test_image_folder_loader_uses_the_parallel_decoder(tmp_path):
     image_set = folders.load_image_folder(tmp_path / "set", 8)
     assert image_set.images.shape == (2, 3, 8, 8) and image_set.labels.tolist() == [0, 1]
     assert build_model(ModelSpec(method="Softmax", backbone="small", num_classes=2, in_channels=3, image_size=8))
+
+
+def test_download_stage_stops_with_the_fix_when_hand_prepared_data_is_missing(tmp_path):
+    """`dvc repro` of the domainnet profile without the data fails in its first stage, naming what to get."""
+    import yaml
+
+    from arpl.config import profile_text
+    from arpl.download import download
+
+    params = yaml.safe_load(profile_text("domainnet"))
+    params["run"]["data_root"] = str(tmp_path / "external")
+    with pytest.raises(DataNotFoundError, match="real.zip"):
+        download(params, tmp_path / "downloads")
+    write_domainnet(tmp_path / "external", domains=("real", "clipart", "quickdraw"))
+    assert set(download(params, tmp_path / "downloads")) == {"domainnet-real-A", *params["ood"]["sets"]}
