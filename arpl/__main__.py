@@ -1,5 +1,5 @@
 """Command line: ``python -m arpl {check, prepare-data, profile, download, notebook, train, prepare-tinyimagenet,
-prepare-domainnet, prepare-imagenet}``."""
+prepare-domainnet, prepare-imagenet, deps}``."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     domain.add_argument("root", help="folder holding domainnet/")
     imagenet = commands.add_parser("prepare-imagenet", help="extract the ImageNet archives into class folders")
     imagenet.add_argument("root", help="folder holding imagenet/ with the official archives")
+    deps = commands.add_parser("deps", help="print the arpl files and params each dvc.yaml stage reads (derived "
+                               "from the code); --check: exit 1 where dvc.yaml's deps/params differ")
+    deps.add_argument("--check", action="store_true", help="compare with dvc.yaml and list the differences")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -119,7 +122,7 @@ def _train(args: argparse.Namespace) -> int:
                          f"of those or add it there.")
     context = init_distributed(params["run"]["device"])
     try:
-        rows = experiment.train_stage(params, args.stage, args.name, context)
+        rows = experiment.train_stage(params, args.stage, [args.name], context)[args.name]
         if context.is_main:
             for row in rows:
                 metrics = "  ".join(f"{key} {value}" for key, value in experiment.headline(row).items())
@@ -161,9 +164,25 @@ def _prepare_imagenet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deps(args: argparse.Namespace) -> int:
+    from arpl.stage_deps import check, compact_files, derive
+
+    for name, derived in derive(".").items():
+        print(f"{name}:")
+        print("  deps: " + ", ".join(compact_files(derived.files, ".")))
+        print("  params: " + ", ".join(derived.params))
+    if not args.check:
+        return 0
+    problems = check(".")
+    for problem in problems:
+        print(f"dvc.yaml: {problem}", file=sys.stderr)
+    print("dvc.yaml declares what every stage reads" if not problems else f"{len(problems)} difference(s) with dvc.yaml")
+    return 1 if problems else 0
+
+
 COMMANDS = {"check": _check, "prepare-data": _prepare_data, "profile": _profile, "notebook": _notebook,
             "train": _train, "prepare-tinyimagenet": _prepare_tinyimagenet, "download": _download,
-            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet}
+            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet, "deps": _deps}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,11 +3,14 @@ and AUROC against the number of known classes (Fig. 11)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from arpl import metrics
 from arpl.evaluate import predict
 from arpl.experiment import device, open_set, run_path, train_run
+from arpl.parallel import train_ahead
 
 # The four distance/margin combinations of Fig. 8: (head, distance). RPL's margin pulls d_e to a radius;
 # ARPL's is the adversarial margin constraint (AMC, Eq. 12); "cosine" adds the dot product of Eq. 6.
@@ -21,21 +24,50 @@ def _auroc(net, data, dev, score: str) -> tuple[float, float]:
     return metrics.auroc(known.scores(score), unknown.scores(score)), accuracy
 
 
+def lambda_run(params: dict, name: str, weight: float):
+    """Train (or reuse) variant ``name`` of :data:`LAMBDA_VARIANTS` with lambda ``weight`` on split
+    ``figures.split``; returns the network."""
+    head, distance = LAMBDA_VARIANTS[name]
+    split = params["figures"]["split"]
+    folder = run_path("ablations", f"{name.replace('+', '_')}", f"lambda{weight:g}")
+    return train_run(params, head, open_set(params, split).train_known, folder, split, f"split{split}",
+                     model_overrides={"distance": distance, "weight_pl": float(weight)},
+                     train_overrides={"epochs": params["figures"]["epochs"]}).net
+
+
+def train_models(params: dict) -> None:
+    """Train every model of both ablations at once, in parallel one-thread processes on the CPU
+    (:mod:`arpl.parallel`); :func:`lambda_ablation` and :func:`known_count_ablation` then reuse them."""
+    counts = sorted(params["figures"]["known_counts"], reverse=True)  # the most data first
+    train_ahead(params, [partial(known_count_run, params, method, count) for count in counts
+                         for method in KNOWN_COUNT_METHODS]
+                + [partial(lambda_run, params, name, weight) for name, weight in _lambda_runs(params)])
+
+
+def _lambda_runs(params: dict) -> list[tuple[str, float]]:
+    return [(name, weight) for name in LAMBDA_VARIANTS for weight in params["figures"]["lambdas"]]
+
+
 def lambda_ablation(params: dict) -> pd.DataFrame:
     """Fig. 8: AUROC and accuracy (percent) of the four variants for each lambda of ``figures.lambdas``,
     on split ``figures.split``. All four are scored by max distance (their logits are distances)."""
     split, dev = params["figures"]["split"], device(params)
     data = open_set(params, split)
     rows = []
-    for name, (head, distance) in LAMBDA_VARIANTS.items():
-        for weight in params["figures"]["lambdas"]:
-            folder = run_path("ablations", f"{name.replace('+', '_')}", f"lambda{weight:g}")
-            net = train_run(params, head, data.train_known, folder, split, f"split{split}",
-                            model_overrides={"distance": distance, "weight_pl": float(weight)},
-                            train_overrides={"epochs": params["figures"]["epochs"]}).net
-            auroc, accuracy = _auroc(net, data, dev, "max_distance")
-            rows.append({"variant": name, "lambda": weight, "AUROC": 100 * auroc, "ACC": 100 * accuracy})
+    for name, weight in _lambda_runs(params):
+        auroc, accuracy = _auroc(lambda_run(params, name, weight), data, dev, "max_distance")
+        rows.append({"variant": name, "lambda": weight, "AUROC": 100 * auroc, "ACC": 100 * accuracy})
     return pd.DataFrame(rows)
+
+
+KNOWN_COUNT_METHODS = ("Softmax", "GCPL", "ARPL")
+
+
+def known_count_run(params: dict, method: str, count: int):
+    """Train (or reuse) ``method`` on a random split with ``count`` known classes; returns the network."""
+    data = open_set(params, params["figures"]["split"], num_known=count)
+    return train_run(params, method, data.train_known, run_path("ablations", method, f"known{count}"),
+                     300 + count, f"known{count}", train_overrides={"epochs": params["figures"]["epochs"]}).net
 
 
 def known_count_ablation(params: dict) -> pd.DataFrame:
@@ -45,9 +77,8 @@ def known_count_ablation(params: dict) -> pd.DataFrame:
     rows = []
     for count in params["figures"]["known_counts"]:
         data = open_set(params, split, num_known=count)
-        for method in ("Softmax", "GCPL", "ARPL"):
-            net = train_run(params, method, data.train_known, run_path("ablations", method, f"known{count}"),
-                            300 + count, f"known{count}", train_overrides={"epochs": params["figures"]["epochs"]}).net
+        for method in KNOWN_COUNT_METHODS:
+            net = known_count_run(params, method, count)
             auroc, accuracy = _auroc(net, data, dev, net.head.own_score)
             margin = net.head.radius if method == "ARPL" else None
             rows.append({"method": method, "known": count, "AUROC": 100 * auroc, "ACC": 100 * accuracy, "R": margin})

@@ -98,6 +98,7 @@ SCHEMA: dict[str, Any] = {
         "progress": Field(bool, "tqdm progress bars (terminal only)"),
         "on_nonfinite": _choice("what a NaN/inf loss does", ("stop", "skip_batch")),
         "data_root": Field(str, "folder of the raw data (tracked by data.dvc)"),
+        "workers": _int("single-thread processes for independent CPU runs (0 = one per core)", low=0),
     },
     "data": {
         "dataset": _choice("open-set dataset", OSR_DATASETS),
@@ -113,10 +114,13 @@ SCHEMA: dict[str, Any] = {
     "model": {
         "backbone": _choice("network", BACKBONES),
         "feat_dim": _int("feature size (null = the backbone's own)", low=1, nullable=True),
+        "width": _int("channels of the first convolution of the 'small' network (null = 32)", low=1, nullable=True),
     },
     "train": {
         "methods": _list("losses to train", _choice("method", METHODS)),
         "closed_set": Field(bool, "also train all-class models for the OOD / closed-set stages"),
+        "closed_set_per_class": _int("training images per class of the all-class models (null = "
+                                     "data.train_per_class)", low=1, nullable=True),
         "epochs": _int("training epochs", low=1),
         "batch_size": _int("batch size", low=1),
         "optimizer": _choice("optimiser", ("sgd", "adam")),
@@ -134,6 +138,12 @@ SCHEMA: dict[str, Any] = {
     },
     "confusing": {
         "variants": _list("ARPL+CS variants ([] = none)", _choice("variant", CS_VARIANTS), allow_empty=True),
+        "init": _choice("start of ARPL+CS: 'scratch' (paper) or the trained ARPL model of the same run", ("scratch", "arpl")),
+        "epochs": _int("epochs of Algorithm 2 (null = train.epochs)", low=1, nullable=True),
+        "lr": Field((int, float), "classifier learning rate of Algorithm 2 (null = train.lr)", low=0, low_open=True,
+                    nullable=True),
+        "train_per_class": _int("training images per class of Algorithm 2 (null = data.train_per_class)", low=1,
+                                nullable=True),
         "beta": _num("beta, weight of the entropy term (Eq. 18-19)", low=0),
         "entropy_form": _choice("entropy term: authors' code or the paper's Eq. 17", ("code", "paper")),
         "gan_lr": _num("Adam learning rate of generator and discriminator", low=0, low_open=True),
@@ -155,10 +165,13 @@ SCHEMA: dict[str, Any] = {
         "base_classes": _int("classes the backbone is trained on", low=2),
         "orders": _int("random class orders to average over", low=1),
         "epochs": _int("epochs of base training", low=1),
+        "train_per_class": _int("training images per class (null = data.train_per_class)", low=1, nullable=True),
     },
     "figures": {
         "backbone": _choice("network of the 2-D feature figures", BACKBONES),
         "epochs": _int("epochs of each figure model", low=1),
+        "train_per_class": _int("training images per class of the figure and ablation models "
+                                "(null = data.train_per_class)", low=1, nullable=True),
         "split": _int("split index used by the figures", low=0),
         "enabled": Field(bool, "run the figures and ablations stages (small 2-D models; off for ImageNet-scale data)"),
         "lambdas": _list("lambda values of the Fig. 8 ablation", _num("lambda", low=0)),
@@ -238,6 +251,10 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
                 raise ParamsError(f"{key} holds split {index}, but {dataset} has {count} splits "
                                   f"(indices 0..{count - 1}).")
     _check_feature_sizes(params)
+    if params["confusing"]["variants"] and params["confusing"]["init"] == "arpl" \
+            and "ARPL" not in params["train"]["methods"]:
+        raise ParamsError("confusing.init = 'arpl' starts ARPL+CS from the trained ARPL models, but train.methods "
+                          "lacks ARPL; add ARPL to train.methods or set confusing.init: scratch.")
     num_classes = _dataset_classes(dataset)
     num_known = params["data"]["num_known"]
     if not params["data"]["splits"] and not params["train"]["closed_set"]:
@@ -268,6 +285,9 @@ def _check_feature_sizes(params: dict[str, Any]) -> None:
     if backbone in FIXED_FEATURE_SIZES and feat_dim not in (None, FIXED_FEATURE_SIZES[backbone]):
         raise ParamsError(f"model.feat_dim = {feat_dim} does not fit model.backbone = {backbone!r}, whose feature "
                           f"size is {FIXED_FEATURE_SIZES[backbone]}; set model.feat_dim: null.")
+    if params["model"]["width"] is not None and backbone != "small":
+        raise ParamsError(f"model.width = {params['model']['width']} applies to the 'small' network only, not to "
+                          f"model.backbone = {backbone!r}; set model.width: null.")
     if params["figures"]["backbone"] in FIXED_FEATURE_SIZES:
         raise ParamsError(f"figures.backbone = {params['figures']['backbone']!r} cannot have the 2-D feature the "
                           f"feature-space figures need; use 'small' or 'lenetpp'.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,14 @@ def train_test(params: dict) -> tuple[ImageSet, ImageSet]:
     return train, test
 
 
+def with_train_subset(params: dict, per_class: int | None) -> dict:
+    """``params`` with ``data.train_per_class`` set to ``per_class`` (None: unchanged): the figures, ablations
+    and incremental stages train their many small models on a subset of their own size."""
+    if per_class is None:
+        return params
+    return {**params, "data": {**params["data"], "train_per_class": per_class}}
+
+
 def split_of(params: dict, index: int, num_known: int | None = None) -> OpenSetSplit:
     """The known/unknown classes of trial ``index`` (the authors' list ``index`` where one exists)."""
     num_known = num_known or params["data"]["num_known"]
@@ -107,7 +115,7 @@ def model_spec(params: dict, method: str, num_classes: int, **overrides) -> Mode
     """The classifier of ``method`` (Softmax, GCPL, RPL, ARPL) with the profile's network and loss."""
     data, model, train = params["data"], params["model"], params["train"]
     spec = ModelSpec(method=method, backbone=model["backbone"], num_classes=num_classes,
-                     in_channels=data["channels"], image_size=data["image_size"], feat_dim=model["feat_dim"],
+                     in_channels=data["channels"], image_size=data["image_size"], feat_dim=model["feat_dim"], width=model["width"],
                      temperature=float(train["temperature"]), weight_pl=float(train["weight_pl"]),
                      margin_form=train["margin_form"])
     return replace(spec, **overrides)
@@ -151,14 +159,16 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, seed_o
     num_classes = len(images.classes)
     abn = variant in ("cs", "cs-no-ft")
     mspec = model_spec(params, method, num_classes, abn=abn, **(model_overrides or {}))
-    tspec = train_spec(params, seed_offset, data_tag(params, what), variant, **(train_overrides or {}))
+    tspec = train_spec(params, seed_offset, **{"data_tag": data_tag(params, what), "variant": variant,
+                                               **(train_overrides or {})})
     label = f"{method_name(variant or method)} {what}"
     return fit(mspec, tspec, images.images, images.labels, run_dir, device=device(params, context),
                evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
 
 
 def open_set_evaluator(data: OpenSetData, head: str, dev: torch.device) -> EvaluateFn:
-    """Per-epoch test metrics of an open-set model: accuracy, AUROC and OSCR with its own score."""
+    """Per-epoch test metrics of an open-set model: accuracy, AUROC and OSCR with its own score; for ARPL
+    also the margin ``R`` and the share of known test images whose margin term is active (Eq. 12)."""
     from arpl import metrics
     from arpl.evaluate import predict
     from arpl.scores import own_score
@@ -168,7 +178,12 @@ def open_set_evaluator(data: OpenSetData, head: str, dev: torch.device) -> Evalu
         unknown = predict(net, data.test_unknown.images, device=dev)
         k, u = known.scores(own_score(head)), unknown.scores(own_score(head))
         correct = known.predicted() == data.test_known.labels.numpy()
-        return {"test_acc": float(correct.mean()), "auroc": metrics.auroc(k, u), "oscr": metrics.oscr(k, correct, u)}
+        row = {"test_acc": float(correct.mean()), "auroc": metrics.auroc(k, u), "oscr": metrics.oscr(k, correct, u)}
+        if hasattr(net.head, "margin_active_fraction"):
+            features = torch.from_numpy(known.features).to(dev)
+            row["R"] = net.head.radius
+            row["margin_active"] = net.head.margin_active_fraction(features, data.test_known.labels.to(dev))
+        return row
 
     return evaluate
 
@@ -184,24 +199,75 @@ def closed_set_evaluator(test: ImageSet, dev: torch.device) -> EvaluateFn:
     return evaluate
 
 
-def train_stage(params: dict, stage: str, name: str, context: DistContext = DistContext()) -> list[dict]:
-    """Train ``name`` (a method of ``train.methods`` or, for stage ``confusing``, a variant) on every split,
-    and on all classes when ``train.closed_set`` is on. Returns one summary row per run."""
+def stage_runs(params: dict) -> list[str]:
+    """The runs of a training stage for each method or variant: ``split<i>`` per trial, and ``all`` (the
+    all-class model) when ``train.closed_set`` is on."""
+    return [f"split{split}" for split in params["data"]["splits"]] + (["all"] if params["train"]["closed_set"] else [])
+
+
+def train_stage_run(params: dict, stage: str, name: str, run: str, context: DistContext = DistContext()) -> dict:
+    """Train (or reuse) run ``run`` (see :func:`stage_runs`) of ``name``, a method of ``train.methods`` or, for
+    stage ``confusing``, a variant; returns its last epoch's row."""
     variant = name if stage == "confusing" else None
     method = "ARPL" if variant else name
     dev = device(params, context)
-    rows = []
-    for split in params["data"]["splits"]:
-        data = open_set(params, split)
-        result = train_run(params, method, data.train_known, run_path(stage, name, f"split{split}"), split,
-                           f"split{split}", variant, open_set_evaluator(data, method, dev), context)
-        rows.append({"run": f"split{split}", **result.history[-1]})
-    if params["train"]["closed_set"]:
+    if run == "all":
+        params = with_train_subset(params, params["train"]["closed_set_per_class"])
         train, test = all_classes(params)
-        result = train_run(params, method, train, run_path(stage, name, "all"), 100, "all", variant,
-                           closed_set_evaluator(test, dev), context)
-        rows.append({"run": "all", **result.history[-1]})
-    return rows
+        evaluate, seed_offset = closed_set_evaluator(test, dev), 100
+    else:
+        seed_offset = int(run.removeprefix("split"))
+        data = open_set(params, seed_offset)
+        train, evaluate = data.train_known, open_set_evaluator(data, method, dev)
+    overrides = {}
+    if variant is not None:
+        train, overrides = confusing_settings(params, train, run)
+    result = train_run(params, method, train, run_path(stage, name, run), seed_offset, run, variant, evaluate,
+                       context, train_overrides=overrides)
+    return {"run": run, **result.history[-1]}
+
+
+def confusing_settings(params: dict, train: ImageSet, run: str) -> tuple[ImageSet, dict]:
+    """The training images and :class:`TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own epochs,
+    learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
+    ``confusing.init: arpl``, a warm start from the finished ARPL model of the same run."""
+    cs, seed = params["confusing"], params["run"]["seed"]
+    overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
+    if cs["train_per_class"] is not None:
+        train = per_class_subset(train, cs["train_per_class"], seed=seed)
+        overrides["data_tag"] = f"{data_tag(params, run)}:cs{cs['train_per_class']}/class"
+    if cs["init"] == "arpl":
+        from arpl.checkpoint import read_checkpoint
+
+        source = run_path("train", "ARPL", run) / "checkpoint.pt"
+        overrides["init_from"] = f"{source}@{read_checkpoint(source)['fingerprint']}"
+        overrides["milestones"] = ()
+    return train, overrides
+
+
+def train_stage(params: dict, stage: str, names: list[str], context: DistContext = DistContext()) -> dict[str, list[dict]]:
+    """Train every run of every method (or, for stage ``confusing``, variant) in ``names``: on each split, and on
+    all classes when ``train.closed_set`` is on; independent runs go to parallel one-thread processes on the
+    CPU (:mod:`arpl.parallel`). Returns one summary row per run, by name."""
+    from arpl.parallel import train_ahead
+
+    runs = [(name, run) for run in reversed(stage_runs(params)) for name in names]  # the all-class runs first
+    train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in runs])
+    return {name: [train_stage_run(params, stage, name, run, context) for run in stage_runs(params)]
+            for name in names}
+
+
+def margin_history(params: dict, stage: str, name: str) -> pd.DataFrame:
+    """ARPL's margin ``R`` and the share of known test images whose margin term is active (Eq. 12), per epoch
+    (rows) and split (columns), from the training histories of the open-set runs of ``name``."""
+    import pandas as pd
+
+    from arpl.checkpoint import read_checkpoint
+
+    rows = [{"split": run, "epoch": row["epoch"], "R": row["R"], "active share": row["margin_active"]}
+            for run in stage_runs(params) if run != "all"
+            for row in read_checkpoint(run_path(stage, name, run) / "checkpoint.pt")["history"]]
+    return pd.DataFrame(rows).pivot(index="epoch", columns="split", values=["R", "active share"])
 
 
 def headline(row: dict) -> dict:
@@ -226,7 +292,7 @@ def describe_splits(params: dict) -> pd.DataFrame:
                      "test known": len(data.test_known), "test unknown": len(data.test_unknown),
                      "repeats another split": split in duplicates})
     if params["train"]["closed_set"]:
-        train, test = all_classes(params)
+        train, test = all_classes(with_train_subset(params, params["train"]["closed_set_per_class"]))
         outs = available_ood_sets(params)
         rows.append({"split": "all", "known": f"all {len(train.classes)} classes",
                      "unknown": "OOD sets: " + ", ".join(outs), "train images": len(train), "test known": len(test),

@@ -4,6 +4,7 @@ plane, so that classes, unknowns and reciprocal points (or prototypes) can be dr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ import torch
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import predict
 from arpl.experiment import device, open_set, run_path, train_run
+from arpl.parallel import train_ahead
 
 
 @dataclass(frozen=True)
@@ -80,26 +82,39 @@ def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device)
                        unknown_scores=unknown.scores(score), net=net)
 
 
+def figure7_run(params: dict, model: FeatureModel):
+    """Train (or reuse) one model of Fig. 1/7 on split ``figures.split``."""
+    split = params["figures"]["split"]
+    return train_2d(params, model, open_set(params, split), f"split{split}", split)
+
+
+def figure12_run(params: dict, count: int):
+    """Train (or reuse) ARPL with ``count`` random known classes (Fig. 12)."""
+    data = open_set(params, params["figures"]["split"], num_known=count)
+    return train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, f"known{count}", 300 + count)
+
+
+def train_models(params: dict) -> None:
+    """Train every model of Fig. 1, 7 and 12 at once, in parallel one-thread processes on the CPU
+    (:mod:`arpl.parallel`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
+    models = figure7_models(params["train"]["weight_pl"])
+    train_ahead(params, [partial(figure7_run, params, model) for model in models[::-1]]  # ARPL+CS first: longest
+                + [partial(figure12_run, params, count) for count in sorted(params["figures"]["known_counts"])[::-1]])
+
+
 def figure7_views(params: dict) -> list[FeatureView]:
     """Train (or reuse) the six models of Fig. 1/7 on split ``figures.split`` and view them."""
     split, dev = params["figures"]["split"], device(params)
     data = open_set(params, split)
-    views = []
-    for model in figure7_models(params["train"]["weight_pl"]):
-        net = train_2d(params, model, data, f"split{split}", split)
-        views.append(view(net, model.title, data, dev))
-    return views
+    return [view(figure7_run(params, model), model.title, data, dev)
+            for model in figure7_models(params["train"]["weight_pl"])]
 
 
 def figure12_views(params: dict) -> list[FeatureView]:
     """ARPL with K known classes for each K of ``figures.known_counts`` (Fig. 12; random splits)."""
     split, dev = params["figures"]["split"], device(params)
-    views = []
-    for count in params["figures"]["known_counts"]:
-        data = open_set(params, split, num_known=count)
-        net = train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, f"known{count}", 300 + count)
-        views.append(view(net, f"K = {count}", data, dev))
-    return views
+    return [view(figure12_run(params, count), f"K = {count}", open_set(params, split, num_known=count), dev)
+            for count in params["figures"]["known_counts"]]
 
 
 def retrieval_along_line(feature_view: FeatureView, data: OpenSetData, known_class: int = 0,

@@ -10,7 +10,7 @@ training loss of its method; the backbone only produces features [B, m]. Every h
 - ``own_score``: the name (see :mod:`arpl.scores`) of the method's own open-set score.
 
 Defaults reproduce the authors' code (iCGY96/ARPL, ``loss/``) numerically; where the
-paper's text differs (DESIGN.md §5), ``ARPLHead(margin_form="paper")`` and
+paper's text differs (docs/paper_vs_code.md), ``ARPLHead(margin_form="paper")`` and
 ``ARPLHead.entropy_term(form="paper")`` give the literal equations.
 
 Temperature: the code divides logits by ``temp`` before the softmax; the paper multiplies
@@ -341,10 +341,18 @@ class ARPLHead(nn.Module):
 
     def margin_loss(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """``L_o`` of Eq. (12) averaged over the batch, in the form chosen by ``margin_form``."""
+        return F.relu(self._margin_excess(features, labels)).mean()
+
+    @torch.no_grad()
+    def margin_active_fraction(self, features: torch.Tensor, labels: torch.Tensor) -> float:
+        """Share of samples whose margin term (Eq. 12) is non-zero, i.e. still pulls ``d_e`` below ``R``. In the
+        code form, ``R`` grows until hardly any sample is active: then ARPL trains as plain cross-entropy."""
+        return float((self._margin_excess(features, labels) > 0).float().mean())
+
+    def _margin_excess(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         labels = _check_labels(labels, _check_features(features, self.feat_dim).shape[0])
-        own_distance = _own_point_distance(features, self.points, labels)
         offset = 1.0 if self.margin_form == "code" else 0.0
-        return F.relu(own_distance - self.R + offset).mean()
+        return _own_point_distance(features, self.points, labels) - self.R + offset
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. (14): ``(logits, L_c + weight_pl * L_o)``."""

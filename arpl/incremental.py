@@ -14,14 +14,16 @@ Better bases keep new classes apart in coefficient space; the curve is averaged 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import torch
 
 from arpl.data.openset import select_classes
-from arpl.data.sources import ImageSet
 from arpl.evaluate import predict
 from arpl.experiment import all_classes, device, run_path, train_run
+from arpl.parallel import train_ahead
 
 
 def class_orders(num_classes: int, orders: int, seed: int) -> list[list[int]]:
@@ -57,23 +59,32 @@ def incremental_curve(train_coef: np.ndarray, train_labels: np.ndarray, test_coe
             for seen in range(base_classes, len(order) + 1)]
 
 
-def base_model(params: dict, method: str, order: list[int], index: int, train: ImageSet):
-    """Train (or reuse) ``method`` on the base classes of ``order``."""
+def orders_of(params: dict) -> list[list[int]]:
+    """The ``incremental.orders`` class orders of the profile's dataset."""
+    return class_orders(len(all_classes(params)[0].classes), params["incremental"]["orders"], params["run"]["seed"])
+
+
+def base_model(params: dict, method: str, index: int):
+    """Train (or reuse) ``method`` on the base classes of class order ``index``."""
     settings = params["incremental"]
-    base = select_classes(train, order[:settings["base_classes"]])
+    base = select_classes(all_classes(params)[0], orders_of(params)[index][:settings["base_classes"]])
     result = train_run(params, method, base, run_path("incremental", method, f"order{index}"), 200 + index,
                        f"order{index}", train_overrides={"epochs": settings["epochs"]})
     return result.net
 
 
 def run_incremental(params: dict) -> pd.DataFrame:
-    """Fig. 13: one row per method, order and number of seen classes, with the accuracy (percent)."""
+    """Fig. 13: one row per method, order and number of seen classes, with the accuracy (percent). The base
+    models are trained first, in parallel one-thread processes on the CPU (:mod:`arpl.parallel`)."""
     settings, dev = params["incremental"], device(params)
     train, test = all_classes(params)
+    orders = orders_of(params)
+    train_ahead(params, [partial(base_model, params, method, index) for index in range(len(orders))
+                         for method in settings["methods"]])
     rows = []
-    for index, order in enumerate(class_orders(len(train.classes), settings["orders"], params["run"]["seed"])):
+    for index, order in enumerate(orders):
         for method in settings["methods"]:
-            net = base_model(params, method, order, index, train)
+            net = base_model(params, method, index)
             train_coef, test_coef = coefficients(net, train.images, dev), coefficients(net, test.images, dev)
             curve = incremental_curve(train_coef, train.labels.numpy(), test_coef, test.labels.numpy(), order,
                                       settings["base_classes"])

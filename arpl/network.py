@@ -47,7 +47,7 @@ class OpenSetNet(nn.Module):
 def build_model(spec: ModelSpec) -> OpenSetNet:
     """Build backbone and head from a :class:`ModelSpec`."""
     backbone = build_backbone(spec.backbone, in_channels=spec.in_channels, image_size=spec.image_size,
-                              abn=spec.abn, feat_dim=spec.feat_dim)
+                              abn=spec.abn, feat_dim=spec.feat_dim, width=spec.width)
     options: dict = {"temperature": spec.temperature}
     if spec.method != "Softmax":
         options["weight_pl"] = spec.weight_pl

@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules of the paper's protocol (Sec. 5.1-5.3; DESIGN.md section 5)."""
+"""Optimisers and learning-rate schedules of the paper's protocol (Sec. 5.1-5.3; docs/paper_vs_code.md)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 import pandas as pd
 
 from arpl import metrics, stats
@@ -83,15 +84,16 @@ def trial_metrics(trial: TrialPredictions, score_name: str) -> dict[str, float]:
 def _per_class_scores(trial: TrialPredictions, score_name: str) -> tuple[np.ndarray, np.ndarray] | None:
     """The per-class arrays whose row maximum is the score, as the authors' ``compute_oscr`` expects."""
     if score_name == "msp":
-        return _softmax(trial.known.logits), _softmax(trial.unknown.logits)
+        return softmax(trial.known.logits), softmax(trial.unknown.logits)
     if score_name in ("max_logit", "max_distance"):
         return trial.known.logits, trial.unknown.logits
     return None
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities of ``logits`` [N, K] with the same torch softmax as the ``msp`` score, so that the
+    authors' OSCR sees exactly the values (and ties) that the other metrics see."""
+    return torch.softmax(torch.from_numpy(np.asarray(logits)), dim=1).numpy()
 
 
 def per_split_table(trials: list[TrialPredictions], score_names: list[str]) -> pd.DataFrame:

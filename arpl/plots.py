@@ -2,7 +2,7 @@
 
 Every function takes arrays (numpy, or torch tensors, which are copied to the CPU) and returns a
 ``matplotlib.figure.Figure`` built with the object API: no pyplot, no GUI backend, nothing to close.
-:func:`save_figure` writes a figure atomically. Nothing here trains, loads or reads files.
+:func:`save_figure` writes a figure atomically; :func:`publish` also returns it as a notebook image. Nothing here trains, loads or reads files.
 
 Conventions:
 
@@ -253,6 +253,17 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], formats: Sequence[str
         written.append(target)
     return written
 
+
+def publish(fig: Figure, path: str | os.PathLike[str]):
+    """Save ``fig`` as a PNG with :func:`save_figure` and return that file as an IPython image.
+
+    A notebook cell that ends with ``plots.publish(figure, path)`` shows exactly the file the stage writes as
+    its DVC output. (A bare ``Figure`` built without pyplot has no image formatter in the kernel and would
+    show only its text repr.)
+    """
+    from IPython.display import Image
+
+    return Image(filename=str(save_figure(fig, path)[0]))
 
 # --- images (data stage, Fig. 6) ---------------------------------------------------------------
 
@@ -734,5 +745,44 @@ def bar_table(values: Mapping[str, Mapping[str, float]], title: str = "Closed-se
     ax.grid(axis="x", visible=False)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+# --- the report's front page ---------------------------------------------------------------------
+
+@_styled
+def anchor_comparison(table: Any, metric: str = "AUROC",
+                      title: str = "Ours vs the authors' code on the same splits") -> Figure:
+    """Bars of our ``metric`` (percent) per split, one bar per method, and a black tick with the value of the
+    authors' own code (the anchor) where it exists, labelled with our difference to it.
+
+    ``table`` is :func:`arpl.summary.anchor_comparison`'s frame: columns method, split, ``metric`` and
+    ``"<metric> anchor"`` (NaN where the authors' code was not run).
+    """
+    import seaborn as sns
+
+    methods = list(dict.fromkeys(table["method"]))
+    fig, axes = _new_figure(size=(max(5.0, 0.5 * len(methods) * table["split"].nunique() + 2.0), 3.8))
+    ax = axes[0, 0]
+    sns.barplot(data=table, x="split", y=metric, hue="method", hue_order=methods, palette=method_colours(methods),
+                ax=ax)
+    splits = sorted(table["split"].unique())
+    for method, bars in zip(methods, ax.containers):
+        rows = table[table.method == method].set_index("split")
+        for split, bar in zip(splits, bars):
+            anchor = rows[f"{metric} anchor"].get(split, np.nan)
+            if not np.isfinite(anchor):
+                continue
+            x0, width = bar.get_x(), bar.get_width()
+            ax.plot([x0, x0 + width], [anchor, anchor], color="black", linewidth=2.2, solid_capstyle="butt")
+            ax.annotate(f"{rows[metric][split] - anchor:+.1f}", (x0 + width / 2, max(anchor, rows[metric][split])),
+                        xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
+    ax.plot([], [], color="black", linewidth=2.2, label="authors' code (anchor)")
+    lowest = np.nanmin(np.concatenate([table[metric].to_numpy(float), table[f"{metric} anchor"].to_numpy(float)]))
+    ax.set_ylim(max(0.0, float(lowest) - 15.0), 100.0)
+    ax.set_ylabel(f"{metric} (%), own score")
+    ax.set_title(title)
+    ax.grid(axis="x", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

@@ -7,6 +7,7 @@ stage fails, :func:`notebook_errors` names the failing cell of the executed note
 
 from __future__ import annotations
 
+import base64
 import math
 import numbers
 import re
@@ -67,9 +68,23 @@ def _drop_stderr_outputs(notebook: nbformat.NotebookNode) -> None:
                             if not (output.get("output_type") == "stream" and output.get("name") == "stderr")]
 
 
+# nbconvert's lab template without the scripts it fetches from CDNs (require.js, MathJax, Mermaid, the Jupyter
+# widgets manager): a stage page loads no external resource and runs no script, so it is complete offline.
+OFFLINE_TEMPLATE = "arpl_offline.html.j2"
+_OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
 def _exporter() -> HTMLExporter:
+    from jinja2 import DictLoader
+
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True)
+                            embed_images=True, template_name="lab", template_file=OFFLINE_TEMPLATE,
+                            extra_loaders=[DictLoader({OFFLINE_TEMPLATE: _OFFLINE_TEMPLATE_SOURCE})])
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags={REMOVE_CELL_TAG}, remove_all_outputs_tags={REMOVE_OUTPUT_TAG},
                               enabled=True), enabled=True)
@@ -79,8 +94,8 @@ def _exporter() -> HTMLExporter:
 def notebook_to_html(notebook: nbformat.NotebookNode, title: str, drop_stderr: bool = True) -> str:
     """Render a notebook to one HTML string with no code cells and no prompts (nbconvert's lab template).
 
-    Markdown, tables and figures remain (images inline as base64 data URIs, so the page is one file;
-    only MathJax comes from a CDN, and offline the LaTeX source shows instead); cells tagged
+    Markdown, tables and figures remain (images inline as base64 data URIs, CSS inline, no scripts, so the
+    page is one file that loads nothing from the network; LaTeX shows as its source); cells tagged
     ``remove_cell`` vanish and cells tagged ``remove_output`` lose their outputs; stderr streams
     (warnings, progress bars) are dropped unless ``drop_stderr`` is False. Error outputs are kept.
     """
@@ -181,6 +196,12 @@ def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}") -> str:
         rows.append(f"<tr>{cells}</tr>")
     body = "\n".join(rows)
     return f'<table class="{TABLE_CLASS}">\n<thead><tr>{header}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
+def image_html(path: str | Path, alt: str) -> str:
+    """An ``<img>`` holding the PNG at ``path`` as a data URI, so the page stays one self-contained file."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}" style="max-width: 100%">'
 
 
 def _facts_html(facts: Mapping[str, str]) -> str:

@@ -11,7 +11,7 @@ computed for any trained model without touching its parameters:
   points (RPL: ``d_e``; ARPL: ``d_e - d_d``, Eq. 6), so this score is numerically the max
   logit. It is kept as its own name because it only has that meaning for those heads.
 
-Which score each method reports as its own follows the authors' test code (DESIGN.md §5):
+Which score each method reports as its own follows the authors' test code (docs/paper_vs_code.md):
 Softmax, GCPL and RPL are scored by the max softmax probability of the logits their
 criterion returns; ARPL by the raw maximum of its logits (the distance, Eq. 20).
 """
@@ -120,7 +120,7 @@ def scores_for(method: str) -> list[str]:
 
 
 def own_score(method: str) -> str:
-    """The score the authors' test code uses for ``method`` (DESIGN.md §5).
+    """The score the authors' test code uses for ``method`` (docs/paper_vs_code.md, "Scores").
 
     Softmax/GCPL/RPL -> ``msp``; ARPL -> ``max_distance`` (its raw max logit, Eq. 20).
     """

@@ -18,6 +18,7 @@ class ModelSpec:
     in_channels: int = 1
     image_size: int = 28
     feat_dim: int | None = None     # None: the backbone's own feature size
+    width: int | None = None        # 'small' only: channels of the first convolution (None: 32)
     abn: bool = False               # auxiliary batch norm (Sec. 4.2)
     temperature: float = 1.0        # gamma = 1 / temperature (Eq. 7)
     weight_pl: float = 0.1          # lambda (Eq. 14)
@@ -52,6 +53,7 @@ class TrainSpec:
     compile: bool = False
     on_nonfinite: str = "stop"      # "stop" | "skip_batch"
     data_tag: str = ""              # identifies the training data (dataset, split, subset)
+    init_from: str = ""             # warm start: "<checkpoint path>@<its fingerprint>" ("" = from scratch)
 
 
 def spec_dict(spec: ModelSpec | TrainSpec) -> dict:

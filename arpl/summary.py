@@ -3,6 +3,7 @@ the authors' own code (``arpl/anchors_fashion_mnist.csv``) when the anchor profi
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from arpl.io import load_json
 
 STAGE_PAGES = [
     ("01_data", "Data and open-set splits", "the trials, their classes and sample images"),
-    ("02_train_*", "Training", "one page per loss: per-epoch lines and last-epoch metrics"),
+    ("02_train", "Training", "every loss on every split: per-epoch lines, last-epoch metrics, ARPL's margin"),
     ("03_confusing", "Confusing samples (ARPL+CS)", "Algorithm 2 and its ablations; Fig. 4, 6b, 10"),
     ("04_osr", "Open set recognition", "Tables 1-2 with intervals, the paper beside ours, Fig. 9"),
     ("05_ood", "Out-of-distribution detection", "Table 3 on this profile (Table 5 / 6 on DomainNet / ImageNet)"),
@@ -119,18 +120,55 @@ def is_anchor_profile(params: dict) -> bool:
             and params["model"]["backbone"] == "classifier32" and train["epochs"] == 40)
 
 
+ANCHOR_METRICS = ("ACC", "AUROC", "OSCR")
+
+
 def anchor_comparison(params: dict, osr_per_split: str | Path = "runs/osr/per_split.csv") -> pd.DataFrame | None:
-    """Split-by-split comparison with the authors' code (own score), or None off the anchor profile.
+    """Split by split and method (own score, percent): our accuracy, AUROC and OSCR beside what the authors'
+    own code scored on the same Fashion-MNIST split (``arpl/anchors_fashion_mnist.csv``: Softmax and ARPL),
+    and the difference; None off Fashion-MNIST or without open-set results.
 
     The anchors' OSCR came from the authors' ``compute_oscr``, so ours is taken from the same variant
     (``OSCR_authors``) to compare like with like; the definition-correct OSCR is in the OSR tables."""
-    if not is_anchor_profile(params):
+    if params["data"]["dataset"] != "fashion-mnist" or not Path(osr_per_split).exists():
         return None
     per_split = pd.read_csv(osr_per_split)
-    ours = per_split[(per_split.score == "own") & per_split.method.isin(["ARPL", "Softmax"])].copy()
-    ours["epochs"] = params["train"]["epochs"]
-    ours["OSCR"] = ours["OSCR_authors"]
-    return paper.anchors_vs_ours(ours.drop(columns=["score", "OSCR_authors"]))
+    ours = per_split[per_split.score == "own"].drop(columns=["OSCR"]).rename(columns={"OSCR_authors": "OSCR"})
+    long = paper.anchors_vs_ours(ours[["method", "split", *ANCHOR_METRICS]])
+    rows = []
+    for (method, split), group in long.groupby(["method", "split"], sort=False):
+        values = group.set_index("metric")
+        row = {"method": method, "split": split}
+        for metric in ANCHOR_METRICS:
+            row.update({metric: values.at[metric, "ours"], f"{metric} anchor": values.at[metric, "anchor"],
+                        f"{metric} difference": values.at[metric, "difference"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def anchor_note(params: dict) -> str:
+    """What the anchor comparison compares: the same protocol, or this profile's budget against the authors'."""
+    if is_anchor_profile(params):
+        return ("Same protocol as the anchors (classifier32, full data, 32 px x 3, 40 epochs): a difference is a "
+                "difference of implementation (and of seed).")
+    data, train = params["data"], params["train"]
+    return (f"Anchors: the authors' code with their full protocol (classifier32, all images, 32 px x 3, 40 epochs). "
+            f"Ours: this profile's budget ({params['model']['backbone']} network, "
+            f"{data['train_per_class'] or 'all'} training images per class, {train['epochs']} epochs). "
+            f"OSCR here is the authors' compute_oscr variant, as in the anchors.")
+
+
+def stage_times(notebooks: str | Path = "runs/notebooks") -> pd.DataFrame:
+    """Wall time of each executed stage notebook (papermill's record of its last run), in pipeline order,
+    with a last row for the total; switched-off stages are listed with 0 s."""
+    rows = []
+    for pattern, title, _ in STAGE_PAGES:
+        for path in sorted(Path(notebooks).glob(f"{pattern}.ipynb")):
+            seconds = json.loads(path.read_text()).get("metadata", {}).get("papermill", {}).get("duration") or 0.0
+            rows.append({"stage": path.stem, "seconds": float(seconds)})
+    rows.append({"stage": "total", "seconds": sum(row["seconds"] for row in rows)})
+    table = pd.DataFrame(rows, columns=["stage", "seconds"])
+    return table.assign(seconds=table.seconds.round().astype(int))
 
 
 def _git_commit() -> str:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arpl.checkpoint import read_checkpoint, save_checkpoint
+from arpl.checkpoint import CheckpointMismatchError, read_checkpoint, save_checkpoint
 from arpl.data.batches import Batches
 from arpl.data.files import ImageFiles, StreamBatches
 from arpl.data.transforms import Augment
@@ -131,7 +131,10 @@ def _training_batches(images: torch.Tensor | ImageFiles, labels: torch.Tensor, m
 
 def _build_parts(model_spec: ModelSpec, train_spec: TrainSpec, device: torch.device) -> _Parts:
     torch.manual_seed(train_spec.seed)
-    net = build_model(model_spec).to(device)
+    net = build_model(model_spec)
+    if train_spec.init_from:
+        warm_start(net, train_spec.init_from.rsplit("@", 1)[0])
+    net = net.to(device)
     if train_spec.channels_last and device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     fused = device.type == "cuda"
@@ -146,6 +149,19 @@ def _build_parts(model_spec: ModelSpec, train_spec: TrainSpec, device: torch.dev
         parts.optimizer_g = build_gan_optimizer(parts.generator, train_spec.gan_lr, fused=fused)
         parts.optimizer_d = build_gan_optimizer(parts.discriminator, train_spec.gan_lr, fused=fused)
     return parts
+
+
+def warm_start(net: OpenSetNet, checkpoint: str | Path) -> None:
+    """Initialise ``net`` with the network weights of a finished run's ``checkpoint`` (same backbone, head and
+    classes). A network with auxiliary batch norm (Sec. 4.2) that starts from one without gets the known
+    domain's statistics in both domains."""
+    source = read_checkpoint(checkpoint)["states"]["net"]
+    state = {key: source.get(key, source.get(key.replace(".bns.1.", ".bns.0."))) for key in net.state_dict()}
+    missing = [key for key, value in state.items() if value is None]
+    if missing:
+        raise CheckpointMismatchError(f"{checkpoint} cannot start this network: it lacks {missing[:3]}; "
+                                      f"its run must use the same network and head.")
+    net.load_state_dict(state)
 
 
 def _resume(checkpoint: Path, parts: _Parts, model_spec: ModelSpec, train_spec: TrainSpec, label: str,
@@ -291,9 +307,11 @@ def _confusing_step(parts: _Parts, x: torch.Tensor, y: torch.Tensor, spec: Train
 
 def _bce(discriminator: nn.Module, images: torch.Tensor, target: torch.Tensor, spec: TrainSpec,
          device: torch.device) -> torch.Tensor:
+    """Eq. 15-16: binary cross-entropy of D on ``images``, computed from D's logit (numerically stable, and
+    with a gradient even where D is saturated)."""
     with _autocast(spec, device):
-        probability = discriminator(images)
-    return F.binary_cross_entropy(probability.float().clamp(1e-7, 1 - 1e-7), target)
+        logit = discriminator(images)
+    return F.binary_cross_entropy_with_logits(logit.float(), target)
 
 
 @contextlib.contextmanager

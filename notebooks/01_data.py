@@ -47,5 +47,4 @@ save_json(splits.to_dict(orient="records"), "runs/data/splits.json")
 
 # %%
 figure = plots.image_grid(experiment.sample_rows(params))
-plots.save_figure(figure, "runs/data/samples.png")
-figure
+plots.publish(figure, "runs/data/samples.png")

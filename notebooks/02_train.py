@@ -1,9 +1,9 @@
 # %% [markdown]
 # # Training: Softmax, GCPL, RPL and ARPL
 #
-# This stage trains one loss (the `method` parameter; DVC runs the stage once per entry of
-# `train.methods`) on every open-set trial of `data.splits`, and, when `train.closed_set` is on, on all
-# classes for the out-of-distribution and closed-set stages.
+# This stage trains every loss of `train.methods` on every open-set trial of `data.splits`, and, when
+# `train.closed_set` is on, on all classes for the out-of-distribution and closed-set stages (on
+# `train.closed_set_per_class` images per class).
 #
 # * **Softmax**: cross-entropy on a linear layer.
 # * **GCPL** (generalized convolutional prototype learning): logits are negative distances to learned
@@ -14,10 +14,11 @@
 #   cross-entropy (Eq. 8) plus `lambda` times the adversarial margin constraint (Eq. 12), Eq. 14.
 #
 # Each epoch prints one line (loss, training accuracy, test accuracy, AUROC and OSCR with the method's own
-# score) and writes an atomic checkpoint: an interrupted run resumes from its last complete epoch.
+# score) and writes an atomic checkpoint: an interrupted run resumes from its last complete epoch. On the CPU
+# the runs are independent one-thread processes side by side, one per core (`run.workers`); the numbers do
+# not depend on how many run at once.
 
 # %% tags=["parameters"]
-method = "ARPL"
 params_file = "params.yaml"
 
 # %%
@@ -28,15 +29,15 @@ from arpl.config import load_params
 from arpl.io import save_json
 
 params = load_params(params_file)
+methods = params["train"]["methods"]
 
 # %% [markdown]
-# ## Train every split
+# ## Train every method on every split
 # The known classes of split *i* are the authors' list *i*; the seed of split *i* is `run.seed + i`.
 
 # %%
-rows = experiment.train_stage(params, "train", method)
-summary = pd.DataFrame(rows)
-summary
+runs = experiment.train_stage(params, "train", methods)
+summary = pd.DataFrame([{"method": method, **row} for method, rows in runs.items() for row in rows])
 
 # %% [markdown]
 # ## Last-epoch summary
@@ -44,5 +45,16 @@ summary
 # stage evaluates every model with every score, with intervals and the paper's numbers beside them.
 
 # %%
-save_json({row["run"]: experiment.headline(row) for row in rows}, f"runs/train/{method}/summary.json")
-summary.set_index("run")[[c for c in ("test_acc", "auroc", "oscr", "loss") if c in summary]].round(4)
+save_json({method: {row["run"]: experiment.headline(row) for row in rows} for method, rows in runs.items()},
+          "runs/train/summary.json")
+summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seconds") if c in summary]].round(4)
+
+# %% [markdown]
+# ## ARPL's margin, epoch by epoch
+# The learned margin `R` of Eq. 12 and the share of known test images whose margin term is still active, per
+# split. In the authors' code form, `max(0, d_e - R + 1)` with a learnable `R` pushes `R` up until hardly any
+# sample is active; from then on ARPL trains as plain cross-entropy on `d_e - d_d`, which explains why it
+# behaves much like Softmax scored by its max logit.
+
+# %%
+experiment.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"

@@ -31,7 +31,7 @@ run, data = experiment.showcase(params)  # the first split, or the all-class run
 # the plain pass's loss and accuracy, and the test accuracy / AUROC / OSCR with the max-distance score.
 
 # %%
-runs = {variant: experiment.train_stage(params, "confusing", variant) for variant in variants}
+runs = experiment.train_stage(params, "confusing", variants)
 summary = pd.DataFrame([{"variant": experiment.method_name(v), **row} for v, rows in runs.items() for row in rows])
 save_json({experiment.method_name(v): {row["run"]: experiment.headline(row) for row in rows} for v, rows in runs.items()},
           "runs/confusing/summary.json")
@@ -49,8 +49,7 @@ checkpoint = experiment.run_path("confusing", cs_variant, run) / "checkpoint.pt"
 generator = confusing.load_generator(checkpoint)
 fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
 figure = plots.image_grid(confusing.sample_rows(data.train_known.images, fake))
-plots.save_figure(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
-figure
+plots.publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 
 # %% [markdown]
 # ## Where confusing samples land (Fig. 4)
@@ -70,8 +69,7 @@ for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", c
 for title, view in views.items():
     figure = plots.feature_space(view["features"], view["labels"], None, f"Fig. 4: {title}, {run}",
                                  extra=view["extra"])
-    plots.save_figure(figure, f"runs/confusing/figures/fig4_{title.replace('+', '_')}.png")
-    display(figure)
+    display(plots.publish(figure, f"runs/confusing/figures/fig4_{title.replace('+', '_')}.png"))
 
 # %% [markdown]
 # ## Learning curves of the variants (Fig. 10)
@@ -87,5 +85,4 @@ if arpl_path.exists():
     histories["ARPL"] = confusing.history(arpl_path)
 curves = ["test_acc", "auroc"] if run != "all" else ["test_acc", "loss"]  # the all-class run has no unknowns
 figure = plots.training_curves(histories, curves, f"Fig. 10: ARPL+CS variants, {run}")
-plots.save_figure(figure, "runs/confusing/figures/fig10_cs_variants.png")
-figure
+plots.publish(figure, "runs/confusing/figures/fig10_cs_variants.png")

@@ -74,9 +74,7 @@ comparison.round(2)
 split = params["data"]["splits"][0]
 roc, oscr_curves, areas = osr.curves(trials, split)
 figure = plots.roc_curves(roc, f"Fig. 9 (top): ROC, split {split}")
-plots.save_figure(figure, "runs/osr/figures/fig9_roc.png")
-display(figure)
+display(plots.publish(figure, "runs/osr/figures/fig9_roc.png"))
 figure = plots.oscr_curves(oscr_curves, f"Fig. 9 (bottom): OSCR, split {split}", areas=areas)
-plots.save_figure(figure, "runs/osr/figures/fig9_oscr.png")
 osr.save_curves(roc, oscr_curves, "runs/osr/curves")
-figure
+plots.publish(figure, "runs/osr/figures/fig9_oscr.png")

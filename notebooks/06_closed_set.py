@@ -29,5 +29,4 @@ paper.paper_results(table="table4").pivot_table(index="method", columns="dataset
 # %%
 figure = plots.bar_table({"accuracy": dict(zip(table.method, table.ACC / 100))},
                          "Table 4 on this profile: closed-set accuracy", "accuracy (%)")
-plots.save_figure(figure, "runs/closed_set/figures/table4_accuracy.png")
-figure
+plots.publish(figure, "runs/closed_set/figures/table4_accuracy.png")

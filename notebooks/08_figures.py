@@ -18,7 +18,18 @@ from arpl import experiment, feature_space, plots
 from arpl.config import load_params
 
 params = load_params(params_file)
+params = experiment.with_train_subset(params, params["figures"]["train_per_class"])
 split = params["figures"]["split"]
+
+# %% [markdown]
+# ## Train the two-dimensional models
+# Budget: `figures.train_per_class` training images per class and `figures.epochs` epochs per model (less than
+# the open-set models of Tables 1-2). The six models of Fig. 1/7 and the four of Fig. 12 are independent, so
+# they are trained first, side by
+# side in one-thread processes (one per CPU core); each epoch prints one line. The cells below only load them.
+
+# %%
+feature_space.train_models(params)
 views = feature_space.figure7_views(params)
 
 # %% [markdown]
@@ -27,8 +38,7 @@ views = feature_space.figure7_views(params)
 # %%
 for v in views:
     figure = plots.feature_space(v.features, v.labels, v.points, f"{v.title}, split {split}", points_label=v.points_label)
-    plots.save_figure(figure, f"runs/figures/figures/fig7_{v.slug}.png")
-    display(figure)
+    display(plots.publish(figure, f"runs/figures/figures/fig7_{v.slug}.png"))
 
 # %% [markdown]
 # ## Distribution of the open-set score (Fig. 7, bottom row)
@@ -38,8 +48,7 @@ for v in views:
 # %%
 for v in views:
     figure = plots.distance_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown")
-    plots.save_figure(figure, f"runs/figures/figures/fig7_hist_{v.slug}.png")
-    display(figure)
+    display(plots.publish(figure, f"runs/figures/figures/fig7_hist_{v.slug}.png"))
 
 # %% [markdown]
 # ## Retrieval from a class centre to its reciprocal point (Fig. 6a)
@@ -52,8 +61,7 @@ arpl_view = views[4]
 data = experiment.open_set(params, split)
 strip, positions = feature_space.retrieval_along_line(arpl_view, data)
 figure = plots.retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
-plots.save_figure(figure, "runs/figures/figures/fig6a_retrieval.png")
-figure
+plots.publish(figure, "runs/figures/figures/fig6a_retrieval.png")
 
 # %% [markdown]
 # ## Number of known classes (Fig. 12)
@@ -62,5 +70,4 @@ figure
 # %%
 for v in feature_space.figure12_views(params):
     figure = plots.feature_space(v.features, v.labels, v.points, f"Fig. 12: ARPL, {v.title}")
-    plots.save_figure(figure, f"runs/figures/figures/fig12_{v.slug}.png")
-    display(figure)
+    display(plots.publish(figure, f"runs/figures/figures/fig12_{v.slug}.png"))

@@ -14,11 +14,21 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import ablations, plots
+from arpl import ablations, experiment, plots
 from arpl.config import load_params
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
+params = experiment.with_train_subset(params, params["figures"]["train_per_class"])
+
+# %% [markdown]
+# ## Train the models of both ablations
+# Budget: `figures.train_per_class` training images per class and `figures.epochs` epochs per model (less than
+# the open-set models of Tables 1-2). They are independent, so they are trained first, side by side in one-thread processes (one per CPU core);
+# each epoch prints one line. The cells below only load them.
+
+# %%
+ablations.train_models(params)
 
 # %% [markdown]
 # ## Lambda (Fig. 8)
@@ -32,8 +42,7 @@ lambdas.pivot(index="lambda", columns="variant", values="AUROC").round(2)
 # %%
 figure = plots.lambda_ablation({v: list(zip(g["lambda"], g.AUROC / 100)) for v, g in lambdas.groupby("variant", sort=False)},
                                "AUROC (%)", "Fig. 8: AUROC against lambda")
-plots.save_figure(figure, "runs/ablations/figures/fig8_lambda.png")
-figure
+plots.publish(figure, "runs/ablations/figures/fig8_lambda.png")
 
 # %% [markdown]
 # ## Number of known classes (Fig. 11)
@@ -49,5 +58,4 @@ counts.round(3)
 arpl_rows = counts[counts.method == "ARPL"]
 figure = plots.margin_and_auroc_vs_known({"ARPL": list(zip(arpl_rows.known, arpl_rows.R))},
                                          {m: list(zip(g.known, g.AUROC / 100)) for m, g in counts.groupby("method", sort=False)})
-plots.save_figure(figure, "runs/ablations/figures/fig11_known_classes.png")
-figure
+plots.publish(figure, "runs/ablations/figures/fig11_known_classes.png")

@@ -22,14 +22,18 @@ fi
 
 # Fashion-MNIST: Debian's package where apt is available (offline mirrors included); otherwise the data
 # stage falls back to torchvision's download (set data.download: true in params.yaml).
+# The tests also open the report in a real browser: Debian's chromium and chromium-driver.
 DEBIAN_DIR=/usr/share/datasets/fashion-mnist
-if [ ! -f "$DEBIAN_DIR/train-images-idx3-ubyte.gz" ] && command -v apt-get >/dev/null 2>&1; then
+APT_PACKAGES=""
+[ -f "$DEBIAN_DIR/train-images-idx3-ubyte.gz" ] || APT_PACKAGES="dataset-fashion-mnist"
+command -v chromedriver >/dev/null 2>&1 || APT_PACKAGES="$APT_PACKAGES chromium chromium-driver"
+if [ -n "$APT_PACKAGES" ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
   if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
-    echo "==> installing Debian's dataset-fashion-mnist"
-    $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null \
-      || echo "   (apt could not install dataset-fashion-mnist; the data stage will try torchvision)"
+    echo "==> installing Debian's$APT_PACKAGES"
+    $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq $APT_PACKAGES >/dev/null \
+      || echo "   (apt could not install$APT_PACKAGES; the data stage will try torchvision, the browser test skips)"
   fi
 fi
 

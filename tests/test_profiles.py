@@ -78,13 +78,12 @@ def _resolved_stages(profile: str, tmp_path: Path) -> dict:
 def test_profile_switch_changes_what_the_pipeline_runs(tmp_path):
     default = _resolved_stages("cpu-default", tmp_path)
     mnist = _resolved_stages("mnist", tmp_path)
-    assert {"train@Softmax", "train@ARPL", "confusing", "osr", "report"} <= set(default)
+    assert {"train", "confusing", "osr", "report"} <= set(default)
     assert "data/raw" in default["data"][1] and "data/downloads" in mnist["data"][1]
-    assert default["train@ARPL"][0].endswith("-p method=ARPL")
+    assert default["train"][0].endswith("notebooks/02_train.py runs/notebooks/02_train.ipynb")
 
 
 def test_profile_without_trials_switches_stages_off(tmp_path):
     stages = _resolved_stages("domainnet", tmp_path)
     assert "--when data.splits" in stages["osr"][0] and "--when figures.enabled" in stages["figures"][0]
-    assert "data/external" in stages["data"][1] and set(k for k in stages if k.startswith("train@")) == \
-        {"train@Softmax", "train@ARPL"}
+    assert "data/external" in stages["data"][1] and "train" in stages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -108,3 +109,65 @@ def test_build_index_links_every_page_and_shows_the_headline(tmp_path: Path):
 def test_build_index_rejects_a_page_without_a_file(tmp_path: Path):
     with pytest.raises(ValueError, match="title and a file"):
         report.build_index(tmp_path, [{"title": "Data"}], "", {})
+
+
+class _ExternalResources(HTMLParser):
+    """Collects every URL a page would fetch from the network: ``src``/``href``/``srcset``/``data`` of scripts,
+    stylesheets, images and embeds, and ``url(...)`` / ``@import`` in CSS (style elements and attributes)."""
+
+    TAGS = {"script", "link", "img", "iframe", "source", "video", "audio", "embed", "object", "input", "track"}
+    CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])\s*((?:https?:)?//[^'")\s]+)""", re.IGNORECASE)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_style = False
+
+    @staticmethod
+    def _remote(value: str) -> bool:
+        return value.strip().lower().startswith(("http:", "https:", "//"))
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if value is None:
+                continue
+            if tag in self.TAGS and name in ("src", "href", "srcset", "data"):
+                self.found += [f"<{tag} {name}={value}>" for part in value.split(",") if self._remote(part)]
+            if name == "style":
+                self.found += self.CSS_URL.findall(value)
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.found += self.CSS_URL.findall(re.sub(r"/\*.*?\*/", "", data, flags=re.DOTALL))
+
+
+def test_report_pages_load_nothing_from_the_network(tmp_path: Path):
+    """A rendered stage page and the index are complete offline: no script, stylesheet, image or font is fetched
+    (nbconvert's lab template would load require.js, MathJax, Mermaid and the widgets manager from CDNs), even
+    for a notebook with LaTeX, a Mermaid diagram and widget state."""
+    notebook = _executed_notebook()
+    notebook.cells.append(nbformat.v4.new_markdown_cell(
+        "Eq. 12: $\\max(0, d_e - R + 1)$ and $$L = L_c + \\lambda L_o$$\n\n```mermaid\ngraph LR; a-->b\n```"))
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "version_major": 2, "version_minor": 0, "state": {}}}
+    source = tmp_path / "stage.ipynb"
+    nbformat.write(notebook, source)
+    stage = report.render_notebook(source, tmp_path / "site" / "04_osr.html", "OSR")
+    headline = report.dataframe_html(pd.DataFrame({"method": ["ARPL"], "AUROC": [84.9]}))
+    index = report.build_index(tmp_path / "site", [{"title": "OSR", "file": "04_osr.html", "summary": "Tables 1-2"}],
+                               headline, {"profile": "smoke"})
+    for page in (stage, index):
+        html = page.read_text(encoding="utf-8")
+        scanner = _ExternalResources()
+        scanner.feed(html)
+        assert scanner.found == [], (page.name, scanner.found)
+        assert not re.search(r"<script[^>]*\ssrc=", html), page.name
+        assert not [cdn for cdn in ("cdnjs", "unpkg", "jsdelivr", "require.js", "mathjax") if cdn in html.lower()], page.name
+    html = stage.read_text(encoding="utf-8")
+    assert "MARKDOWN_VISIBLE" in html and f"data:image/png;base64,{ONE_PIXEL_PNG}" in html
+    assert "max(0, d_e - R + 1)" in html, "LaTeX still shows (as its source) without MathJax"
+    assert "jp-RenderedHTMLCommon" in html, "nbconvert's lab styles are still inlined"

@@ -212,3 +212,18 @@ def test_gan_blowing_up_with_skip_batch_keeps_the_weights_finite(split0, tmp_pat
         tensors = [v for v in state.values() if isinstance(v, torch.Tensor) and v.is_floating_point()] \
             if isinstance(state, dict) else []
         assert all(torch.isfinite(t).all() for t in tensors)
+
+
+def test_gan_loss_keeps_its_gradient_when_the_discriminator_is_saturated():
+    """Eq. 15-16 through ``_bce``: at a saturated logit the generator still gets the full BCE gradient
+    (d/dz of -log sigmoid(z) = sigmoid(z) - 1 -> -1), as with the authors' nn.BCELoss; a clamped probability
+    would give 0 there."""
+    from arpl.training import _bce
+
+    logits = torch.tensor([-40.0, -17.5, 0.0, 30.0], requires_grad=True)
+    loss = _bce(lambda images: images, logits, torch.ones(4), TrainSpec(), torch.device("cpu"))
+    loss.backward()
+    expected = (torch.sigmoid(logits.detach()) - 1) / 4
+    assert torch.allclose(logits.grad, expected, atol=1e-7)
+    assert logits.grad[0].item() == pytest.approx(-0.25)
+    assert torch.isfinite(loss)

@@ -220,7 +220,7 @@ def _not_found_message(name: str, root: Path, missing: list[Path], download_note
 def ensure_fashion_mnist(root: str | Path, download: bool = False) -> Path:
     """Make the four decompressed Fashion-MNIST files exist and verify them; return the raw folder.
 
-    Resolution order (DESIGN.md section 4): (a) ``root/FashionMNIST/raw/`` already holds them;
+    Resolution order (docs/data.md): (a) ``root/FashionMNIST/raw/`` already holds them;
     (b) Debian's ``dataset-fashion-mnist`` (:data:`DEBIAN_FASHION_MNIST_DIR`) holds the ``.gz`` files:
     decompress them there atomically; (c) ``download=True``: torchvision downloads them. Otherwise
     raise :class:`DataNotFoundError` listing each place tried and how to fix it. The md5 of every

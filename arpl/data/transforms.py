@@ -4,7 +4,7 @@
   Fashion-MNIST/MNIST 28 -> 32) and repeat a grey channel to three.
 - :class:`Augment`: ``RandomCrop(size, padding=4)`` + ``RandomHorizontalFlip()``, vectorised over a
   batch on the batch's own device, drawn from a ``torch.Generator`` so that it is reproducible.
-- :data:`AUGMENTATION`: which datasets the authors augment (DESIGN.md section 5): none for MNIST-like
+- :data:`AUGMENTATION`: which datasets the authors augment (docs/paper_vs_code.md): none for MNIST-like
   data, crop + flip for SVHN, CIFAR and TinyImageNet (and, our choice, DomainNet). No normalisation anywhere.
 """
 

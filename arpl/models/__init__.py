@@ -50,13 +50,14 @@ def _check_image_size(image_size: int) -> None:
 
 
 def build_backbone(name: str, in_channels: int, image_size: int, abn: bool = False,
-                   feat_dim: int | None = None) -> nn.Module:
+                   feat_dim: int | None = None, width: int | None = None) -> nn.Module:
     """Build backbone `name` for `in_channels` x `image_size` px inputs.
 
     abn=True gives every batch norm a second domain for generated samples (paper Sec. 4.2),
     needed by ARPL+CS. feat_dim applies to 'lenetpp' (default 2) and 'small' (default: its 4*width
     pooled channels, no projection);
-    classifier32 gives 128-d and the ResNets 512-d features.
+    classifier32 gives 128-d and the ResNets 512-d features. width (channels of the first convolution)
+    applies to 'small' only (default 32).
     """
     _check_backbone_name(name)
     _check_feat_dim(name, feat_dim)
@@ -65,8 +66,10 @@ def build_backbone(name: str, in_channels: int, image_size: int, abn: bool = Fal
         return Classifier32(in_channels, abn)
     if name == "lenetpp":
         return LeNetPP(in_channels, image_size, abn, feat_dim if feat_dim is not None else 2)
+    if width is not None and name != "small":
+        raise ValueError(f"width applies to the 'small' backbone only, got width={width} for {name!r}")
     if name == "small":
-        return SmallNet(in_channels, abn, feat_dim)
+        return SmallNet(in_channels, abn, feat_dim, width if width is not None else 32)
     if name == "resnet18":
         return resnet18(in_channels, abn, image_size)
     return resnet34(in_channels, abn, image_size)

@@ -105,7 +105,13 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Discriminator D (Sec. 4.1, Eq. 14): images [B, nc, S, S] -> probability of "real", [B]."""
+    """Discriminator D (Sec. 4.1, Eq. 15-16): images [B, nc, S, S] -> logit of "real", [B].
+
+    The authors' D ends in a sigmoid and is trained with ``nn.BCELoss``. Here D returns the logit (its
+    probability is ``sigmoid(logit)``) and training uses ``binary_cross_entropy_with_logits``: the same loss,
+    but its gradient never vanishes, whereas clamping a saturated probability would cut the generator's
+    GAN signal to zero exactly when D is confident.
+    """
 
     def __init__(self, image_size: int = 32, nc: int = 3, ndf: int = 64) -> None:
         super().__init__()
@@ -122,7 +128,7 @@ class Discriminator(nn.Module):
         final_channels = FINAL_DISCRIMINATOR_MULTIPLE * ndf
         layers += [nn.Conv2d(channels, final_channels, 4, 1, 0, bias=False), nn.Sigmoid()]
         self.main = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Linear(final_channels, 1), nn.Sigmoid())
+        self.classifier = nn.Linear(final_channels, 1)
         self.apply(init_dcgan_weights)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

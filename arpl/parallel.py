@@ -1,0 +1,51 @@
+"""Independent training runs side by side: one single-thread process per CPU core.
+
+On a few CPU cores, one process whose torch threads compete with anything else running slows down
+several-fold, while one-thread processes side by side keep their speed. A stage that trains several
+independent runs (splits, methods, lambdas, class orders) therefore hands them to :func:`train_ahead`
+first: the runs are trained in worker processes into their run folders, and the stage's own loop then
+finds every checkpoint finished and only loads it (``arpl.training.fit`` reuses a finished run whose
+fingerprint matches). Results do not depend on the number of workers: each run is seeded by itself, and
+workers always compute with one thread. On a GPU or under torchrun the runs stay in this process, one
+after another.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Callable
+
+import torch
+
+
+def worker_count(params: dict) -> int:
+    """Processes for independent runs: ``run.workers`` (0 = one per CPU core) on the CPU, else 1."""
+    from arpl.distributed import resolve_device
+
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if under_torchrun or resolve_device(params["run"]["device"]).type != "cpu":
+        return 1
+    return params["run"]["workers"] or len(os.sched_getaffinity(0))
+
+
+def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:
+    """Train ``runs`` (picklable zero-argument callables, e.g. ``functools.partial`` of a module-level
+    function that calls ``arpl.experiment.train_run``) in :func:`worker_count` single-thread processes, in
+    the order given (longest first balances the workers best). With one worker this does nothing: the caller's loop trains them in this process."""
+    workers = min(worker_count(params), len(runs))
+    if workers <= 1:
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+        for _ in pool.map(_discard_result, runs):
+            pass
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+
+
+def _discard_result(run: Callable[[], object]) -> None:
+    run()  # the trained model is on disk; sending it back would only cost time

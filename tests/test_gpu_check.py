@@ -1,0 +1,132 @@
+"""scripts/gpu_check.sh without a GPU: it says what it would run and exits non-zero; its CUDA tests are skipped
+with the reason; and its steps run on the CPU at toy size (``GPU_CHECK_TINY=1`` for the script,
+``--device cpu --tiny`` for ``python -m arpl.gpu_check``), so that their code is exercised before a GPU is at
+hand. The toy numbers mean nothing."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from arpl import gpu_check
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "gpu_check.sh"
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine the script runs for real")
+
+
+def _script(out: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run the script with ``OUT=out`` and the extra environment ``env``."""
+    environment = {**os.environ, "OUT": str(out), "OMP_NUM_THREADS": "1", **env}
+    return subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=environment, capture_output=True, text=True,
+                          timeout=240)
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@no_cuda
+def test_without_cuda_the_script_lists_its_steps_and_exits_non_zero(tmp_path):
+    result = _script(tmp_path / "out")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no CUDA device" in result.stderr and "nothing was run" in result.stderr
+    for step in ("1 tests", "2 throughput", "3 ddp", "4 fidelity", "In all 480 s"):
+        assert step in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@no_cuda
+def test_the_script_runs_the_cuda_tests_which_are_skipped_without_cuda(tmp_path):
+    """Step 1 through the script (``GPU_CHECK_TINY=1`` skips the CUDA check): every CUDA test is collected and
+    skipped with the reason, and the step is recorded."""
+    out = tmp_path / "out"
+    result = _script(out, GPU_CHECK_TINY="1", GPU_CHECK_STEPS="tests")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = (out / "tests.log").read_text()
+    assert "SKIPPED" in log and "needs CUDA" in log and " passed" not in log
+    assert _rows(out / "steps.csv")[0] | {"seconds": ""} == {"step": "1", "name": "tests", "status": "ok",
+                                                             "seconds": "", "budget_s": "60"}
+    summary = (out / "summary.txt").read_text()
+    assert "step 1 tests: ok" in summary and " skipped in " in summary
+    assert not (out / "throughput.log").exists()
+
+
+def test_throughput_step_on_cpu_in_tiny_size(tmp_path):
+    assert gpu_check.main(["throughput", "--device", "cpu", "--tiny", "--out", str(tmp_path)]) == 0
+    rows = _rows(tmp_path / "throughput.csv")
+    assert {row["method"] for row in rows} == {"Softmax", "ARPL", "ARPL+CS"}
+    assert all(float(row["images_per_s"]) > 0 and float(row["peak_memory_mb"]) > 0 for row in rows)
+    ratios = {row["method"]: row["ratio_to_goal"] for row in rows}
+    assert ratios["Softmax"] == "" and ratios["ARPL"] != ""
+    summary = (tmp_path / "throughput.txt").read_text()
+    assert "x the goal of 20,000" in summary and "x the goal of 6,667" in summary
+
+
+def test_throughput_rows_that_would_not_fit_in_the_budget_are_skipped_and_counted(tmp_path):
+    options = gpu_check.Options(out=tmp_path, device=torch.device("cpu"), tiny=True, budget_s=0)
+    gpu_check.throughput(options)
+    assert not (tmp_path / "throughput.csv").exists()
+    assert "skipped (budget): 3 rows" in (tmp_path / "throughput.txt").read_text()
+
+
+def test_the_throughput_plan_runs_eager_rows_first_and_compiled_ones_largest_batch_first():
+    options = gpu_check.Options(out=Path("."), device=torch.device("cuda"), tiny=False, budget_s=100)
+    rows = gpu_check.throughput_rows(options)
+    assert len(rows) == len(gpu_check.THROUGHPUT_SETTINGS) * 2 * 3
+    compiled = [config for _, config in rows if config.compile]
+    assert rows[-len(compiled):] == [row for row in rows if row[1].compile]
+    assert [config.batch_size for config in compiled] == [128] * 3 + [64] * 3
+    assert all(config.network == "classifier32" and config.steps == gpu_check.THROUGHPUT_STEPS for _, config in rows)
+
+
+def test_fidelity_step_on_cpu_in_tiny_size_stops_when_out_of_time(tmp_path):
+    """Step 4 with no time at all: one epoch each (the least asked in tiny mode), ARPL and Softmax beside the
+    anchors."""
+    assert gpu_check.main(["fidelity", "--device", "cpu", "--tiny", "--out", str(tmp_path), "--budget-s", "0"]) == 0
+    epochs = _rows(tmp_path / "fidelity_epochs.csv")
+    assert [(row["method"], row["epoch"]) for row in epochs] == [("ARPL", "1"), ("Softmax", "1")]
+    table = {(row["method"], row["metric"]): row for row in _rows(tmp_path / "fidelity.csv")}
+    assert float(table["ARPL", "AUROC"]["anchor"]) == 84.88 and float(table["Softmax", "AUROC"]["anchor"]) == 83.69
+    assert "anchor trained 40 epochs, ours 1" in table["ARPL", "AUROC"]["note"]
+    assert "ARPL split 0: AUROC" in (tmp_path / "fidelity.txt").read_text()
+
+
+def test_the_script_stops_at_the_first_failure_naming_the_step(tmp_path):
+    out = tmp_path / "out"
+    result = _script(out, GPU_CHECK_TINY="1", GPU_CHECK_STEPS="throughput fidelity", BUDGET_THROUGHPUT="1")
+    assert result.returncode == 1
+    assert "stopped at step 2 (throughput): FAILED, timed out after 1 s" in result.stderr
+    assert "step 2 throughput: FAILED, timed out after 1 s" in (out / "summary.txt").read_text()
+    assert _rows(out / "steps.csv")[0]["status"] == "FAILED"
+    assert not (out / "fidelity.log").exists()  # nothing after the failed step ran
+
+
+def test_fidelity_fails_below_ten_epochs_or_without_learning():
+    good = {"method": "ARPL", "epochs": 12, "ACC": 95.0}
+    gpu_check.check_fidelity([good], 10, 0.8)
+    with pytest.raises(gpu_check.StepFailed, match="fewer than 10 epochs"):
+        gpu_check.check_fidelity([good, {"method": "Softmax", "epochs": 7, "ACC": 95.0}], 10, 0.8)
+    with pytest.raises(gpu_check.StepFailed, match="does not learn"):
+        gpu_check.check_fidelity([{**good, "ACC": 40.0}], 10, 0.8)
+
+
+@pytest.mark.integration
+def test_ddp_step_on_cpu_in_tiny_size(tmp_path):
+    """Step 3 on the CPU: `python -m arpl train` in one process against two processes over gloo sharing the
+    device (the path of a one-GPU machine), compared by their training loss (three processes: ~30 s)."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "arpl.gpu_check", "ddp", "--device", "cpu", "--tiny", "--out", str(tmp_path)]
+    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    single, ddp = _rows(tmp_path / "ddp.csv")
+    assert (single["processes"], ddp["processes"], ddp["backend"]) == ("1", "2", "gloo")
+    assert abs(float(single["loss"]) - float(ddp["loss"])) < 0.5
+    assert "2 processes on the CPU over gloo" in (tmp_path / "ddp.txt").read_text()

@@ -1,0 +1,126 @@
+"""Independent runs in parallel one-thread processes, ARPL+CS settings (warm start, subset) and the small
+helpers the stages use to size their runs."""
+
+from __future__ import annotations
+
+import copy
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+
+from arpl import experiment, parallel
+from arpl.checkpoint import read_checkpoint
+from arpl.config import ParamsError, validate
+from arpl.heads import ARPLHead
+from arpl.specs import ModelSpec, TrainSpec
+from arpl.training import fit, warm_start
+from arpl.network import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny_params(smoke_params):
+    params = copy.deepcopy(smoke_params)
+    params["data"]["train_per_class"], params["data"]["test_per_class"] = 40, 20
+    params["train"]["epochs"] = 1
+    params["run"]["device"] = "cpu"
+    return params
+
+
+def _weights(path: Path) -> dict:
+    return read_checkpoint(path)["states"]["net"]
+
+
+def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_path, monkeypatch):
+    (tmp_path / "ahead").mkdir(), (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "ahead")
+    tiny_params["run"]["workers"] = 2
+    runs = [partial(experiment.train_stage_run, tiny_params, "train", method, "split0") for method in ("ARPL", "GCPL")]
+    parallel.train_ahead(tiny_params, runs)
+    ahead = {m: _weights(experiment.run_path("train", m, "split0") / "checkpoint.pt") for m in ("ARPL", "GCPL")}
+    monkeypatch.chdir(tmp_path / "here")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for run in runs:
+            run()
+    finally:
+        torch.set_num_threads(threads)
+    for method, weights in ahead.items():
+        here = _weights(experiment.run_path("train", method, "split0") / "checkpoint.pt")
+        assert all(torch.equal(weights[k], here[k]) for k in weights), method
+
+
+def test_one_worker_trains_nothing_ahead(tiny_params, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tiny_params["run"]["workers"] = 1
+    parallel.train_ahead(tiny_params, [partial(experiment.train_stage_run, tiny_params, "train", "ARPL", "split0")])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_worker_count_is_one_on_a_gpu_or_under_torchrun(tiny_params, monkeypatch):
+    tiny_params["run"]["workers"] = 0
+    assert parallel.worker_count(tiny_params) >= 1
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert parallel.worker_count(tiny_params) == 1
+
+
+def test_warm_start_copies_the_known_domain_into_the_auxiliary_batch_norm(tmp_path):
+    images, labels = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8), torch.arange(64) % 3
+    plain = ModelSpec(method="ARPL", backbone="small", num_classes=3, feat_dim=8)
+    source = fit(plain, TrainSpec(epochs=1, lr=0.05), images, labels, tmp_path / "plain").checkpoint
+    net = build_model(ModelSpec(method="ARPL", backbone="small", num_classes=3, feat_dim=8, abn=True))
+    warm_start(net, source)
+    weights = _weights(source)
+    state = net.state_dict()
+    for key, value in weights.items():
+        assert torch.equal(state[key], value)
+        if ".bns.0." in key:
+            assert torch.equal(state[key.replace(".bns.0.", ".bns.1.")], value)
+    with pytest.raises(Exception, match="cannot start this network"):
+        warm_start(build_model(ModelSpec(method="ARPL", backbone="lenetpp", num_classes=3)), source)
+
+
+def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(tiny_params, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tiny_params["confusing"].update(init="arpl", epochs=2, lr=0.01, train_per_class=10)
+    experiment.train_stage_run(tiny_params, "train", "ARPL", "split0")
+    train = experiment.open_set(tiny_params, 0).train_known
+    subset, overrides = experiment.confusing_settings(tiny_params, train, "split0")
+    assert len(subset) == 10 * len(train.classes)
+    assert overrides["epochs"] == 2 and overrides["lr"] == 0.01 and overrides["milestones"] == ()
+    source = experiment.run_path("train", "ARPL", "split0") / "checkpoint.pt"
+    assert overrides["init_from"] == f"{source}@{read_checkpoint(source)['fingerprint']}"
+    row = experiment.train_stage_run(tiny_params, "confusing", "cs", "split0")
+    assert row["epoch"] == 2
+
+
+def test_arpl_init_needs_arpl_among_the_methods(smoke_params):
+    params = copy.deepcopy(smoke_params)
+    params["confusing"]["init"] = "arpl"
+    params["train"]["methods"] = ["Softmax"]
+    with pytest.raises(ParamsError, match="lacks ARPL"):
+        validate(params)
+
+
+def test_with_train_subset_changes_only_the_training_images_per_class(smoke_params):
+    changed = experiment.with_train_subset(smoke_params, 7)
+    assert changed["data"]["train_per_class"] == 7 and smoke_params["data"]["train_per_class"] == 100
+    assert experiment.with_train_subset(smoke_params, None) is smoke_params
+
+
+def test_margin_active_fraction_counts_samples_with_a_positive_margin_term():
+    head = ARPLHead(feat_dim=2, num_classes=2)
+    with torch.no_grad():
+        head.points.copy_(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))
+        head.R.fill_(0.5)
+    features = torch.tensor([[0.0, 0.0], [2.0, 2.0], [3.0, 0.0], [3.0, 3.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # d_e = mean squared distance to the own point: 0, 4, 0, 4.5; code form active where d_e - R + 1 > 0: all
+    assert head.margin_active_fraction(features, labels) == 1.0
+    with torch.no_grad():
+        head.R.fill_(4.2)  # active where d_e > 3.2: the two far samples
+    assert head.margin_active_fraction(features, labels) == 0.5

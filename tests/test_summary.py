@@ -1,0 +1,69 @@
+"""The report's front page: ours beside the authors'-code anchors split by split, and the time per stage."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from arpl import plots, summary
+from arpl.paper import _anchor_table
+
+
+def _per_split(path, rows):
+    columns = ["method", "split", "score", "ACC", "AUROC", "OSCR", "OSCR_authors"]
+    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def per_split(tmp_path):
+    return _per_split(tmp_path / "per_split.csv", [
+        ("Softmax", 0, "own", 95.0, 80.0, 78.0, 77.5), ("Softmax", 0, "max_logit", 95.0, 82.0, 79.0, 78.5),
+        ("Softmax", 1, "own", 88.0, 70.0, 65.0, 64.0), ("GCPL", 0, "own", 94.0, 79.0, 76.0, 75.0),
+        ("GCPL", 1, "own", 87.0, 69.0, 64.0, 63.0)])
+
+
+def test_anchor_comparison_sets_each_method_and_split_beside_the_authors_code(smoke_params, per_split):
+    table = summary.anchor_comparison(smoke_params, per_split)
+    anchors = _anchor_table()
+    softmax0 = anchors[(anchors.method == "Softmax") & (anchors.split == 0)].iloc[0]
+    row = table[(table.method == "Softmax") & (table.split == 0)].iloc[0]
+    assert row["AUROC"] == 80.0 and row["AUROC anchor"] == pytest.approx(softmax0.AUROC)
+    assert row["AUROC difference"] == pytest.approx(80.0 - softmax0.AUROC)
+    assert row["OSCR"] == 77.5, "the anchors' OSCR is the authors' compute_oscr: compare with the same variant"
+    assert list(table.method) == ["Softmax", "Softmax", "GCPL", "GCPL"], "own score only, every method"
+    gcpl = table[table.method == "GCPL"]
+    assert gcpl["AUROC anchor"].isna().all() and gcpl["AUROC"].tolist() == [79.0, 69.0]
+
+
+def test_anchor_comparison_only_on_fashion_mnist(smoke_params, per_split):
+    other = {**smoke_params, "data": {**smoke_params["data"], "dataset": "mnist"}}
+    assert summary.anchor_comparison(other, per_split) is None
+    assert summary.anchor_comparison(smoke_params, per_split.parent / "missing.csv") is None
+
+
+def test_anchor_plot_draws_one_bar_per_method_and_split_and_a_tick_per_anchor(smoke_params, per_split):
+    table = summary.anchor_comparison(smoke_params, per_split)
+    figure = plots.anchor_comparison(table)
+    ax = figure.axes[0]
+    assert sum(len(bars) for bars in ax.containers) == 4
+    ticks = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_color() == "black"]
+    assert len(ticks) == 2  # Softmax on splits 0 and 1; GCPL has no anchor
+    assert {round(line.get_ydata()[0], 2) for line in ticks} == set(
+        np.round(table[table.method == "Softmax"]["AUROC anchor"], 2))
+
+
+def test_stage_times_read_papermill_durations_in_pipeline_order(tmp_path):
+    for stem, seconds in (("04_osr", 30.4), ("01_data", 12.2), ("02_train", 100.0)):
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["papermill"] = {"duration": seconds}
+        nbformat.write(notebook, tmp_path / f"{stem}.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "09_ablations.ipynb")  # switched off: no record
+    times = summary.stage_times(tmp_path)
+    assert times.stage.tolist() == ["01_data", "02_train", "04_osr", "09_ablations", "total"]
+    assert times.seconds.tolist() == [12, 100, 30, 0, 143]
+    assert json.loads(times.to_json())  # plain numbers, ready for the page
