@@ -123,7 +123,9 @@ def model_spec(params: dict, method: str, num_classes: int, **overrides) -> Mode
 
 def train_spec(params: dict, seed_offset: int, data_tag: str, variant: str | None = None,
                **overrides) -> TrainSpec:
-    """The optimisation of one run; ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2."""
+    """The optimisation of one run; ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2. A run with
+    other ``epochs`` than ``train.epochs`` (figures, ablations, incremental) gets the learning-rate milestones
+    scaled to its length, unless ``milestones`` is overridden too."""
     train, run, cs = params["train"], params["run"], params["confusing"]
     spec = TrainSpec(
         epochs=train["epochs"], batch_size=train["batch_size"], optimizer=train["optimizer"], lr=float(train["lr"]),
@@ -136,7 +138,15 @@ def train_spec(params: dict, seed_offset: int, data_tag: str, variant: str | Non
         spec = replace(spec, confusing=True, focus_training=variant != "cs-no-ft", beta=float(cs["beta"]),
                        entropy_form=cs["entropy_form"], gan_lr=float(cs["gan_lr"]), nz=cs["nz"], ngf=cs["ngf"],
                        ndf=cs["ndf"])
+    if "epochs" in overrides and "milestones" not in overrides:
+        overrides["milestones"] = scaled_milestones(spec.milestones, spec.epochs, overrides["epochs"])
     return replace(spec, **overrides)
+
+
+def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int) -> tuple[int, ...]:
+    """The learning-rate milestones of an ``epochs``-long schedule, at the same fractions of a ``new_epochs``-long
+    one (at least epoch 1): (5, 7) of 8 epochs -> (2, 3) of 4."""
+    return tuple(sorted({max(1, m * new_epochs // epochs) for m in milestones}))
 
 
 def data_tag(params: dict, what: str) -> str:

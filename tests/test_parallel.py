@@ -124,3 +124,14 @@ def test_margin_active_fraction_counts_samples_with_a_positive_margin_term():
     with torch.no_grad():
         head.R.fill_(4.2)  # active where d_e > 3.2: the two far samples
     assert head.margin_active_fraction(features, labels) == 0.5
+
+
+def test_shorter_runs_get_their_milestones_scaled(smoke_params):
+    assert experiment.scaled_milestones((5, 7), 8, 4) == (2, 3)
+    assert experiment.scaled_milestones((30, 60, 90, 120), 100, 30) == (9, 18, 27, 36)
+    assert experiment.scaled_milestones((1,), 8, 2) == (1,)
+    params = copy.deepcopy(smoke_params)
+    params["train"].update(epochs=8, milestones=[5, 7])
+    assert experiment.train_spec(params, 0, "tag", epochs=4).milestones == (2, 3)
+    assert experiment.train_spec(params, 0, "tag", epochs=4, milestones=()).milestones == ()
+    assert experiment.train_spec(params, 0, "tag").milestones == (5, 7)
