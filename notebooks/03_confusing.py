@@ -10,6 +10,12 @@
 #
 # Three variants are trained, as in Tables 3-4: **ARPL+CS**, **ARPL+CS (w/o ABN)** (one BN for both
 # kinds of sample) and **ARPL+CS (w/o FT)** (no plain pass).
+#
+# The paper trains them from scratch (`confusing.init: scratch`, every paper profile). The CPU default cannot
+# afford that at full data (an epoch of Algorithm 2 costs about five plain epochs), so with
+# `confusing.init: arpl` each variant starts from the trained ARPL model of the same split and runs
+# `confusing.epochs` epochs of Algorithm 2 on `confusing.train_per_class` images per class at learning rate
+# `confusing.lr`: read its rows as "ARPL, then a short confusing-sample fine-tune", not as the paper's ARPL+CS.
 
 # %% tags=["parameters"]
 params_file = "params.yaml"
