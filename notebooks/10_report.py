@@ -50,10 +50,13 @@ anchors
 
 # %% [markdown]
 # ## Time per stage
-# Wall time of each stage notebook in its last run (papermill's record), for the budget of the profile.
+# Wall time of each stage notebook in its last run (papermill's record), for the budget of the profile. A stage
+# rerun after its models were trained (same settings and training code) reuses their checkpoints, so its time is
+# then only that of loading and evaluating them.
 
 # %%
 times = summary.stage_times("runs/notebooks")
-headline_html += "<h2>Time per stage (s)</h2>" + report.dataframe_html(times, float_format="{:.0f}")
+headline_html += ("<h2>Time per stage (s)</h2><p>Each stage notebook's last run; a stage that reused trained "
+                  "checkpoints shows only its evaluation time.</p>" + report.dataframe_html(times, float_format="{:.0f}"))
 report.build_index(reports, pages, headline_html, facts, notes=notes)
 times
