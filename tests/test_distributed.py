@@ -132,10 +132,14 @@ def test_single_process_run_reuses_the_ddp_checkpoint(arpl_runs):
 
 
 def test_confusing_samples_train_under_ddp(tmp_path):
+    """ARPL+CS under DDP, started from the ARPL model of the same split (``confusing.init: arpl``)."""
     _params(tmp_path, epochs=1, train_per_class=50)
+    _train(tmp_path, "train", "ARPL", processes=1)
     output = _train(tmp_path, "confusing", "cs", processes=2)
-    assert _checkpoints(tmp_path) == [Path("runs/confusing/cs/split0/checkpoint.pt")]
+    assert _checkpoints(tmp_path) == [Path("runs/confusing/cs/split0/checkpoint.pt"),
+                                      Path("runs/train/ARPL/split0/checkpoint.pt")]
     payload = _load(tmp_path / "runs/confusing/cs/split0/checkpoint.pt")
+    assert payload["train_spec"]["init_from"].startswith("runs/train/ARPL/split0/checkpoint.pt@")
     assert {"net", "generator", "discriminator", "optimizer_g", "optimizer_d"} <= set(payload["states"])
     assert {"loss_d", "loss_g", "loss_cs", "loss", "test_acc", "auroc"} <= set(payload["history"][-1])
     assert output.count("ARPL+CS split0:") == 1  # one summary line, from rank 0 only
