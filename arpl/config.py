@@ -133,7 +133,7 @@ SCHEMA: dict[str, Any] = {
         "weight_pl": _num("lambda, weight of the margin term (Eq. 14)", low=0),
         "margin_form": _choice("margin term: authors' code or the paper's Eq. 12", ("code", "paper")),
         "amp": Field(bool, "bf16 autocast on CUDA"),
-        "channels_last": Field(bool, "channels-last memory format on CUDA"),
+        "channels_last": Field(bool, "channels-last memory format (faster convolutions on CPU and CUDA)"),
         "compile": Field(bool, "torch.compile the backbone"),
     },
     "confusing": {

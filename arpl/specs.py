@@ -49,7 +49,7 @@ class TrainSpec:
     ngf: int = 64
     ndf: int = 64
     amp: bool = False               # bf16 autocast, CUDA only
-    channels_last: bool = False     # CUDA only
+    channels_last: bool = False
     compile: bool = False
     on_nonfinite: str = "stop"      # "stop" | "skip_batch"
     data_tag: str = ""              # identifies the training data (dataset, split, subset)

@@ -135,7 +135,7 @@ def _build_parts(model_spec: ModelSpec, train_spec: TrainSpec, device: torch.dev
     if train_spec.init_from:
         warm_start(net, train_spec.init_from.rsplit("@", 1)[0])
     net = net.to(device)
-    if train_spec.channels_last and device.type == "cuda":
+    if train_spec.channels_last:
         net = net.to(memory_format=torch.channels_last)
     fused = device.type == "cuda"
     optimizer = build_optimizer(net.parameters(), train_spec.optimizer, train_spec.lr, train_spec.momentum,
@@ -365,7 +365,7 @@ def _autocast(spec: TrainSpec, device: torch.device):
 
 
 def _memory_format(x: torch.Tensor, spec: TrainSpec, device: torch.device) -> torch.Tensor:
-    if spec.channels_last and device.type == "cuda":
+    if spec.channels_last:
         return x.contiguous(memory_format=torch.channels_last)
     return x
 

@@ -5,7 +5,7 @@ written on the GPU read back on the CPU and on the GPU again.
 Every test here carries the ``cuda`` marker and is skipped ("needs CUDA") without a GPU; step 1 of
 ``bash scripts/gpu_check.sh`` runs them (``pytest -m cuda tests/test_cuda.py``). To check the tests themselves
 on a machine without a GPU, ``ARPL_CUDA_TESTS_DEVICE=cpu`` runs them on the CPU instead (the parity checks are
-then nearly trivial, and fit ignores ``amp`` and ``channels_last`` off CUDA).
+then nearly trivial, and fit ignores ``amp`` off CUDA).
 
 Tolerances (float32 references run without TF32, see ``exact_float32``):
 
