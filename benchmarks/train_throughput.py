@@ -14,7 +14,7 @@ which includes the Python and PyTorch runtime.
 Usage, from the repository root:
     python benchmarks/train_throughput.py                         # all methods and networks, current device
     python benchmarks/train_throughput.py --methods ARPL ARPL+CS --networks small --steps 10 --no-save
-    python benchmarks/train_throughput.py --amp --channels-last --compile   # CUDA options (TrainSpec flags)
+    python benchmarks/train_throughput.py --amp --channels-last --compile   # TrainSpec flags (amp: CUDA only)
 Rows are appended to benchmarks/results.csv unless --no-save. Not a test: numbers depend on the machine.
 """
 
@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"timed batches (after a warm-up epoch of as many); default per network "
                              f"{DEFAULT_STEPS['cpu']} on CPU, {DEFAULT_STEPS['cuda']} on CUDA")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (TrainSpec.amp, CUDA only)")
-    parser.add_argument("--channels-last", action="store_true", help="TrainSpec.channels_last (CUDA only)")
+    parser.add_argument("--channels-last", action="store_true", help="TrainSpec.channels_last")
     parser.add_argument("--compile", action="store_true", help="torch.compile the classifier (TrainSpec.compile)")
     parser.add_argument("--no-save", action="store_true", help=f"do not append rows to {RESULTS_CSV.name}")
     args = parser.parse_args(argv)
@@ -91,8 +91,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--device must be cpu or cuda[:N], got {args.device!r}")
     if device_type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda was asked for but CUDA is not available; use --device cpu")
-    if device_type == "cpu" and (args.amp or args.channels_last):
-        parser.error("--amp and --channels-last only apply on CUDA (fit ignores them on CPU); drop them")
+    if device_type == "cpu" and args.amp:
+        parser.error("--amp only applies on CUDA (fit ignores it on CPU); drop it")
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.steps is not None and args.steps < 1:
