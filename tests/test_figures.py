@@ -8,10 +8,9 @@ import matplotlib as mpl
 import numpy as np
 import pytest
 import torch
-from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.collections import FillBetweenPolyCollection, PathCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.patches import Polygon
 
 from arpl.figures import style
 from arpl.figures.ablations import lambda_curves, margin_and_auroc_vs_known
@@ -215,18 +214,31 @@ def test_feature_scatter_rejects_bad_inputs() -> None:
         feature_scatter(features, labels, class_names=["a"])
 
 
-def test_score_histograms_two_filled_histograms_sharing_bins() -> None:
+def _polygon_area(vertices: np.ndarray) -> float:
+    x, y = vertices[:, 0], vertices[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def test_score_histograms_two_filled_densities_sharing_bins() -> None:
     rng = _rng()
     fig = score_histograms(rng.normal(15, 1, 400), rng.normal(8, 3, 300), bins=30)
     (ax,) = fig.axes
-    polygons = [p for p in ax.patches if isinstance(p, Polygon)]
-    assert len(polygons) == 2
+    fills = [c for c in ax.collections if isinstance(c, FillBetweenPolyCollection)]
+    assert len(fills) == 2
     assert _legend_texts(ax) == ["known (n=400)", "unknown (n=300)"]
-    xs = [np.unique(p.get_xy()[:, 0]) for p in polygons]
+    outlines = [fill.get_paths()[0].vertices for fill in fills]
+    xs = [np.unique(outline[:, 0]) for outline in outlines]
     np.testing.assert_allclose(xs[0], xs[1])
     assert len(xs[0]) == 31
+    for outline in outlines:  # each set normalised on its own: area 1 under each step outline
+        assert _polygon_area(outline) == pytest.approx(1.0, rel=1e-6)
+    colours = sorted(tuple(np.round(fill.get_facecolor()[0][:3], 6)) for fill in fills)
+    assert colours == sorted(tuple(np.round(c, 6)) for c in style.TAB10[:2])
+    assert ax.get_ylabel() == "density" and ax.get_xlabel() == "max distance to reciprocal points (Eq. 20)"
     with pytest.raises(ValueError, match="unknown_scores"):
         score_histograms([1.0, 2.0], [np.nan])
+    with pytest.raises(ValueError, match="labels"):
+        score_histograms([1.0, 2.0], [3.0], labels=("same", "same"))
 
 
 # --- images --------------------------------------------------------------------------------------

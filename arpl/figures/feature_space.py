@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import colors as mcolors
+import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -109,24 +110,31 @@ def score_histograms(known_scores: Any, unknown_scores: Any,
                      title: str = "Maximum distance to reciprocal points (cf. Fig. 7, bottom row)",
                      bins: int = 60, xlabel: str = "max distance to reciprocal points (Eq. 20)",
                      labels: tuple[str, str] = ("known", "unknown")) -> Figure:
-    """Overlapping density histograms of a score for known vs unknown samples (Fig. 7 bottom row).
+    """Overlapping density histograms of a score for known vs unknown samples (Fig. 7 bottom row), drawn
+    with seaborn's ``histplot``.
 
-    Both histograms share the same bin edges so their shapes compare directly.
+    Both histograms share the same bin edges so their shapes compare directly; each is normalised to
+    area 1 on its own, so the smaller set is not drawn flatter.
     """
     known = finite_vector("known_scores", known_scores)
     unknown = finite_vector("unknown_scores", unknown_scores)
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}.")
+    if labels[0] == labels[1]:
+        raise ValueError(f"labels must name the two sets differently, got {labels!r}.")
     low = min(known.min(), unknown.min())
     high = max(known.max(), unknown.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    names = [f"{labels[0]} (n={len(known)})", f"{labels[1]} (n={len(unknown)})"]
+    scores = pd.DataFrame({"score": np.concatenate([known, unknown]),
+                           "set": np.repeat(names, [len(known), len(unknown)])})
     fig, axes = new_figure(size=(5.6, 3.4))
     ax = axes[0, 0]
-    for values, label, colour in ((known, labels[0], TAB10[0]), (unknown, labels[1], TAB10[1])):
-        ax.hist(values, bins=edges, density=True, histtype="stepfilled", facecolor=mcolors.to_rgba(colour, 0.4),
-                edgecolor=colour, linewidth=1.2, label=f"{label} (n={len(values)})")
+    sns.histplot(data=scores, x="score", hue="set", hue_order=names, palette=dict(zip(names, TAB10[:2])),
+                 bins=edges, stat="density", common_norm=False, element="step", fill=True, alpha=0.4,
+                 linewidth=1.2, ax=ax)
+    sns.move_legend(ax, "best", title=None)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.set_title(title)
-    ax.legend(loc="best")
     return fig
