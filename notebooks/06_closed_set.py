@@ -9,14 +9,14 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import ood, paper
+from arpl import closed_set, paper
 from arpl.config import load_params
 from arpl.figures.bars import bar_table
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
-table = ood.closed_set_table(params, ood.all_class_models(params))
+table = closed_set.accuracy_table(params, closed_set.all_class_models(params))
 save_table(table, "runs/closed_set/table4.csv")
 save_json({r.method: {"ACC": round(r.ACC, 2)} for r in table.itertuples()}, "metrics/closed_set.json")
 table.round(2)
