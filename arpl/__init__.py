@@ -5,7 +5,7 @@
 - heads: Softmax / GCPL / RPL / ARPL losses (Eq. 6-19)     - scores: open-set scores (Eq. 20 and others)
 - metrics, stats: AUROC, OSCR (Eq. 21-22), TNR, DTACC...   - training: Algorithms 1 and 2
 - experiment: params.yaml -> data, specs and runs          - config: the params.yaml schema
-- plots, report, paper: figures, the HTML report, the paper's numbers
+- figures: the paper's figures, one module per family      - report, paper: the HTML report, the paper's numbers
 """
 
 __version__ = "0.1.0"

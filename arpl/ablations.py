@@ -37,7 +37,8 @@ def lambda_run(params: dict, name: str, weight: float):
 
 def train_models(params: dict) -> None:
     """Train every model of both ablations at once, in parallel one-thread processes on the CPU
-    (:mod:`arpl.parallel`); :func:`lambda_ablation` and :func:`known_count_ablation` then reuse them."""
+    (:mod:`arpl.parallel`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
+    them."""
     counts = sorted(params["figures"]["known_counts"], reverse=True)  # the most data first
     train_ahead(params, [partial(known_count_run, params, method, count) for count in counts
                          for method in KNOWN_COUNT_METHODS]
@@ -48,9 +49,10 @@ def _lambda_runs(params: dict) -> list[tuple[str, float]]:
     return [(name, weight) for name in LAMBDA_VARIANTS for weight in params["figures"]["lambdas"]]
 
 
-def lambda_ablation(params: dict) -> pd.DataFrame:
-    """Fig. 8: AUROC and accuracy (percent) of the four variants for each lambda of ``figures.lambdas``,
-    on split ``figures.split``. All four are scored by max distance (their logits are distances)."""
+def run_lambda_ablation(params: dict) -> pd.DataFrame:
+    """Fig. 8: train (or reuse) the four variants for each lambda of ``figures.lambdas`` on split
+    ``figures.split``; their AUROC and accuracy (percent). All four are scored by max distance (their logits
+    are distances)."""
     split, dev = params["figures"]["split"], device(params)
     data = open_set(params, split)
     rows = []
@@ -70,9 +72,9 @@ def known_count_run(params: dict, method: str, count: int):
                      300 + count, f"known{count}", train_overrides={"epochs": params["figures"]["epochs"]}).net
 
 
-def known_count_ablation(params: dict) -> pd.DataFrame:
-    """Fig. 11: for each K of ``figures.known_counts`` (random K-class splits), the AUROC of Softmax, GCPL
-    and ARPL (own scores) and ARPL's learned margin R."""
+def run_known_count_ablation(params: dict) -> pd.DataFrame:
+    """Fig. 11: for each K of ``figures.known_counts`` (random K-class splits), train (or reuse) Softmax, GCPL
+    and ARPL; their AUROC (own scores) and ARPL's learned margin R."""
     split, dev = params["figures"]["split"], device(params)
     rows = []
     for count in params["figures"]["known_counts"]:

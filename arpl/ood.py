@@ -1,36 +1,14 @@
-"""Out-of-distribution detection (Sec. 5.3, Table 3) and closed-set accuracy (Sec. 5.5.1, Table 4), both
-with the models trained on all classes of the dataset."""
+"""Out-of-distribution detection (Sec. 5.3, Table 3; Tables 5-6 on DomainNet and ImageNet) with the models
+trained on all classes of the dataset (:func:`arpl.closed_set.all_class_models`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from arpl import metrics
-from arpl.checkpoint import load_model
 from arpl.checks import available_ood_sets
 from arpl.evaluate import predict, resolve_score
-from arpl.experiment import all_classes, device, load_set, run_path
-from arpl.osr import trained_models
-
-
-def all_class_models(params: dict) -> dict[str, tuple[str, object]]:
-    """Every all-class model of the pipeline: display name -> (head method, network in eval mode)."""
-    _, test = all_classes(params)
-    models = {}
-    for display, stage, name in trained_models(params):
-        net, payload = load_model(run_path(stage, name, "all") / "checkpoint.pt",
-                                  expected={"num_classes": len(test.classes)}, device=device(params))
-        models[display] = (payload["model_spec"]["method"], net)
-    return models
-
-
-def closed_set_table(params: dict, models: dict) -> pd.DataFrame:
-    """Table 4: test accuracy (percent) of every all-class model."""
-    _, test = all_classes(params)
-    rows = [{"method": display, "ACC": 100 * metrics.accuracy(predict(net, test.images, device=device(params))
-                                                             .predicted(), test.labels.numpy())}
-            for display, (_, net) in models.items()]
-    return pd.DataFrame(rows)
+from arpl.experiment import all_classes, device, load_set
 
 
 def ood_table(params: dict, models: dict) -> pd.DataFrame:

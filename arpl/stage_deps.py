@@ -262,7 +262,7 @@ def derive(root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> dict[str, Sta
 
 
 def importers(module: str, root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> list[str]:
-    """The stages whose command (transitively) imports ``module`` (e.g. ``arpl.plots``)."""
+    """The stages whose command (transitively) imports ``module`` (e.g. ``arpl.figures.style``)."""
     return sorted(name for name, deps in derive(root, dvc_file).items() if module in deps.modules)
 
 

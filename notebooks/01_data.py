@@ -13,9 +13,11 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, plots
+from arpl import experiment
 from arpl.checks import check_data
 from arpl.config import load_params
+from arpl.figures.images import image_grid
+from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
@@ -46,5 +48,5 @@ save_json(splits.to_dict(orient="records"), "runs/data/splits.json")
 # ## Known and unknown samples
 
 # %%
-figure = plots.image_grid(experiment.sample_rows(params))
-plots.publish(figure, "runs/data/samples.png")
+figure = image_grid(experiment.sample_rows(params))
+publish(figure, "runs/data/samples.png")

@@ -23,8 +23,12 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl import confusing, experiment, plots
+from arpl import confusing_samples, experiment
 from arpl.config import load_params
+from arpl.figures.feature_space import feature_scatter
+from arpl.figures.images import image_grid, real_and_generated_rows
+from arpl.figures.saving import publish
+from arpl.figures.training import training_curves
 from arpl.io import save_json
 
 params = load_params(params_file)
@@ -52,10 +56,10 @@ summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "l
 # %%
 cs_variant = "cs" if "cs" in variants else variants[0]
 checkpoint = experiment.run_path("confusing", cs_variant, run) / "checkpoint.pt"
-generator = confusing.load_generator(checkpoint)
-fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
-figure = plots.image_grid(confusing.sample_rows(data.train_known.images, fake))
-plots.publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
+generator = confusing_samples.load_generator(checkpoint)
+fake = confusing_samples.generate(generator, 30, seed=params["run"]["seed"])
+figure = image_grid(real_and_generated_rows(data.train_known.images, fake))
+publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 
 # %% [markdown]
 # ## Where confusing samples land (Fig. 4)
@@ -65,17 +69,16 @@ plots.publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 # generated samples to the low-response centre, where the unknowns are, and away from the known classes.
 
 # %%
-fake = confusing.generate(generator, 500, seed=params["run"]["seed"])
+fake = confusing_samples.generate(generator, 500, seed=params["run"]["seed"])
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
     path = experiment.run_path(stage, name, run) / "checkpoint.pt"
     if path.exists():
-        views[title] = confusing.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
-                                              data.test_unknown.images, fake)
+        views[title] = confusing_samples.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
+                                                      data.test_unknown.images, fake)
 for title, view in views.items():
-    figure = plots.feature_space(view["features"], view["labels"], None, f"Fig. 4: {title}, {run}",
-                                 extra=view["extra"])
-    display(plots.publish(figure, f"runs/confusing/figures/fig4_{title.replace('+', '_')}.png"))
+    figure = feature_scatter(view["features"], view["labels"], None, f"Fig. 4: {title}, {run}", extra=view["extra"])
+    display(publish(figure, f"runs/confusing/figures/fig4_{title.replace('+', '_')}.png"))
 
 # %% [markdown]
 # ## Learning curves of the variants (Fig. 10)
@@ -84,11 +87,11 @@ for title, view in views.items():
 # that without ABN training collapses and that FT improves AUROC.
 
 # %%
-histories = {experiment.method_name(v): confusing.history(experiment.run_path("confusing", v, run) / "checkpoint.pt")
-             for v in variants}
+histories = {experiment.method_name(v):
+             confusing_samples.history(experiment.run_path("confusing", v, run) / "checkpoint.pt") for v in variants}
 arpl_path = experiment.run_path("train", "ARPL", run) / "checkpoint.pt"
 if arpl_path.exists():
-    histories["ARPL"] = confusing.history(arpl_path)
+    histories["ARPL"] = confusing_samples.history(arpl_path)
 curves = ["test_acc", "auroc"] if run != "all" else ["test_acc", "loss"]  # the all-class run has no unknowns
-figure = plots.training_curves(histories, curves, f"Fig. 10: ARPL+CS variants, {run}")
-plots.publish(figure, "runs/confusing/figures/fig10_cs_variants.png")
+figure = training_curves(histories, curves, f"Fig. 10: ARPL+CS variants, {run}")
+publish(figure, "runs/confusing/figures/fig10_cs_variants.png")

@@ -18,8 +18,10 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import osr, paper, plots
+from arpl import osr, paper
 from arpl.config import load_params
+from arpl.figures.osr import oscr_curves, roc_curves
+from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
@@ -72,9 +74,9 @@ comparison.round(2)
 
 # %%
 split = params["data"]["splits"][0]
-roc, oscr_curves, areas = osr.curves(trials, split)
-figure = plots.roc_curves(roc, f"Fig. 9 (top): ROC, split {split}")
-display(plots.publish(figure, "runs/osr/figures/fig9_roc.png"))
-figure = plots.oscr_curves(oscr_curves, f"Fig. 9 (bottom): OSCR, split {split}", areas=areas)
-osr.save_curves(roc, oscr_curves, "runs/osr/curves")
-plots.publish(figure, "runs/osr/figures/fig9_oscr.png")
+roc, oscr, areas = osr.curves(trials, split)
+figure = roc_curves(roc, f"Fig. 9 (top): ROC, split {split}")
+display(publish(figure, "runs/osr/figures/fig9_roc.png"))
+figure = oscr_curves(oscr, f"Fig. 9 (bottom): OSCR, split {split}", areas=areas)
+osr.save_curves(roc, oscr, "runs/osr/curves")
+publish(figure, "runs/osr/figures/fig9_oscr.png")

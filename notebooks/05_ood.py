@@ -17,14 +17,14 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import ood, paper
+from arpl import closed_set, ood, paper
 from arpl.checks import available_ood_sets
 from arpl.config import load_params
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
 print("out-of-distribution sets used:", ", ".join(available_ood_sets(params)))
-models = ood.all_class_models(params)
+models = closed_set.all_class_models(params)
 
 # %% [markdown]
 # ## Table 3 on this profile

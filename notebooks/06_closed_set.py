@@ -9,12 +9,14 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import ood, paper, plots
+from arpl import closed_set, paper
 from arpl.config import load_params
+from arpl.figures.bars import bar_table
+from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
-table = ood.closed_set_table(params, ood.all_class_models(params))
+table = closed_set.accuracy_table(params, closed_set.all_class_models(params))
 save_table(table, "runs/closed_set/table4.csv")
 save_json({r.method: {"ACC": round(r.ACC, 2)} for r in table.itertuples()}, "metrics/closed_set.json")
 table.round(2)
@@ -27,6 +29,6 @@ table.round(2)
 paper.paper_results(table="table4").pivot_table(index="method", columns="dataset", values="mean")
 
 # %%
-figure = plots.bar_table({"accuracy": dict(zip(table.method, table.ACC / 100))},
-                         "Table 4 on this profile: closed-set accuracy", "accuracy (%)")
-plots.publish(figure, "runs/closed_set/figures/table4_accuracy.png")
+figure = bar_table({"accuracy": dict(zip(table.method, table.ACC / 100))},
+                   "Table 4 on this profile: closed-set accuracy", "accuracy (%)")
+publish(figure, "runs/closed_set/figures/table4_accuracy.png")

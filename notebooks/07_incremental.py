@@ -23,8 +23,10 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, incremental, plots
+from arpl import experiment, incremental
 from arpl.config import load_params
+from arpl.figures.incremental import incremental_curves
+from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
@@ -43,6 +45,6 @@ save_json({m: {"final_accuracy": round(r["mean"], 2)} for m, r in final.iterrows
 curve.pivot(index="seen", columns="method", values="mean").round(2)
 
 # %%
-figure = plots.incremental_curves({m: {s: (g[g.seen == s].accuracy / 100).tolist() for s in sorted(g.seen.unique())}
-                                   for m, g in results.groupby("method")})
-plots.publish(figure, "runs/incremental/figures/fig13_incremental.png")
+figure = incremental_curves({m: {s: (g[g.seen == s].accuracy / 100).tolist() for s in sorted(g.seen.unique())}
+                             for m, g in results.groupby("method")})
+publish(figure, "runs/incremental/figures/fig13_incremental.png")

@@ -14,8 +14,11 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, feature_space, plots
+from arpl import experiment, feature_space
 from arpl.config import load_params
+from arpl.figures.feature_space import feature_scatter, score_histograms
+from arpl.figures.images import retrieval_strip
+from arpl.figures.saving import publish
 
 params = load_params(params_file)
 params = experiment.with_train_subset(params, params["figures"]["train_per_class"])
@@ -37,8 +40,8 @@ views = feature_space.figure7_views(params)
 
 # %%
 for v in views:
-    figure = plots.feature_space(v.features, v.labels, v.points, f"{v.title}, split {split}", points_label=v.points_label)
-    display(plots.publish(figure, f"runs/figures/figures/fig7_{v.slug}.png"))
+    figure = feature_scatter(v.features, v.labels, v.points, f"{v.title}, split {split}", points_label=v.points_label)
+    display(publish(figure, f"runs/figures/figures/fig7_{v.slug}.png"))
 
 # %% [markdown]
 # ## Distribution of the open-set score (Fig. 7, bottom row)
@@ -47,8 +50,8 @@ for v in views:
 
 # %%
 for v in views:
-    figure = plots.distance_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown")
-    display(plots.publish(figure, f"runs/figures/figures/fig7_hist_{v.slug}.png"))
+    figure = score_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown")
+    display(publish(figure, f"runs/figures/figures/fig7_hist_{v.slug}.png"))
 
 # %% [markdown]
 # ## Retrieval from a class centre to its reciprocal point (Fig. 6a)
@@ -60,8 +63,8 @@ for v in views:
 arpl_view = views[4]
 data = experiment.open_set(params, split)
 strip, positions = feature_space.retrieval_along_line(arpl_view, data)
-figure = plots.retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
-plots.publish(figure, "runs/figures/figures/fig6a_retrieval.png")
+figure = retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
+publish(figure, "runs/figures/figures/fig6a_retrieval.png")
 
 # %% [markdown]
 # ## Number of known classes (Fig. 12)
@@ -69,5 +72,5 @@ plots.publish(figure, "runs/figures/figures/fig6a_retrieval.png")
 
 # %%
 for v in feature_space.figure12_views(params):
-    figure = plots.feature_space(v.features, v.labels, v.points, f"Fig. 12: ARPL, {v.title}")
-    display(plots.publish(figure, f"runs/figures/figures/fig12_{v.slug}.png"))
+    figure = feature_scatter(v.features, v.labels, v.points, f"Fig. 12: ARPL, {v.title}")
+    display(publish(figure, f"runs/figures/figures/fig12_{v.slug}.png"))

@@ -14,8 +14,10 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import ablations, experiment, plots
+from arpl import ablations, experiment
 from arpl.config import load_params
+from arpl.figures.ablations import lambda_curves, margin_and_auroc_vs_known
+from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
@@ -35,20 +37,20 @@ ablations.train_models(params)
 # AUROC and closed-set accuracy (percent), split `figures.split`.
 
 # %%
-lambdas = ablations.lambda_ablation(params)
+lambdas = ablations.run_lambda_ablation(params)
 save_table(lambdas, "runs/ablations/fig8_lambda.csv")
 lambdas.pivot(index="lambda", columns="variant", values="AUROC").round(2)
 
 # %%
-figure = plots.lambda_ablation({v: list(zip(g["lambda"], g.AUROC / 100)) for v, g in lambdas.groupby("variant", sort=False)},
-                               "AUROC (%)", "Fig. 8: AUROC against lambda")
-plots.publish(figure, "runs/ablations/figures/fig8_lambda.png")
+figure = lambda_curves({v: list(zip(g["lambda"], g.AUROC / 100)) for v, g in lambdas.groupby("variant", sort=False)},
+                       "AUROC (%)", "Fig. 8: AUROC against lambda")
+publish(figure, "runs/ablations/figures/fig8_lambda.png")
 
 # %% [markdown]
 # ## Number of known classes (Fig. 11)
 
 # %%
-counts = ablations.known_count_ablation(params)
+counts = ablations.run_known_count_ablation(params)
 save_table(counts, "runs/ablations/fig11_known_classes.csv")
 save_json({f"{r.method} K={r.known}": {"AUROC": round(r.AUROC, 2)} for r in counts.itertuples()},
           "runs/ablations/fig11_summary.json")
@@ -56,6 +58,6 @@ counts.round(3)
 
 # %%
 arpl_rows = counts[counts.method == "ARPL"]
-figure = plots.margin_and_auroc_vs_known({"ARPL": list(zip(arpl_rows.known, arpl_rows.R))},
-                                         {m: list(zip(g.known, g.AUROC / 100)) for m, g in counts.groupby("method", sort=False)})
-plots.publish(figure, "runs/ablations/figures/fig11_known_classes.png")
+figure = margin_and_auroc_vs_known({"ARPL": list(zip(arpl_rows.known, arpl_rows.R))},
+                                   {m: list(zip(g.known, g.AUROC / 100)) for m, g in counts.groupby("method", sort=False)})
+publish(figure, "runs/ablations/figures/fig11_known_classes.png")

@@ -10,8 +10,10 @@ params_file = "params.yaml"
 # %%
 from pathlib import Path
 
-from arpl import paper, plots, report, summary
+from arpl import paper, report, summary
 from arpl.config import load_params
+from arpl.figures.bars import anchor_bars
+from arpl.figures.saving import save_figure
 
 params = load_params(params_file)
 reports = Path("reports")
@@ -41,8 +43,8 @@ headline
 # %%
 anchors = summary.anchor_comparison(params)
 if anchors is not None:
-    figure = plots.anchor_comparison(anchors)
-    plots.save_figure(figure, reports / "anchors_auroc.png")
+    figure = anchor_bars(anchors)
+    save_figure(figure, reports / "anchors_auroc.png")
     headline_html += ("<h2>Split by split: ours vs the authors' code (anchors)</h2>"
                       f'<p class="note">{summary.anchor_note(params)}</p>'
                       + report.dataframe_html(anchors) + report.image_html(reports / "anchors_auroc.png", "AUROC per split"))

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arpl import plots, summary
+from arpl import summary
+from arpl.figures.bars import anchor_bars
 from arpl.paper import _anchor_table
 
 
@@ -48,7 +49,7 @@ def test_anchor_comparison_only_on_fashion_mnist(smoke_params, per_split):
 
 def test_anchor_plot_draws_one_bar_per_method_and_split_and_a_tick_per_anchor(smoke_params, per_split):
     table = summary.anchor_comparison(smoke_params, per_split)
-    figure = plots.anchor_comparison(table)
+    figure = anchor_bars(table)
     ax = figure.axes[0]
     assert sum(len(bars) for bars in ax.containers) == 4
     ticks = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_color() == "black"]

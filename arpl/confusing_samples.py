@@ -1,5 +1,7 @@
-"""Looking at confusing samples (Sec. 4): generated images (Fig. 6b), where they land in feature space
-(Fig. 4) and how the ARPL+CS variants learn over epochs (Fig. 10)."""
+"""What a trained ARPL+CS model's confusing samples look like (Sec. 4): the generator G kept in its checkpoint
+and its samples (Fig. 6b), where they land in a classifier's feature space (Fig. 4), and the per-epoch
+history of a run (Fig. 10). Algorithm 2, which trains G and the classifier, is in :mod:`arpl.training`; the
+figures are drawn by :mod:`arpl.figures`."""
 
 from __future__ import annotations
 
@@ -34,14 +36,6 @@ def generate(generator: torch.nn.Module, count: int, seed: int = 0) -> torch.Ten
     return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 
 
-def sample_rows(real: torch.Tensor, fake: torch.Tensor, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
-    """Fig. 6b layout: a row of real known images, rows of generated ones, another real row."""
-    rows = [("real", real[:per_row])]
-    for start in range(0, len(fake) - per_row + 1, per_row):
-        rows.append(("generated", fake[start:start + per_row]))
-    return rows + [("real", real[per_row:2 * per_row])]
-
-
 def pca_2d(reference: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Project features to the two principal axes of ``reference`` (known test features)."""
     mean = reference.mean(0)
@@ -52,7 +46,8 @@ def pca_2d(reference: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 def feature_view(checkpoint: str | Path, known: torch.Tensor, known_labels: np.ndarray, unknown: torch.Tensor,
                  fake: torch.Tensor, device: torch.device | str = "cpu") -> dict:
     """Fig. 4: known, unknown and generated samples in a classifier's feature space (PCA to 2-D when the
-    feature has more than two dimensions). Returns arguments for :func:`arpl.plots.feature_space`."""
+    feature has more than two dimensions). Returns arguments for
+    :func:`arpl.figures.feature_space.feature_scatter`."""
     net, _ = load_model(checkpoint, device=device)
     parts = [predict(net, images, device=device).features for images in (known, unknown, fake)]
     if parts[0].shape[1] > 2:
