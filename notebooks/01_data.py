@@ -13,7 +13,7 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, plots
+from arpl import data_overview, plots
 from arpl.checks import check_data
 from arpl.config import load_params
 from arpl.io import save_json, save_table
@@ -35,7 +35,7 @@ for line in check_data(params):
 # (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four.
 
 # %%
-splits = experiment.describe_splits(params)
+splits = data_overview.describe_splits(params)
 splits
 
 # %%
@@ -46,5 +46,5 @@ save_json(splits.to_dict(orient="records"), "runs/data/splits.json")
 # ## Known and unknown samples
 
 # %%
-figure = plots.image_grid(experiment.sample_rows(params))
+figure = plots.image_grid(data_overview.sample_rows(params))
 plots.publish(figure, "runs/data/samples.png")

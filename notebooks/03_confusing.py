@@ -23,13 +23,14 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl import confusing, experiment, plots
+from arpl import confusing, plots, profile_data, train_runs
 from arpl.config import load_params
 from arpl.io import save_json
+from arpl.runs import checkpoint_path, method_name
 
 params = load_params(params_file)
 variants = params["confusing"]["variants"]
-run, data = experiment.showcase(params)  # the first split, or the all-class run when there are no splits
+run, data = profile_data.showcase(params)  # the first split, or the all-class run when there are no splits
 
 # %% [markdown]
 # ## Train the variants
@@ -37,9 +38,9 @@ run, data = experiment.showcase(params)  # the first split, or the all-class run
 # the plain pass's loss and accuracy, and the test accuracy / AUROC / OSCR with the max-distance score.
 
 # %%
-runs = experiment.train_stage(params, "confusing", variants)
-summary = pd.DataFrame([{"variant": experiment.method_name(v), **row} for v, rows in runs.items() for row in rows])
-save_json({experiment.method_name(v): {row["run"]: experiment.headline(row) for row in rows} for v, rows in runs.items()},
+runs = train_runs.train_stage(params, "confusing", variants)
+summary = pd.DataFrame([{"variant": method_name(v), **row} for v, rows in runs.items() for row in rows])
+save_json({method_name(v): {row["run"]: train_runs.headline(row) for row in rows} for v, rows in runs.items()},
           "runs/confusing/summary.json")
 summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "loss_g") if c in summary]].round(4)
 
@@ -51,7 +52,7 @@ summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "l
 
 # %%
 cs_variant = "cs" if "cs" in variants else variants[0]
-checkpoint = experiment.run_path("confusing", cs_variant, run) / "checkpoint.pt"
+checkpoint = checkpoint_path("confusing", cs_variant, run)
 generator = confusing.load_generator(checkpoint)
 fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
 figure = plots.image_grid(confusing.sample_rows(data.train_known.images, fake))
@@ -68,7 +69,7 @@ plots.publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 fake = confusing.generate(generator, 500, seed=params["run"]["seed"])
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
-    path = experiment.run_path(stage, name, run) / "checkpoint.pt"
+    path = checkpoint_path(stage, name, run)
     if path.exists():
         views[title] = confusing.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
                                               data.test_unknown.images, fake)
@@ -84,9 +85,9 @@ for title, view in views.items():
 # that without ABN training collapses and that FT improves AUROC.
 
 # %%
-histories = {experiment.method_name(v): confusing.history(experiment.run_path("confusing", v, run) / "checkpoint.pt")
+histories = {method_name(v): confusing.history(checkpoint_path("confusing", v, run))
              for v in variants}
-arpl_path = experiment.run_path("train", "ARPL", run) / "checkpoint.pt"
+arpl_path = checkpoint_path("train", "ARPL", run)
 if arpl_path.exists():
     histories["ARPL"] = confusing.history(arpl_path)
 curves = ["test_acc", "auroc"] if run != "all" else ["test_acc", "loss"]  # the all-class run has no unknowns

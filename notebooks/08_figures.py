@@ -14,11 +14,11 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, feature_space, plots
+from arpl import feature_space, plots, profile_data
 from arpl.config import load_params
 
 params = load_params(params_file)
-params = experiment.with_train_subset(params, params["figures"]["train_per_class"])
+params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
 split = params["figures"]["split"]
 
 # %% [markdown]
@@ -58,7 +58,7 @@ for v in views:
 
 # %%
 arpl_view = views[4]
-data = experiment.open_set(params, split)
+data = profile_data.open_set(params, split)
 strip, positions = feature_space.retrieval_along_line(arpl_view, data)
 figure = plots.retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
 plots.publish(figure, "runs/figures/figures/fig6a_retrieval.png")
