@@ -33,7 +33,7 @@ class ModelSpec:
     in_channels: int = setting("data", 1, key="channels")
     image_size: int = setting("data", 28)
     feat_dim: int | None = setting("model", None)  # None: the backbone's own feature size
-    width: int | None = setting("model", None)     # 'small' only: channels of the first convolution (None: 32)
+    width: int | None = setting("model", None)     # backbones that take one ('small'): first convolution's channels
     abn: bool = False               # auxiliary batch norm (Sec. 4.2)
     temperature: float = setting("train", 1.0)     # gamma = 1 / temperature (Eq. 7)
     weight_pl: float = setting("train", 0.1)       # lambda (Eq. 14)
@@ -53,8 +53,8 @@ class TrainSpec:
     weight_decay: float = setting("train", 1e-4)
     milestones: tuple[int, ...] = setting("train", (30, 60, 90, 120))
     lr_gamma: float = setting("train", 0.1)
-    seed: int = 0
-    augment: bool = False
+    seed: int = 0                   # run.seed + the run's offset (arpl.runs)
+    augment: bool = False           # crop + flip, when the dataset source asks for it (Sec. 5.1)
     confusing: bool = False         # Algorithm 2 (ARPL+CS)
     focus_training: bool = True     # the plain pass after each CS pass (step 6 of Algorithm 2)
     beta: float = setting("confusing", 0.1)            # Eq. 18-19
