@@ -4,7 +4,8 @@
 - data: datasets, transforms, open-set splits, batches     - models: backbones with auxiliary BN, DCGAN
 - heads: Softmax / GCPL / RPL / ARPL losses (Eq. 6-19)     - scores: open-set scores (Eq. 20 and others)
 - metrics, stats: AUROC, OSCR (Eq. 21-22), TNR, DTACC...   - training: Algorithms 1 and 2
-- experiment: params.yaml -> data, specs and runs          - config: the params.yaml schema
+- registry: datasets and backbones by name or import path  - config: the params.yaml schema
+- profile_data, run_specs, runs, train_runs: params.yaml -> images, specs, run folders and seeds, trained runs
 - figures: the paper's figures, one module per family      - report, paper: the HTML report, the paper's numbers
 """
 

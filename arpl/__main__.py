@@ -110,7 +110,7 @@ def _train(args: argparse.Namespace) -> int:
     following ``dvc repro`` reuses them); under ``torchrun --nproc_per_node=N`` with DistributedDataParallel."""
     import torch.distributed as dist
 
-    from arpl import experiment
+    from arpl import runs, train_runs
     from arpl.config import load_params
     from arpl.distributed import init_distributed
 
@@ -122,11 +122,11 @@ def _train(args: argparse.Namespace) -> int:
                          f"of those or add it there.")
     context = init_distributed(params["run"]["device"])
     try:
-        rows = experiment.train_stage(params, args.stage, [args.name], context)[args.name]
+        rows = train_runs.train_stage(params, args.stage, [args.name], context)[args.name]
         if context.is_main:
             for row in rows:
-                metrics = "  ".join(f"{key} {value}" for key, value in experiment.headline(row).items())
-                print(f"{experiment.method_name(args.name)} {row['run']}: {metrics}", flush=True)
+                metrics = "  ".join(f"{key} {value}" for key, value in train_runs.headline(row).items())
+                print(f"{runs.method_name(args.name)} {row['run']}: {metrics}", flush=True)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

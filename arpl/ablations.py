@@ -9,8 +9,10 @@ import pandas as pd
 
 from arpl import metrics
 from arpl.evaluate import predict
-from arpl.experiment import device, open_set, run_path, train_run
 from arpl.parallel import train_ahead
+from arpl.profile_data import open_set
+from arpl.runs import device, known_run, run_path, split_run
+from arpl.train_runs import train_run
 
 # The four distance/margin combinations of Fig. 8: (head, distance). RPL's margin pulls d_e to a radius;
 # ARPL's is the adversarial margin constraint (AMC, Eq. 12); "cosine" adds the dot product of Eq. 6.
@@ -30,7 +32,7 @@ def lambda_run(params: dict, name: str, weight: float):
     head, distance = LAMBDA_VARIANTS[name]
     split = params["figures"]["split"]
     folder = run_path("ablations", f"{name.replace('+', '_')}", f"lambda{weight:g}")
-    return train_run(params, head, open_set(params, split).train_known, folder, split, f"split{split}",
+    return train_run(params, head, open_set(params, split).train_known, folder, split_run(split),
                      model_overrides={"distance": distance, "weight_pl": float(weight)},
                      train_overrides={"epochs": params["figures"]["epochs"]}).net
 
@@ -68,8 +70,8 @@ KNOWN_COUNT_METHODS = ("Softmax", "GCPL", "ARPL")
 def known_count_run(params: dict, method: str, count: int):
     """Train (or reuse) ``method`` on a random split with ``count`` known classes; returns the network."""
     data = open_set(params, params["figures"]["split"], num_known=count)
-    return train_run(params, method, data.train_known, run_path("ablations", method, f"known{count}"),
-                     300 + count, f"known{count}", train_overrides={"epochs": params["figures"]["epochs"]}).net
+    return train_run(params, method, data.train_known, run_path("ablations", method, known_run(count)),
+                     known_run(count), train_overrides={"epochs": params["figures"]["epochs"]}).net
 
 
 def run_known_count_ablation(params: dict) -> pd.DataFrame:

@@ -12,10 +12,16 @@ from arpl.network import OpenSetNet, build_model
 from arpl.specs import ModelSpec, TrainSpec, fingerprint, model_spec_from_dict, spec_dict
 
 FORMAT = 1
+CHECKPOINT_FILE = "checkpoint.pt"
 
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint was made for another configuration than the one requested."""
+
+
+def checkpoint_in(run_dir: str | Path) -> Path:
+    """The checkpoint file of the run in folder ``run_dir``."""
+    return Path(run_dir) / CHECKPOINT_FILE
 
 
 def save_checkpoint(path: str | Path, *, model_spec: ModelSpec, train_spec: TrainSpec, epoch: int,

@@ -8,8 +8,9 @@ import pandas as pd
 from arpl import metrics
 from arpl.checkpoint import load_model
 from arpl.evaluate import predict
-from arpl.experiment import all_classes, device, run_path
 from arpl.osr import trained_models
+from arpl.profile_data import all_classes
+from arpl.runs import ALL_CLASSES, checkpoint_path, device
 
 
 def all_class_models(params: dict) -> dict[str, tuple[str, object]]:
@@ -17,7 +18,7 @@ def all_class_models(params: dict) -> dict[str, tuple[str, object]]:
     _, test = all_classes(params)
     models = {}
     for display, stage, name in trained_models(params):
-        net, payload = load_model(run_path(stage, name, "all") / "checkpoint.pt",
+        net, payload = load_model(checkpoint_path(stage, name, ALL_CLASSES),
                                   expected={"num_classes": len(test.classes)}, device=device(params))
         models[display] = (payload["model_spec"]["method"], net)
     return models

@@ -13,21 +13,13 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
 
 METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
 CS_VARIANTS = ("cs", "cs-no-abn", "cs-no-ft")
 CS_VARIANT_NAMES = {"cs": "ARPL+CS", "cs-no-abn": "ARPL+CS (w/o ABN)", "cs-no-ft": "ARPL+CS (w/o FT)"}
-OSR_DATASETS = ("fashion-mnist", "mnist", "kmnist", "svhn", "cifar10", "cifar+10", "cifar+50",
-                "cifar100", "tinyimagenet", "domainnet-real-A", "imagenet-1k")
-OOD_SETS = ("digits", "gaussian-noise", "uniform-noise", "mnist", "kmnist", "fashion-mnist", "svhn",
-            "cifar10", "cifar100", "domainnet-real-B", "domainnet-clipart-A", "domainnet-clipart-B",
-            "domainnet-quickdraw-A", "domainnet-quickdraw-B", "imagenet-o")
-CLASS_COUNTS = {"cifar100": 100, "tinyimagenet": 200, "domainnet-real-A": 173, "imagenet-1k": 1000}
-NO_PUBLISHED_SPLITS = ("cifar100", "domainnet-real-A", "imagenet-1k")
-BACKBONES = ("classifier32", "lenetpp", "small", "resnet18", "resnet34")
 IMAGE_SIZES = (28, 32, 64, 80, 224)
 SCORES = ("own", "msp", "max_logit", "energy", "max_distance")
 
@@ -50,12 +42,16 @@ class Field:
     item: "Field | None" = None  # for lists
     pattern: str | None = None
     allow_empty: bool = False  # for lists
+    lookup: Callable[[str], Any] | None = None  # finds the registered entry a value names (raises ValueError)
+    registered: str = ""  # what ``lookup`` finds, in words
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages."""
         if self.item is not None:
             return f"a list of {self.item.allowed()}"
-        if self.choices is not None:
+        if self.lookup is not None:
+            text = f"a registered {self.registered} or your own as 'module:attribute'"
+        elif self.choices is not None:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         elif self.pattern is not None:
             text = f"a string matching {self.pattern!r}"
@@ -90,6 +86,41 @@ def _list(help: str, item: Field, allow_empty: bool = False) -> Field:
     return Field(list, help, item=item, allow_empty=allow_empty)
 
 
+def _registered(help: str, lookup: Callable[[str], Any], registered: str) -> Field:
+    return Field(str, help, lookup=lookup, registered=registered)
+
+
+def _open_set_dataset(name: str) -> Any:
+    """The dataset source ``name`` if it can be ``data.dataset`` (see :mod:`arpl.data.registry`)."""
+    from arpl.data import DATASETS, dataset_source
+
+    source = dataset_source(name)
+    if not source.open_set:
+        usable = [entry.name for entry in DATASETS.entries() if entry.open_set]
+        raise ValueError(f"{name!r} is an out-of-distribution set, not an open-set dataset; use one of "
+                         f"{', '.join(usable)} or your own as 'module:attribute'")
+    return source
+
+
+def _ood_set(name: str) -> Any:
+    """The dataset source ``name`` if it can be one of ``ood.sets``."""
+    from arpl.data import DATASETS, dataset_source
+
+    source = dataset_source(name)
+    if not source.ood:
+        usable = [entry.name for entry in DATASETS.entries() if entry.ood]
+        raise ValueError(f"{name!r} is no out-of-distribution set; use one of {', '.join(usable)} or your own "
+                         f"as 'module:attribute' (a DatasetSource with ood=True)")
+    return source
+
+
+def _backbone(name: str) -> Any:
+    """The backbone ``name`` (see :mod:`arpl.models.registry`)."""
+    from arpl.models import backbone_entry
+
+    return backbone_entry(name)
+
+
 SCHEMA: dict[str, Any] = {
     "profile": Field(str, "name of this parameter set, shown in the report"),
     "run": {
@@ -101,7 +132,7 @@ SCHEMA: dict[str, Any] = {
         "workers": _int("single-thread processes for independent CPU runs (0 = one per core)", low=0),
     },
     "data": {
-        "dataset": _choice("open-set dataset", OSR_DATASETS),
+        "dataset": _registered("open-set dataset", _open_set_dataset, "open-set dataset"),
         "splits": _list("indices of the authors' known/unknown lists ([] = no open-set trials)",
                         _int("split index", low=0), allow_empty=True),
         "num_known": _int("known classes of a seeded random split (null = the authors' lists)", low=1, nullable=True),
@@ -112,7 +143,7 @@ SCHEMA: dict[str, Any] = {
         "download": Field(bool, "let torchvision download missing data"),
     },
     "model": {
-        "backbone": _choice("network", BACKBONES),
+        "backbone": _registered("network", _backbone, "backbone"),
         "feat_dim": _int("feature size (null = the backbone's own)", low=1, nullable=True),
         "width": _int("channels of the first convolution of the 'small' network (null = 32)", low=1, nullable=True),
     },
@@ -156,7 +187,7 @@ SCHEMA: dict[str, Any] = {
         "bootstrap": _int("bootstrap resamples for the 95% intervals (0 = none)", low=0),
     },
     "ood": {
-        "sets": _list("out-of-distribution sets", _choice("set", OOD_SETS)),
+        "sets": _list("out-of-distribution sets", _registered("set", _ood_set, "out-of-distribution set")),
         "noise_count": _int("images in each generated noise set", low=1),
     },
     "incremental": {
@@ -168,7 +199,7 @@ SCHEMA: dict[str, Any] = {
         "train_per_class": _int("training images per class (null = data.train_per_class)", low=1, nullable=True),
     },
     "figures": {
-        "backbone": _choice("network of the 2-D feature figures", BACKBONES),
+        "backbone": _registered("network of the 2-D feature figures", _backbone, "backbone"),
         "epochs": _int("epochs of each figure model", low=1),
         "train_per_class": _int("training images per class of the figure and ablation models "
                                 "(null = data.train_per_class)", low=1, nullable=True),
@@ -230,6 +261,12 @@ def _check_field(name: str, value: Any, spec: Field) -> None:
         if len(set(map(repr, value))) != len(value):
             raise ParamsError(f"{name} = {value!r} repeats a value; list each once.")
         return
+    if spec.lookup is not None:
+        try:
+            spec.lookup(value)
+        except ValueError as error:
+            raise ParamsError(f"{name} = {value!r} is not allowed: {error}") from None
+        return
     bad = (spec.choices is not None and value not in spec.choices
            or spec.pattern is not None and not re.match(spec.pattern, value)
            or spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low)
@@ -243,6 +280,8 @@ def _check_field(name: str, value: Any, spec: Field) -> None:
 
 
 def _check_cross_fields(params: dict[str, Any]) -> None:
+    from arpl.data.splits import has_authors_splits
+
     dataset = params["data"]["dataset"]
     count = SPLITS_PER_DATASET
     for key, indices in (("data.splits", params["data"]["splits"]), ("figures.split", [params["figures"]["split"]])):
@@ -255,13 +294,13 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
             and "ARPL" not in params["train"]["methods"]:
         raise ParamsError("confusing.init = 'arpl' starts ARPL+CS from the trained ARPL models, but train.methods "
                           "lacks ARPL; add ARPL to train.methods or set confusing.init: scratch.")
-    num_classes = _dataset_classes(dataset)
+    num_classes = _open_set_dataset(dataset).num_classes
     num_known = params["data"]["num_known"]
     if not params["data"]["splits"] and not params["train"]["closed_set"]:
         raise ParamsError("data.splits is empty and train.closed_set is false, so nothing would be trained; "
                           "list split indices in data.splits or set train.closed_set: true.")
     needs_split = params["data"]["splits"] or params["figures"]["enabled"]
-    if num_known is None and dataset in NO_PUBLISHED_SPLITS and needs_split:
+    if num_known is None and not has_authors_splits(dataset) and needs_split:
         raise ParamsError(f"data.num_known is null, but {dataset} has no published splits and the open-set trials or "
                           f"the figures need one; give the number of known classes of its random splits "
                           f"(1..{num_classes - 1}), or set data.splits: [] and figures.enabled: false.")
@@ -277,24 +316,21 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
                               f"each K must leave at least one unknown class (K <= {num_classes - 1}).")
 
 
-FIXED_FEATURE_SIZES = {"classifier32": 128, "resnet18": 512, "resnet34": 512}
-
-
 def _check_feature_sizes(params: dict[str, Any]) -> None:
     backbone, feat_dim = params["model"]["backbone"], params["model"]["feat_dim"]
-    if backbone in FIXED_FEATURE_SIZES and feat_dim not in (None, FIXED_FEATURE_SIZES[backbone]):
+    entry = _backbone(backbone)
+    if entry.fixed_feature_size and feat_dim not in (None, entry.feat_dim):
         raise ParamsError(f"model.feat_dim = {feat_dim} does not fit model.backbone = {backbone!r}, whose feature "
-                          f"size is {FIXED_FEATURE_SIZES[backbone]}; set model.feat_dim: null.")
-    if params["model"]["width"] is not None and backbone != "small":
-        raise ParamsError(f"model.width = {params['model']['width']} applies to the 'small' network only, not to "
-                          f"model.backbone = {backbone!r}; set model.width: null.")
-    if params["figures"]["backbone"] in FIXED_FEATURE_SIZES:
+                          f"size is {entry.feat_dim}; set model.feat_dim: null.")
+    if params["model"]["width"] is not None and not entry.width:
+        raise ParamsError(f"model.width = {params['model']['width']} applies to networks that take a width (such "
+                          f"as 'small'), not to model.backbone = {backbone!r}; set model.width: null.")
+    if _backbone(params["figures"]["backbone"]).fixed_feature_size:
+        from arpl.models import BACKBONES
+
+        usable = " or ".join(repr(entry.name) for entry in BACKBONES.entries() if not entry.fixed_feature_size)
         raise ParamsError(f"figures.backbone = {params['figures']['backbone']!r} cannot have the 2-D feature the "
-                          f"feature-space figures need; use 'small' or 'lenetpp'.")
-
-
-def _dataset_classes(dataset: str) -> int:
-    return CLASS_COUNTS.get(dataset, 10)
+                          f"feature-space figures need; use {usable}.")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

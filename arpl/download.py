@@ -13,23 +13,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arpl.checks import FOLDER_SETS, check_folder_set
-from arpl.data.checksums import DataNotFoundError
-from arpl.data.sources import DATASETS, load_image_set
-from arpl.experiment import CIFAR_PLUS, base_dataset
+from arpl.data import DataNotFoundError, dataset_source, load_image_set
 from arpl.io import save_json
+from arpl.profile_data import training_datasets
 
 DOWNLOADS = Path("data/downloads")
 
 
 def needed_datasets(params: dict) -> list[str]:
-    """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, file-based OOD sets
-    (torchvision's, DomainNet's, ImageNet-O)."""
-    names = [base_dataset(params)]
-    if params["data"]["dataset"] in CIFAR_PLUS:
-        names.append("cifar100")
-    names += [name for name in params["ood"]["sets"] if DATASETS[name].torchvision_class is not None
-              or name.startswith(FOLDER_SETS)]
+    """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, the OOD sets with files
+    to check (torchvision's, DomainNet's, ImageNet-O)."""
+    with_files = [name for name in params["ood"]["sets"] if dataset_source(name).check is not None]
+    names = training_datasets(params) + with_files
     return list(dict.fromkeys(names))
 
 
@@ -41,8 +36,9 @@ def download(params: dict, target: Path = DOWNLOADS) -> dict[str, str]:
     for name in needed_datasets(params):
         root = Path(params["run"]["data_root"])
         if root.resolve() != target.resolve():
-            if name.startswith(FOLDER_SETS):  # prepared by hand: stop here, with the fix, if it is not there
-                check_folder_set(name, root, params["data"]["download"])
+            source = dataset_source(name)
+            if source.prepared_by_hand:  # stop here, with the fix, if it is not there
+                source.check(root, params["data"]["download"])
             manifest[name] = f"read from {root} (run.data_root), not downloaded here"
             continue
         try:

@@ -11,8 +11,10 @@ import torch
 
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import predict
-from arpl.experiment import device, open_set, run_path, train_run
 from arpl.parallel import train_ahead
+from arpl.profile_data import open_set
+from arpl.runs import device, known_run, run_path, split_run
+from arpl.train_runs import train_run
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,15 @@ class FeatureView:
                                                                                "reciprocal points")
 
 
-def train_2d(params: dict, model: FeatureModel, data: OpenSetData, what: str, seed_offset: int):
-    """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes."""
+def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
+    """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes (``run``: see
+    :mod:`arpl.runs`)."""
     settings = params["figures"]
     model_overrides = {"backbone": settings["backbone"], "feat_dim": 2}
     if model.weight_pl is not None:
         model_overrides["weight_pl"] = model.weight_pl
-    return train_run(params, model.method, data.train_known, run_path("figures", model.folder, what), seed_offset,
-                     what, variant=model.variant, model_overrides=model_overrides,
+    return train_run(params, model.method, data.train_known, run_path("figures", model.folder, run), run,
+                     variant=model.variant, model_overrides=model_overrides,
                      train_overrides={"epochs": settings["epochs"]}).net
 
 
@@ -85,13 +88,13 @@ def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device)
 def figure7_run(params: dict, model: FeatureModel):
     """Train (or reuse) one model of Fig. 1/7 on split ``figures.split``."""
     split = params["figures"]["split"]
-    return train_2d(params, model, open_set(params, split), f"split{split}", split)
+    return train_2d(params, model, open_set(params, split), split_run(split))
 
 
 def figure12_run(params: dict, count: int):
     """Train (or reuse) ARPL with ``count`` random known classes (Fig. 12)."""
     data = open_set(params, params["figures"]["split"], num_known=count)
-    return train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, f"known{count}", 300 + count)
+    return train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, known_run(count))
 
 
 def train_models(params: dict) -> None:

@@ -248,8 +248,9 @@ def run_training(command: list[str], folder: Path) -> float:
 def last_epoch(folder: Path) -> dict:
     """The last history row of the ARPL split-0 checkpoint in ``folder``."""
     from arpl.checkpoint import read_checkpoint
+    from arpl.runs import checkpoint_path, split_run
 
-    return read_checkpoint(folder / "runs" / "train" / "ARPL" / "split0" / "checkpoint.pt")["history"][-1]
+    return read_checkpoint(folder / checkpoint_path("train", "ARPL", split_run(0)))["history"][-1]
 
 
 def ddp(options: Options) -> None:
@@ -306,12 +307,12 @@ def ddp_worker(params_path: str) -> int:
 
 def train_within(params: dict, method: str, data, deadlines: tuple[float, float], min_epochs: int,
                  epochs_csv: Path) -> dict:
-    """Train ``method`` with the profile's settings (experiment.train_run) and stop after the last epoch that
+    """Train ``method`` with the profile's settings (train_runs.train_run) and stop after the last epoch that
     ends before the first of ``deadlines`` (this method's share of the time), or, before ``min_epochs``, before
     the second (the whole step's). Every epoch's test metrics go to ``epochs_csv``; returns the last epoch's."""
-    from arpl import experiment
+    from arpl import runs, train_runs
 
-    evaluate = experiment.open_set_evaluator(data, method, experiment.device(params))
+    evaluate = train_runs.open_set_evaluator(data, method, runs.device(params))
     share, hard = deadlines
     start, rows = time.perf_counter(), []
 
@@ -329,7 +330,7 @@ def train_within(params: dict, method: str, data, deadlines: tuple[float, float]
 
     with tempfile.TemporaryDirectory(prefix="arpl-gpu-check-fidelity-") as run_dir:
         try:
-            experiment.train_run(params, method, data.train_known, Path(run_dir), 0, "split0",
+            train_runs.train_run(params, method, data.train_known, Path(run_dir), runs.split_run(0),
                                  evaluate=evaluate_then_check_time)
         except _OutOfTime:
             pass
@@ -343,13 +344,13 @@ def fidelity(options: Options) -> None:
     ``--tiny``: at most 2 epochs, at least 1."""
     import pandas as pd
 
-    from arpl import experiment, paper
+    from arpl import paper, profile_data
 
     start = time.perf_counter()
     params = anchor_params(options)
     if options.tiny:
         params["train"]["epochs"] = 2
-    data = experiment.open_set(params, 0)
+    data = profile_data.open_set(params, 0)
     epochs_csv = options.out / "fidelity_epochs.csv"
     epochs_csv.unlink(missing_ok=True)
     min_epochs = 1 if options.tiny else FIDELITY_MIN_EPOCHS

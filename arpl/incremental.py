@@ -22,8 +22,10 @@ import torch
 
 from arpl.data.openset import select_classes
 from arpl.evaluate import predict
-from arpl.experiment import all_classes, device, run_path, train_run
 from arpl.parallel import train_ahead
+from arpl.profile_data import all_classes
+from arpl.runs import device, order_run, run_path
+from arpl.train_runs import train_run
 
 
 def class_orders(num_classes: int, orders: int, seed: int) -> list[list[int]]:
@@ -68,8 +70,9 @@ def base_model(params: dict, method: str, index: int):
     """Train (or reuse) ``method`` on the base classes of class order ``index``."""
     settings = params["incremental"]
     base = select_classes(all_classes(params)[0], orders_of(params)[index][:settings["base_classes"]])
-    result = train_run(params, method, base, run_path("incremental", method, f"order{index}"), 200 + index,
-                       f"order{index}", train_overrides={"epochs": settings["epochs"]})
+    run = order_run(index)
+    result = train_run(params, method, base, run_path("incremental", method, run), run,
+                       train_overrides={"epochs": settings["epochs"]})
     return result.net
 
 

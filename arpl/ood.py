@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from arpl import metrics
-from arpl.checks import available_ood_sets
 from arpl.evaluate import predict, resolve_score
-from arpl.experiment import all_classes, device, load_set
+from arpl.profile_data import all_classes, available_ood_sets, load_set
+from arpl.runs import device
 
 
 def ood_table(params: dict, models: dict) -> pd.DataFrame:

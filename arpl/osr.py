@@ -13,8 +13,9 @@ from arpl import metrics, stats
 from arpl.checkpoint import load_model
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import Predictions, predict, resolve_score
-from arpl.experiment import device, method_name, open_set, run_path
+from arpl.profile_data import open_set
 from arpl.io import save_table
+from arpl.runs import checkpoint_path, device, method_name, split_run
 from arpl.scores import scores_for
 
 METRICS = ("ACC", "AUROC", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
@@ -63,7 +64,7 @@ def predict_all(params: dict) -> list[TrialPredictions]:
     for split in params["data"]["splits"]:
         data = open_set(params, split)
         for display, stage, name in trained_models(params):
-            checkpoint = run_path(stage, name, f"split{split}") / "checkpoint.pt"
+            checkpoint = checkpoint_path(stage, name, split_run(split))
             trials.append(predict_trial(checkpoint, data, display, split, dev))
     return trials
 

@@ -32,7 +32,7 @@ def worker_count(params: dict) -> int:
 
 def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:
     """Train ``runs`` (picklable zero-argument callables, e.g. ``functools.partial`` of a module-level
-    function that calls ``arpl.experiment.train_run``) in :func:`worker_count` single-thread processes, in
+    function that calls ``arpl.train_runs.train_run``) in :func:`worker_count` single-thread processes, in
     the order given (longest first balances the workers best). With one worker this does nothing: the caller's loop trains them in this process."""
     workers = min(worker_count(params), len(runs))
     if workers <= 1:

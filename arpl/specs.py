@@ -1,11 +1,26 @@
-"""What defines a model and a training run: plain dataclasses, stored inside every checkpoint."""
+"""What defines a model and a training run: plain dataclasses, stored inside every checkpoint.
+
+A field declared with :func:`setting` is read from ``params.yaml`` by its own name (or the key it names) in its
+section, so a new training setting is one profile line, one schema line (:mod:`arpl.config`), one field here
+and its use in :mod:`arpl.training`: :func:`from_sections` carries it over. The other fields describe the run
+(its seed, data, algorithm) and are given by :mod:`arpl.run_specs`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
+
+Spec = TypeVar("Spec")
+
+
+def setting(section: str, default: Any = MISSING, key: str | None = None) -> Any:
+    """A spec field whose value is ``params[section][key or the field's name]`` (see :func:`from_sections`)."""
+    return field(default=default, metadata={"section": section, "key": key})
 
 
 @dataclass(frozen=True)
@@ -13,16 +28,16 @@ class ModelSpec:
     """Everything needed to rebuild a classifier: backbone, head (loss) and input geometry."""
 
     method: str                     # Softmax | GCPL | RPL | ARPL
-    backbone: str                   # see arpl.models.BACKBONES
+    backbone: str = setting("model")  # a name of arpl.models.BACKBONES, or "module:attribute"
     num_classes: int
-    in_channels: int = 1
-    image_size: int = 28
-    feat_dim: int | None = None     # None: the backbone's own feature size
-    width: int | None = None        # 'small' only: channels of the first convolution (None: 32)
+    in_channels: int = setting("data", 1, key="channels")
+    image_size: int = setting("data", 28)
+    feat_dim: int | None = setting("model", None)  # None: the backbone's own feature size
+    width: int | None = setting("model", None)     # backbones that take one ('small'): first convolution's channels
     abn: bool = False               # auxiliary batch norm (Sec. 4.2)
-    temperature: float = 1.0        # gamma = 1 / temperature (Eq. 7)
-    weight_pl: float = 0.1          # lambda (Eq. 14)
-    margin_form: str = "code"       # "code" | "paper" (Eq. 12)
+    temperature: float = setting("train", 1.0)     # gamma = 1 / temperature (Eq. 7)
+    weight_pl: float = setting("train", 0.1)       # lambda (Eq. 14)
+    margin_form: str = setting("train", "code")    # "code" | "paper" (Eq. 12)
     distance: str | None = None     # RPL/ARPL only: "l2" | "l2-dot"; None = the method's own (Fig. 8 ablation)
 
 
@@ -30,30 +45,59 @@ class ModelSpec:
 class TrainSpec:
     """The optimisation of one run (Sec. 5.1-5.2), plain or with confusing samples (Algorithm 2)."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    milestones: tuple[int, ...] = (30, 60, 90, 120)
-    lr_gamma: float = 0.1
-    seed: int = 0
-    augment: bool = False
+    epochs: int = setting("train", 10)
+    batch_size: int = setting("train", 64)
+    optimizer: str = setting("train", "sgd")
+    lr: float = setting("train", 0.1)
+    momentum: float = setting("train", 0.9)
+    weight_decay: float = setting("train", 1e-4)
+    milestones: tuple[int, ...] = setting("train", (30, 60, 90, 120))
+    lr_gamma: float = setting("train", 0.1)
+    seed: int = 0                   # run.seed + the run's offset (arpl.runs)
+    augment: bool = False           # crop + flip, when the dataset source asks for it (Sec. 5.1)
     confusing: bool = False         # Algorithm 2 (ARPL+CS)
     focus_training: bool = True     # the plain pass after each CS pass (step 6 of Algorithm 2)
-    beta: float = 0.1               # Eq. 18-19
-    entropy_form: str = "code"      # "code" | "paper" (Eq. 17)
-    gan_lr: float = 2e-4
-    nz: int = 100
-    ngf: int = 64
-    ndf: int = 64
-    amp: bool = False               # bf16 autocast, CUDA only
-    channels_last: bool = False
-    compile: bool = False
-    on_nonfinite: str = "stop"      # "stop" | "skip_batch"
+    beta: float = setting("confusing", 0.1)            # Eq. 18-19
+    entropy_form: str = setting("confusing", "code")   # "code" | "paper" (Eq. 17)
+    gan_lr: float = setting("confusing", 2e-4)
+    nz: int = setting("confusing", 100)
+    ngf: int = setting("confusing", 64)
+    ndf: int = setting("confusing", 64)
+    amp: bool = setting("train", False)                # bf16 autocast, CUDA only
+    channels_last: bool = setting("train", False)
+    compile: bool = setting("train", False)
+    on_nonfinite: str = setting("run", "stop")         # "stop" | "skip_batch"
     data_tag: str = ""              # identifies the training data (dataset, split, subset)
     init_from: str = ""             # warm start: "<checkpoint path>@<its fingerprint>" ("" = from scratch)
+
+
+def from_sections(spec_type: type[Spec], sections: dict[str, dict], **given: Any) -> Spec:
+    """A ``spec_type`` whose :func:`setting` fields of the given ``sections`` (``{"train": params["train"], ...}``)
+    are read by name, cast to the field's type (a YAML ``1`` becomes ``1.0`` for a float, a list a tuple), and
+    whose other fields are ``given`` or keep their defaults. A setting of a section not passed keeps its
+    default (the Algorithm 2 settings of a plain run)."""
+    types = typing.get_type_hints(spec_type)
+    values = {}
+    for spec_field in fields(spec_type):
+        section = spec_field.metadata.get("section")
+        if spec_field.name in given or section not in sections:
+            continue
+        key = spec_field.metadata["key"] or spec_field.name
+        if key not in sections[section]:
+            raise KeyError(f"{spec_type.__name__}.{spec_field.name} reads {section}.{key}, which params.yaml lacks; "
+                           f"add it to arpl/profiles/cpu-default.yaml and the schema in arpl/config.py")
+        values[spec_field.name] = _cast(types[spec_field.name], sections[section][key])
+    return spec_type(**values, **given)
+
+
+def _cast(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind is float:
+        return float(value)
+    if typing.get_origin(kind) is tuple:
+        return tuple(value)
+    return value
 
 
 def spec_dict(spec: ModelSpec | TrainSpec) -> dict:
@@ -66,7 +110,7 @@ def model_spec_from_dict(data: dict) -> ModelSpec:
     return ModelSpec(**data)
 
 
-TRAINING_CODE = ("data", "models", "heads.py", "network.py", "training.py", "optim.py", "specs.py",
+TRAINING_CODE = ("data", "models", "training", "registry.py", "heads.py", "network.py", "optim.py", "specs.py",
                  "checkpoint.py", "distributed.py")
 
 

@@ -9,7 +9,9 @@ runs some ``arpl`` code; :func:`derive` finds it with :mod:`ast`, without runnin
 * **package data**: the non-Python files next to those modules that they name (``splits.json``,
   ``paper_results.csv``, ...);
 * **params**: every ``params["section"]`` the notebook and those modules index (except the validation in
-  ``arpl/config.py``, which checks every key but shapes no output). ``params["section"]["key"]``
+  ``arpl/config.py``, which checks every key but shapes no output; for the same reason the registries it
+  imports to check names, such as :mod:`arpl.models`, count only for stages that import them otherwise).
+  ``params["section"]["key"]``
   reads only that key; any other use of ``params["section"]`` (``train = params["train"]``, passing it on)
   counts as reading the whole section. ``--when KEY`` in the command reads ``KEY``.
 
@@ -31,8 +33,8 @@ import yaml
 
 PACKAGE = "arpl"
 PARAMS_NAME = "params"          # the name the notebooks and helpers give the params dict
-# Modules whose params reads are validation only: ``load_params`` checks the whole file (a bad value stops the
-# stage before it computes anything), so the values it looks at do not shape a stage's outputs.
+# Modules that only validate: ``load_params`` checks the whole file (a bad value stops the stage before it computes
+# anything), so neither the values it looks at nor the modules it imports to check them shape a stage's outputs.
 VALIDATION_ONLY = ("arpl.config",)
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,7 +131,8 @@ def _module_imports(name: str, root: Path, mtime_ns: int, size: int) -> frozense
 
 
 def module_closure(modules: set[str], root: Path = ROOT) -> set[str]:
-    """``modules`` and every ``arpl`` module they import, transitively (function-level imports included)."""
+    """``modules`` and every ``arpl`` module they import, transitively (function-level imports included; not
+    those a :data:`VALIDATION_ONLY` module imports to validate)."""
     seen: set[str] = set()
     todo = [m for name in modules for m in _with_parents(name) if module_file(m, root)]
     while todo:
@@ -137,7 +140,8 @@ def module_closure(modules: set[str], root: Path = ROOT) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_module_imports(name, root, *_version(module_file(name, root))) - seen)
+        if name not in VALIDATION_ONLY:
+            todo.extend(_module_imports(name, root, *_version(module_file(name, root))) - seen)
     return seen
 
 

@@ -2,7 +2,7 @@
 
 A *recipe* is a set of ``params.yaml`` overrides (dotted keys) on top of ``arpl/profiles/cpu-default.yaml``.
 For each recipe, method and split this trains one open-set model with the pipeline's own code
-(``arpl.experiment.train_run``), scores the full test split with the method's own score, and appends one
+(``arpl.train_runs.train_run``), scores the full test split with the method's own score, and appends one
 row to ``benchmarks/levers.csv``: accuracy, AUROC, OSCR, seconds and images/s of training. Runs go to
 independent single-thread worker processes (``--workers``, default: the CPU count), the way the pipeline
 trains, because two torch threads on two busy cores are much slower than two one-thread processes.
@@ -67,16 +67,17 @@ def measure(job: tuple[str, dict, str, int]) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from arpl import experiment, metrics
+    from arpl import metrics, profile_data, train_runs
     from arpl.evaluate import predict
+    from arpl.runs import split_run
     from arpl.scores import own_score
 
     name, overrides, method, split = job
     params = recipe_params(overrides)
-    data = experiment.open_set(params, split)
+    data = profile_data.open_set(params, split)
     with tempfile.TemporaryDirectory() as folder:
         tic = time.perf_counter()
-        result = experiment.train_run(params, method, data.train_known, Path(folder), split, f"split{split}")
+        result = train_runs.train_run(params, method, data.train_known, Path(folder), split_run(split))
         seconds = time.perf_counter() - tic
     known = predict(result.net, data.test_known.images)
     unknown = predict(result.net, data.test_unknown.images)

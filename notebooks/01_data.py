@@ -13,7 +13,7 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment
+from arpl import data_overview
 from arpl.checks import check_data
 from arpl.config import load_params
 from arpl.figures.images import image_grid
@@ -37,7 +37,7 @@ for line in check_data(params):
 # (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four.
 
 # %%
-splits = experiment.describe_splits(params)
+splits = data_overview.describe_splits(params)
 splits
 
 # %%
@@ -48,5 +48,5 @@ save_json(splits.to_dict(orient="records"), "runs/data/splits.json")
 # ## Known and unknown samples
 
 # %%
-figure = image_grid(experiment.sample_rows(params))
+figure = image_grid(data_overview.sample_rows(params))
 publish(figure, "runs/data/samples.png")

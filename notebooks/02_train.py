@@ -24,7 +24,7 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl import experiment
+from arpl import train_runs
 from arpl.config import load_params
 from arpl.io import save_json
 
@@ -36,7 +36,7 @@ methods = params["train"]["methods"]
 # The known classes of split *i* are the authors' list *i*; the seed of split *i* is `run.seed + i`.
 
 # %%
-runs = experiment.train_stage(params, "train", methods)
+runs = train_runs.train_stage(params, "train", methods)
 summary = pd.DataFrame([{"method": method, **row} for method, rows in runs.items() for row in rows])
 
 # %% [markdown]
@@ -45,7 +45,7 @@ summary = pd.DataFrame([{"method": method, **row} for method, rows in runs.items
 # stage evaluates every model with every score, with intervals and the paper's numbers beside them.
 
 # %%
-save_json({method: {row["run"]: experiment.headline(row) for row in rows} for method, rows in runs.items()},
+save_json({method: {row["run"]: train_runs.headline(row) for row in rows} for method, rows in runs.items()},
           "runs/train/summary.json")
 summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seconds") if c in summary]].round(4)
 
@@ -57,4 +57,4 @@ summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seco
 # behaves much like Softmax scored by its max logit.
 
 # %%
-experiment.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"
+train_runs.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"

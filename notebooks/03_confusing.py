@@ -23,17 +23,18 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl import confusing_samples, experiment
+from arpl import confusing_samples, profile_data, train_runs
 from arpl.config import load_params
 from arpl.figures.feature_space import feature_scatter
 from arpl.figures.images import image_grid, real_and_generated_rows
 from arpl.figures.saving import publish
 from arpl.figures.training import training_curves
 from arpl.io import save_json
+from arpl.runs import checkpoint_path, method_name
 
 params = load_params(params_file)
 variants = params["confusing"]["variants"]
-run, data = experiment.showcase(params)  # the first split, or the all-class run when there are no splits
+run, data = profile_data.showcase(params)  # the first split, or the all-class run when there are no splits
 
 # %% [markdown]
 # ## Train the variants
@@ -41,9 +42,9 @@ run, data = experiment.showcase(params)  # the first split, or the all-class run
 # the plain pass's loss and accuracy, and the test accuracy / AUROC / OSCR with the max-distance score.
 
 # %%
-runs = experiment.train_stage(params, "confusing", variants)
-summary = pd.DataFrame([{"variant": experiment.method_name(v), **row} for v, rows in runs.items() for row in rows])
-save_json({experiment.method_name(v): {row["run"]: experiment.headline(row) for row in rows} for v, rows in runs.items()},
+runs = train_runs.train_stage(params, "confusing", variants)
+summary = pd.DataFrame([{"variant": method_name(v), **row} for v, rows in runs.items() for row in rows])
+save_json({method_name(v): {row["run"]: train_runs.headline(row) for row in rows} for v, rows in runs.items()},
           "runs/confusing/summary.json")
 summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "loss_g") if c in summary]].round(4)
 
@@ -55,7 +56,7 @@ summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "l
 
 # %%
 cs_variant = "cs" if "cs" in variants else variants[0]
-checkpoint = experiment.run_path("confusing", cs_variant, run) / "checkpoint.pt"
+checkpoint = checkpoint_path("confusing", cs_variant, run)
 generator = confusing_samples.load_generator(checkpoint)
 fake = confusing_samples.generate(generator, 30, seed=params["run"]["seed"])
 figure = image_grid(real_and_generated_rows(data.train_known.images, fake))
@@ -72,7 +73,7 @@ publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 fake = confusing_samples.generate(generator, 500, seed=params["run"]["seed"])
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
-    path = experiment.run_path(stage, name, run) / "checkpoint.pt"
+    path = checkpoint_path(stage, name, run)
     if path.exists():
         views[title] = confusing_samples.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
                                                       data.test_unknown.images, fake)
@@ -87,9 +88,8 @@ for title, view in views.items():
 # that without ABN training collapses and that FT improves AUROC.
 
 # %%
-histories = {experiment.method_name(v):
-             confusing_samples.history(experiment.run_path("confusing", v, run) / "checkpoint.pt") for v in variants}
-arpl_path = experiment.run_path("train", "ARPL", run) / "checkpoint.pt"
+histories = {method_name(v): confusing_samples.history(checkpoint_path("confusing", v, run)) for v in variants}
+arpl_path = checkpoint_path("train", "ARPL", run)
 if arpl_path.exists():
     histories["ARPL"] = confusing_samples.history(arpl_path)
 curves = ["test_acc", "auroc"] if run != "all" else ["test_acc", "loss"]  # the all-class run has no unknowns

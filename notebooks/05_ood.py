@@ -18,9 +18,9 @@ params_file = "params.yaml"
 
 # %%
 from arpl import closed_set, ood, paper
-from arpl.checks import available_ood_sets
 from arpl.config import load_params
 from arpl.io import save_json, save_table
+from arpl.profile_data import available_ood_sets
 
 params = load_params(params_file)
 print("out-of-distribution sets used:", ", ".join(available_ood_sets(params)))

@@ -23,14 +23,14 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, incremental
+from arpl import incremental, profile_data
 from arpl.config import load_params
 from arpl.figures.incremental import incremental_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
-params = experiment.with_train_subset(params, params["incremental"]["train_per_class"])
+params = profile_data.with_train_subset(params, params["incremental"]["train_per_class"])
 results = incremental.run_incremental(params)
 save_table(results, "runs/incremental/accuracy.csv")
 

@@ -14,14 +14,14 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import experiment, feature_space
+from arpl import feature_space, profile_data
 from arpl.config import load_params
 from arpl.figures.feature_space import feature_scatter, score_histograms
 from arpl.figures.images import retrieval_strip
 from arpl.figures.saving import publish
 
 params = load_params(params_file)
-params = experiment.with_train_subset(params, params["figures"]["train_per_class"])
+params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
 split = params["figures"]["split"]
 
 # %% [markdown]
@@ -61,7 +61,7 @@ for v in views:
 
 # %%
 arpl_view = views[4]
-data = experiment.open_set(params, split)
+data = profile_data.open_set(params, split)
 strip, positions = feature_space.retrieval_along_line(arpl_view, data)
 figure = retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
 publish(figure, "runs/figures/figures/fig6a_retrieval.png")

@@ -14,14 +14,14 @@
 params_file = "params.yaml"
 
 # %%
-from arpl import ablations, experiment
+from arpl import ablations, profile_data
 from arpl.config import load_params
 from arpl.figures.ablations import lambda_curves, margin_and_auroc_vs_known
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 
 params = load_params(params_file)
-params = experiment.with_train_subset(params, params["figures"]["train_per_class"])
+params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
 
 # %% [markdown]
 # ## Train the models of both ablations

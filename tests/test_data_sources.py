@@ -23,7 +23,7 @@ from PIL import Image
 
 from arpl.data import checksums, folders, sources
 from arpl.data.checksums import CorruptDataError, DataNotFoundError
-from arpl.data.sources import DATASETS, ImageSet, ensure_fashion_mnist, load_image_set
+from arpl.data import DATASETS, ImageSet, dataset_source, ensure_fashion_mnist, load_image_set
 
 IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
@@ -78,7 +78,7 @@ def test_idx_datasets_load_through_torchvision(tmp_path, name, folder):
     assert torch.equal(train.images[:, 0], torch.from_numpy(arrays["train-images-idx3-ubyte"]))
     assert torch.equal(test.labels, torch.from_numpy(arrays["t10k-labels-idx1-ubyte"]).long())
     assert train.labels.dtype == torch.int64
-    assert train.classes == DATASETS[name].torchvision_class.classes and train.name == name
+    assert train.classes == sources.TORCHVISION_SETS[name][0].classes and train.name == name
 
 
 def test_missing_idx_dataset_names_path_and_fix(tmp_path):
@@ -397,8 +397,10 @@ def test_image_set_subset_and_validation():
 
 
 def test_registry_facts():
-    assert DATASETS["fashion-mnist"].torchvision_class is torchvision.datasets.FashionMNIST
-    assert (DATASETS["cifar100"].num_classes, DATASETS["tinyimagenet"].num_classes) == (100, 200)
-    assert (DATASETS["svhn"].size, DATASETS["svhn"].channels) == (32, 3)
-    assert DATASETS["tinyimagenet"].size == 64 and DATASETS["mnist"].channels == 1
-    assert DATASETS["digits"].ood_only and not DATASETS["cifar10"].ood_only
+    assert sources.TORCHVISION_SETS["fashion-mnist"][0] is torchvision.datasets.FashionMNIST
+    assert (dataset_source("cifar100").num_classes, dataset_source("tinyimagenet").num_classes) == (100, 200)
+    assert (dataset_source("svhn").size, dataset_source("svhn").channels) == (32, 3)
+    assert dataset_source("tinyimagenet").size == 64 and dataset_source("mnist").channels == 1
+    assert not dataset_source("digits").open_set and dataset_source("cifar10").open_set
+    assert dataset_source("cifar+10").images_of == "cifar10" and dataset_source("cifar+50").unknowns_from == "cifar100"
+    assert DATASETS.names()[:2] == ["fashion-mnist", "mnist"] and "imagenet-o" in DATASETS

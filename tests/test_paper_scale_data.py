@@ -11,11 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from arpl.checks import check_folder_set
 from arpl.data import domainnet, folders
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles
-from arpl.data.sources import load_image_set
+from arpl.data import dataset_source, load_image_set
 from arpl.evaluate import predict
 from arpl.network import build_model
 from arpl.specs import ModelSpec, TrainSpec
@@ -75,7 +74,7 @@ def test_domainnet_errors_name_the_missing_piece(tmp_path):
     base = write_domainnet(tmp_path, domains=("real",))
     (base / "real_test.txt").unlink()
     with pytest.raises(DataNotFoundError, match="real_test.txt not found"):
-        check_folder_set("domainnet-real-B", tmp_path, download=False)
+        dataset_source("domainnet-real-B").check(tmp_path, False)
     (base / "real_train.txt").write_text("real/class_001/real_train_0_0.png 0\n")
     with pytest.raises(ValueError, match="not their class folder's index"):
         load_image_set("domainnet-real-A", tmp_path)
@@ -117,7 +116,7 @@ def test_imagenet_errors_say_how_to_prepare(tmp_path):
     with pytest.raises(DataNotFoundError, match="prepare-imagenet"):
         load_image_set("imagenet-1k", tmp_path)
     with pytest.raises(DataNotFoundError, match="ILSVRC2012_img_train.tar"):
-        check_folder_set("imagenet-1k", tmp_path, download=False)
+        dataset_source("imagenet-1k").check(tmp_path, False)
     with pytest.raises(DataNotFoundError, match="imagenet-o.tar"):
         load_image_set("imagenet-o", tmp_path)
     write_imagenet(tmp_path, classes=10)

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from arpl import experiment, parallel
+from arpl import parallel, profile_data, run_specs, train_runs
 from arpl.checkpoint import read_checkpoint
 from arpl.config import ParamsError, validate
 from arpl.heads import ARPLHead
 from arpl.specs import ModelSpec, TrainSpec
 from arpl.training import fit, warm_start
 from arpl.network import build_model
+from arpl.runs import checkpoint_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,9 +39,9 @@ def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_
     (tmp_path / "ahead").mkdir(), (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "ahead")
     tiny_params["run"]["workers"] = 2
-    runs = [partial(experiment.train_stage_run, tiny_params, "train", method, "split0") for method in ("ARPL", "GCPL")]
+    runs = [partial(train_runs.train_stage_run, tiny_params, "train", method, "split0") for method in ("ARPL", "GCPL")]
     parallel.train_ahead(tiny_params, runs)
-    ahead = {m: _weights(experiment.run_path("train", m, "split0") / "checkpoint.pt") for m in ("ARPL", "GCPL")}
+    ahead = {m: _weights(checkpoint_path("train", m, "split0")) for m in ("ARPL", "GCPL")}
     monkeypatch.chdir(tmp_path / "here")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -50,14 +51,14 @@ def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_
     finally:
         torch.set_num_threads(threads)
     for method, weights in ahead.items():
-        here = _weights(experiment.run_path("train", method, "split0") / "checkpoint.pt")
+        here = _weights(checkpoint_path("train", method, "split0"))
         assert all(torch.equal(weights[k], here[k]) for k in weights), method
 
 
 def test_one_worker_trains_nothing_ahead(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tiny_params["run"]["workers"] = 1
-    parallel.train_ahead(tiny_params, [partial(experiment.train_stage_run, tiny_params, "train", "ARPL", "split0")])
+    parallel.train_ahead(tiny_params, [partial(train_runs.train_stage_run, tiny_params, "train", "ARPL", "split0")])
     assert not (tmp_path / "runs").exists()
 
 
@@ -87,14 +88,14 @@ def test_warm_start_copies_the_known_domain_into_the_auxiliary_batch_norm(tmp_pa
 def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tiny_params["confusing"].update(init="arpl", epochs=2, lr=0.01, train_per_class=10)
-    experiment.train_stage_run(tiny_params, "train", "ARPL", "split0")
-    train = experiment.open_set(tiny_params, 0).train_known
-    subset, overrides = experiment.confusing_settings(tiny_params, train, "split0")
+    train_runs.train_stage_run(tiny_params, "train", "ARPL", "split0")
+    train = profile_data.open_set(tiny_params, 0).train_known
+    subset, overrides = train_runs.confusing_settings(tiny_params, train, "split0")
     assert len(subset) == 10 * len(train.classes)
     assert overrides["epochs"] == 2 and overrides["lr"] == 0.01 and overrides["milestones"] == ()
-    source = experiment.run_path("train", "ARPL", "split0") / "checkpoint.pt"
+    source = checkpoint_path("train", "ARPL", "split0")
     assert overrides["init_from"] == f"{source}@{read_checkpoint(source)['fingerprint']}"
-    row = experiment.train_stage_run(tiny_params, "confusing", "cs", "split0")
+    row = train_runs.train_stage_run(tiny_params, "confusing", "cs", "split0")
     assert row["epoch"] == 2
 
 
@@ -107,9 +108,9 @@ def test_arpl_init_needs_arpl_among_the_methods(smoke_params):
 
 
 def test_with_train_subset_changes_only_the_training_images_per_class(smoke_params):
-    changed = experiment.with_train_subset(smoke_params, 7)
+    changed = profile_data.with_train_subset(smoke_params, 7)
     assert changed["data"]["train_per_class"] == 7 and smoke_params["data"]["train_per_class"] == 100
-    assert experiment.with_train_subset(smoke_params, None) is smoke_params
+    assert profile_data.with_train_subset(smoke_params, None) is smoke_params
 
 
 def test_margin_active_fraction_counts_samples_with_a_positive_margin_term():
@@ -127,11 +128,11 @@ def test_margin_active_fraction_counts_samples_with_a_positive_margin_term():
 
 
 def test_shorter_runs_get_their_milestones_scaled(smoke_params):
-    assert experiment.scaled_milestones((5, 7), 8, 4) == (2, 3)
-    assert experiment.scaled_milestones((30, 60, 90, 120), 100, 30) == (9, 18, 27, 36)
-    assert experiment.scaled_milestones((1,), 8, 2) == (1,)
+    assert run_specs.scaled_milestones((5, 7), 8, 4) == (2, 3)
+    assert run_specs.scaled_milestones((30, 60, 90, 120), 100, 30) == (9, 18, 27, 36)
+    assert run_specs.scaled_milestones((1,), 8, 2) == (1,)
     params = copy.deepcopy(smoke_params)
     params["train"].update(epochs=8, milestones=[5, 7])
-    assert experiment.train_spec(params, 0, "tag", epochs=4).milestones == (2, 3)
-    assert experiment.train_spec(params, 0, "tag", epochs=4, milestones=()).milestones == ()
-    assert experiment.train_spec(params, 0, "tag").milestones == (5, 7)
+    assert run_specs.train_spec(params, "split0", epochs=4).milestones == (2, 3)
+    assert run_specs.train_spec(params, "split0", epochs=4, milestones=()).milestones == ()
+    assert run_specs.train_spec(params, "split0").milestones == (5, 7)

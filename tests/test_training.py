@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from arpl import experiment, metrics
+from arpl import metrics, profile_data
 from arpl.checkpoint import CheckpointMismatchError, load_model, read_checkpoint
 from arpl.evaluate import predict
 from arpl.specs import ModelSpec, TrainSpec
@@ -29,7 +29,7 @@ def split0(smoke_params_raw):
     params = copy.deepcopy(smoke_params_raw)
     params["run"]["data_root"] = str(ROOT / "data" / "raw")
     params["data"]["train_per_class"], params["data"]["test_per_class"] = 2000, 500
-    return experiment.open_set(params, 0)
+    return profile_data.open_set(params, 0)
 
 
 def _small(images, labels, count):
@@ -231,7 +231,7 @@ def test_gan_loss_keeps_its_gradient_when_the_discriminator_is_saturated():
     """Eq. 15-16 through ``_bce``: at a saturated logit the generator still gets the full BCE gradient
     (d/dz of -log sigmoid(z) = sigmoid(z) - 1 -> -1), as with the authors' nn.BCELoss; a clamped probability
     would give 0 there."""
-    from arpl.training import _bce
+    from arpl.training.algorithm2 import _bce
 
     logits = torch.tensor([-40.0, -17.5, 0.0, 30.0], requires_grad=True)
     loss = _bce(lambda images: images, logits, torch.ones(4), TrainSpec(), torch.device("cpu"))

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from arpl.data.transforms import AUGMENTATION, Augment, augment_for, to_size
+from arpl.data import dataset_source
+from arpl.data.transforms import Augment, to_size
 
 
 def random_images(count: int, channels: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -90,10 +91,6 @@ def test_flip_flips():
     assert 0 < sum(flipped) < 16
 
 
-def test_augmentation_table_follows_the_authors():
-    assert not AUGMENTATION["fashion-mnist"] and not AUGMENTATION["mnist"] and not AUGMENTATION["kmnist"]
-    assert AUGMENTATION["svhn"] and AUGMENTATION["cifar10"] and AUGMENTATION["tinyimagenet"]
-    assert augment_for("mnist", 32) is None
-    assert augment_for("cifar10", 32).size == 32 and augment_for("tinyimagenet", 64).padding == 4
-    with pytest.raises(ValueError, match="augmentation"):
-        augment_for("imagenet", 32)
+def test_augmented_sources_follow_the_authors():
+    assert not any(dataset_source(name).augment for name in ("fashion-mnist", "mnist", "kmnist"))
+    assert all(dataset_source(name).augment for name in ("svhn", "cifar10", "cifar+10", "tinyimagenet", "imagenet-1k"))

@@ -22,11 +22,13 @@ from torchvision.datasets.utils import download_and_extract_archive
 
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles, decode_all
-from arpl.data.sources import DATASETS, ImageSet
+from arpl.data.imageset import ImageSet
+from arpl.data.registry import DatasetSource, register_dataset
 
 TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 TINYIMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
 TINYIMAGENET_FOLDER = "tiny-imagenet-200"
+TINYIMAGENET_SIZE = 64
 
 
 def prepare_tinyimagenet(root: str | Path) -> Path:
@@ -124,7 +126,10 @@ def load_tinyimagenet(root: str | Path, train: bool = True, download: bool = Fal
     base = prepare_tinyimagenet(root)
     classes = find_classes(str(base / "train"))[0]
     part = base / ("train" if train else "val")
-    return load_image_folder(part, DATASETS["tinyimagenet"].size, classes=classes, name="tinyimagenet")
+    return load_image_folder(part, TINYIMAGENET_SIZE, classes=classes, name="tinyimagenet")
+
+
+register_dataset(DatasetSource("tinyimagenet", 200, TINYIMAGENET_SIZE, 3, load=load_tinyimagenet, augment=True))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles
-from arpl.data.sources import ImageSet
+from arpl.data.imageset import ImageSet
+from arpl.data.registry import DatasetSource, register_dataset
 
 IMAGENET_FOLDER = "imagenet"
 IMAGENET_O_FOLDER = "imagenet-o"
@@ -117,3 +118,28 @@ def download_imagenet_o(root: str | Path) -> Path:
             raise DataNotFoundError(f"ImageNet-O download from {IMAGENET_O_URL} failed: {error}. Fix: download and "
                                     f"extract it into {Path(root)} by hand") from error
     return base
+
+
+def _load_imagenet(root: Path, train: bool, download: bool) -> ImageSet:
+    return load_imagenet(root, train)  # prepared by hand: `python -m arpl prepare-imagenet`
+
+
+def _load_imagenet_o(root: Path, train: bool, download: bool) -> ImageSet:
+    if download:
+        download_imagenet_o(root)
+    return load_imagenet_o(root)  # one part: every image is out-of-distribution
+
+
+def _check_imagenet(root: Path, download: bool) -> None:
+    imagenet_folder(root)
+
+
+def _check_imagenet_o(root: Path, download: bool) -> None:
+    if not download:  # with download: true the stage fetches it
+        imagenet_o_folder(root)
+
+
+register_dataset(DatasetSource("imagenet-1k", NUM_CLASSES, SIZE, 3, load=_load_imagenet, check=_check_imagenet,
+                               augment=True, prepared_by_hand=True))
+register_dataset(DatasetSource("imagenet-o", 200, SIZE, 3, load=_load_imagenet_o, check=_check_imagenet_o,
+                               open_set=False, ood=True, prepared_by_hand=True))

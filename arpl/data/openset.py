@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from arpl.data.sources import ImageSet
+from arpl.data.imageset import ImageSet
 from arpl.data.splits import OpenSetSplit
 
 

@@ -1,10 +1,6 @@
-"""Image sources of the paper's experiments (Sec. 5.1-5.3) as uint8 tensors in memory.
-
-:func:`load_image_set` is the one entry point: the open-set datasets (MNIST, SVHN, CIFAR10, CIFAR100,
-TinyImageNet, plus Fashion-MNIST and KMNIST), the out-of-distribution sets of Sec. 5.3, DomainNet
-(Sec. 5.5.2, :mod:`arpl.data.domainnet`), ImageNet-1K and ImageNet-O (Sec. 5.5.3, :mod:`arpl.data.imagenet`,
-decoded on demand), and three OOD-only sets that need no download (scikit-learn's 8x8 digits,
-Gaussian and uniform noise).
+"""The torchvision image sources of the paper's experiments (Sec. 5.1-5.3) as uint8 tensors in memory:
+MNIST, SVHN, CIFAR10, CIFAR100 and CIFAR+10/+50 (Sec. 5.2), plus Fashion-MNIST and KMNIST; each registers
+itself as a :class:`~arpl.data.registry.DatasetSource` (load them with :func:`arpl.data.load_image_set`).
 
 torchvision's dataset classes read the files; their download path stays available with
 ``download=True``. Fashion-MNIST, this project's default data, is resolved by
@@ -19,9 +15,8 @@ import gzip
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -29,145 +24,39 @@ import torchvision
 
 from arpl.data import checksums
 from arpl.data.checksums import CorruptDataError, DataNotFoundError
-from arpl.data.files import ImageFiles
-from arpl.data.transforms import to_size
+from arpl.data.imageset import ImageSet
+from arpl.data.registry import DatasetSource, register_dataset
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 APT_HINT = "sudo apt-get install dataset-fashion-mnist"
-DOMAINNET_DOMAINS = ("real", "clipart", "quickdraw")  # the three domains of Table 5
-DOMAINNET_HALVES = {"A": range(0, 173), "B": range(173, 335)}  # class labels of each half (Sec. 5.5.2)
-NOISE_SEED = 0
-NOISE_COUNT = 1000
-GAUSSIAN_MEAN, GAUSSIAN_STD = 0.5, 0.25
 
-__all__ = ["ImageSet", "DatasetInfo", "DATASETS", "load_image_set", "ensure_fashion_mnist",
-           "DataNotFoundError", "CorruptDataError", "DEBIAN_FASHION_MNIST_DIR"]
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Facts about one image source: classes, native side and channels, torchvision class, folder."""
-
-    name: str
-    num_classes: int
-    size: int
-    channels: int
-    torchvision_class: type | None
-    folder: str
-    ood_only: bool = False
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "fashion-mnist": DatasetInfo("fashion-mnist", 10, 28, 1, torchvision.datasets.FashionMNIST, "FashionMNIST/raw"),
-    "mnist": DatasetInfo("mnist", 10, 28, 1, torchvision.datasets.MNIST, "MNIST/raw"),
-    "kmnist": DatasetInfo("kmnist", 10, 28, 1, torchvision.datasets.KMNIST, "KMNIST/raw"),
-    "svhn": DatasetInfo("svhn", 10, 32, 3, torchvision.datasets.SVHN, "svhn"),
-    "cifar10": DatasetInfo("cifar10", 10, 32, 3, torchvision.datasets.CIFAR10, "cifar-10-batches-py"),
-    "cifar100": DatasetInfo("cifar100", 100, 32, 3, torchvision.datasets.CIFAR100, "cifar-100-python"),
-    "tinyimagenet": DatasetInfo("tinyimagenet", 200, 64, 3, None, "tiny-imagenet-200"),
-    **{f"domainnet-{domain}-{half}": DatasetInfo(f"domainnet-{domain}-{half}", len(classes), 80, 3, None,
-                                                 "domainnet", ood_only=(domain, half) != ("real", "A"))
-       for domain in DOMAINNET_DOMAINS for half, classes in DOMAINNET_HALVES.items()},
-    "imagenet-1k": DatasetInfo("imagenet-1k", 1000, 224, 3, None, "imagenet"),
-    "imagenet-o": DatasetInfo("imagenet-o", 200, 224, 3, None, "imagenet-o", ood_only=True),
-    "digits": DatasetInfo("digits", 10, 28, 1, None, "", ood_only=True),
-    "gaussian-noise": DatasetInfo("gaussian-noise", 1, 28, 1, None, "", ood_only=True),
-    "uniform-noise": DatasetInfo("uniform-noise", 1, 28, 1, None, "", ood_only=True),
+# torchvision class and raw folder (under run.data_root) of each source read by torchvision
+TORCHVISION_SETS = {
+    "fashion-mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST/raw"),
+    "mnist": (torchvision.datasets.MNIST, "MNIST/raw"),
+    "kmnist": (torchvision.datasets.KMNIST, "KMNIST/raw"),
+    "svhn": (torchvision.datasets.SVHN, "svhn"),
+    "cifar10": (torchvision.datasets.CIFAR10, "cifar-10-batches-py"),
+    "cifar100": (torchvision.datasets.CIFAR100, "cifar-100-python"),
 }
 
 
-@dataclass
-class ImageSet:
-    """Images as uint8 [N, C, H, W] with int64 labels [N] indexing ``classes``.
-
-    ``images`` is a tensor, or for sets too large for memory (ImageNet) an
-    :class:`~arpl.data.files.ImageFiles` that decodes them on demand and is indexed the same way.
-
-    ``original_labels`` keeps the source dataset's labels when ``labels`` were remapped (open-set
-    splits, Sec. 5.1: known classes become 0..K-1); ``None`` when the labels are the source's own.
-    """
-
-    images: torch.Tensor | ImageFiles
-    labels: torch.Tensor
-    classes: list[str]
-    name: str = ""
-    original_labels: torch.Tensor | None = field(default=None)
-
-    def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise ValueError(f"ImageSet images must be uint8 [N, C, H, W], got {self.images.dtype} "
-                             f"{tuple(self.images.shape)}; convert with (x * 255).round().to(torch.uint8)")
-        if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
-            raise ValueError(f"ImageSet labels must be int64 [{self.images.shape[0]}], got "
-                             f"{self.labels.dtype} {tuple(self.labels.shape)}")
-        if self.original_labels is not None and self.original_labels.shape != self.labels.shape:
-            raise ValueError("ImageSet original_labels must have the shape of labels")
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def subset(self, indices: Sequence[int] | torch.Tensor | np.ndarray) -> ImageSet:
-        """The images at ``indices`` (in that order), same classes and name."""
-        if not isinstance(indices, torch.Tensor):
-            indices = torch.as_tensor(np.asarray(indices, dtype=np.int64))
-        index = indices.to(self.labels.device, torch.long).reshape(-1)
-        original = None if self.original_labels is None else self.original_labels[index]
-        return ImageSet(self.images[index], self.labels[index], list(self.classes), self.name, original)
-
-    def resized(self, size: int, channels: int | None = None) -> ImageSet:
-        """The same set at side ``size`` (bilinear, antialiased) and ``channels`` (see :func:`to_size`)."""
-        images = self.images.resized(size, channels) if isinstance(self.images, ImageFiles) \
-            else to_size(self.images, size, channels)
-        return ImageSet(images, self.labels, list(self.classes), self.name,
-                        self.original_labels)
-
-
-def load_image_set(name: str, root: str | Path, train: bool = True, download: bool = False, *,
-                   size: int | None = None, channels: int | None = None,
-                   count: int | None = None, seed: int = NOISE_SEED) -> ImageSet:
-    """Load dataset ``name`` (a key of :data:`DATASETS`) from ``root`` as an :class:`ImageSet`.
-
-    ``train`` picks the training or the test part (SVHN: "train"/"test"; TinyImageNet, ImageNet: train/val;
-    DomainNet: the domain's train/test list).
-    OOD-only sets (digits, noise) return all their images for both parts. ``size``/``channels``
-    resize the result (bilinear, antialiased; 1 -> 3 channels by repetition); for the noise sets they
-    give the generated shape, with ``count`` images drawn with ``seed``.
-    Raises :class:`DataNotFoundError` (places tried and fixes) or :class:`CorruptDataError`.
-    """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
-    if name.endswith("-noise"):
-        info = DATASETS[name]
-        return generate_noise(name, count or NOISE_COUNT, size or info.size, channels or info.channels, seed)
-    if count is not None:
-        raise ValueError(f"count only applies to the noise sets, not to {name!r}; drop it")
-    image_set = _load_native(name, Path(root), train, download)
-    if (size is None or size == image_set.images.shape[-1]) and channels in (None, image_set.images.shape[1]):
-        return image_set
-    return image_set.resized(size or image_set.images.shape[-1], channels)
-
-
-def _load_native(name: str, root: Path, train: bool, download: bool) -> ImageSet:
-    if name == "digits":
-        return load_digits()
-    if name == "tinyimagenet":
-        from arpl.data.folders import load_tinyimagenet  # folders builds on ImageSet defined here
-
-        return load_tinyimagenet(root, train, download)
-    if name.startswith("domainnet-"):
-        from arpl.data.domainnet import load_domainnet
-
-        return load_domainnet(name, root, train)
-    if name in ("imagenet-1k", "imagenet-o"):
-        from arpl.data import imagenet
-
-        if name == "imagenet-o" and download:
-            imagenet.download_imagenet_o(root)
-        return imagenet.load_imagenet_o(root) if name == "imagenet-o" else imagenet.load_imagenet(root, train)
+def load_torchvision_set(name: str, root: Path, train: bool, download: bool) -> ImageSet:
+    """Dataset ``name`` of :data:`TORCHVISION_SETS` at its native size (Fashion-MNIST via
+    :func:`ensure_fashion_mnist`, the others from local files, else a torchvision download if allowed)."""
     if name == "fashion-mnist":
         ensure_fashion_mnist(root, download)
         return _image_set_from(name, _construct(name, root, train, download=False))
     return _load_torchvision(name, root, train, download)
+
+
+def check_torchvision_set(name: str, root: Path, download: bool) -> None:
+    """Verify the raw files of ``name`` (both parts) without loading them; Fashion-MNIST may still be
+    decompressed from Debian's package or downloaded (``download``)."""
+    if name == "fashion-mnist":
+        ensure_fashion_mnist(root, download)
+    else:
+        checksums.verify_files(name, root)
 
 
 def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> ImageSet:
@@ -185,7 +74,7 @@ def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> Ima
 
 
 def _construct(name: str, root: Path, train: bool, download: bool):
-    cls = DATASETS[name].torchvision_class
+    cls = TORCHVISION_SETS[name][0]
     if name == "svhn":
         return cls(str(root / "svhn"), split="train" if train else "test", download=download)
     return cls(str(root), train=train, download=download)
@@ -209,7 +98,7 @@ def _image_set_from(name: str, dataset) -> ImageSet:
 
 
 def _not_found_message(name: str, root: Path, missing: list[Path], download_note: str) -> str:
-    folder = root / DATASETS[name].folder
+    folder = root / TORCHVISION_SETS[name][1]
     return (f"{name} not found. Tried:\n"
             f"  1. {folder}: missing {', '.join(path.name for path in missing)}\n"
             f"  2. torchvision download into {root}: {download_note}\n"
@@ -284,31 +173,22 @@ def _decompress_verified(source: Path, target: Path, expected_md5: str) -> None:
             os.remove(temporary)
 
 
-def load_digits() -> ImageSet:
-    """scikit-learn's 1,797 real 8x8 handwritten digits, values 0..16 scaled to 0..255, upscaled to
-    28x28 (bilinear, antialiased): a far out-of-distribution set next to Fashion-MNIST (Sec. 5.3)."""
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    bunch = sklearn_digits()
-    pixels = torch.from_numpy(bunch.images).float() * (255.0 / 16.0)
-    images = to_size(pixels.round().clamp(0, 255).to(torch.uint8).unsqueeze(1), 28)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
-    return ImageSet(images, labels, [str(digit) for digit in range(10)], "digits")
+def _torchvision_source(name: str, num_classes: int, size: int, channels: int, augment: bool) -> DatasetSource:
+    return DatasetSource(name, num_classes, size, channels, load=partial(load_torchvision_set, name),
+                         check=partial(check_torchvision_set, name), augment=augment, ood=True)
 
 
-def generate_noise(name: str, count: int = NOISE_COUNT, size: int = 28, channels: int = 1,
-                   seed: int = NOISE_SEED) -> ImageSet:
-    """Synthetic OOD images (Sec. 5.3): "gaussian-noise" draws each pixel from N(mean 0.5,
-    standard deviation 0.25) clipped to [0, 1]; "uniform-noise" from U[0, 1]. Fixed ``seed``."""
-    if count < 1 or size < 1 or channels < 1:
-        raise ValueError(f"noise needs count, size and channels >= 1, got {count}, {size}, {channels}")
-    generator = torch.Generator().manual_seed(seed)
-    shape = (count, channels, size, size)
-    if name == "gaussian-noise":
-        values = (torch.randn(shape, generator=generator) * GAUSSIAN_STD + GAUSSIAN_MEAN).clamp(0, 1)
-    elif name == "uniform-noise":
-        values = torch.rand(shape, generator=generator)
-    else:
-        raise ValueError(f"unknown noise {name!r}; use gaussian-noise or uniform-noise")
-    images = (values * 255).round().to(torch.uint8)
-    return ImageSet(images, torch.zeros(count, dtype=torch.int64), [name], name)
+def _cifar_plus_source(name: str) -> DatasetSource:
+    """CIFAR+N (Sec. 5.2): four known CIFAR10 classes; the unknowns are N CIFAR100 classes (the authors' lists)."""
+    return DatasetSource(name, 10, 32, 3, load=partial(load_torchvision_set, "cifar10"), augment=True,
+                         images_of="cifar10", unknowns_from="cifar100")
+
+
+register_dataset(_torchvision_source("fashion-mnist", 10, 28, 1, augment=False))
+register_dataset(_torchvision_source("mnist", 10, 28, 1, augment=False))
+register_dataset(_torchvision_source("kmnist", 10, 28, 1, augment=False))
+register_dataset(_torchvision_source("svhn", 10, 32, 3, augment=True))
+register_dataset(_torchvision_source("cifar10", 10, 32, 3, augment=True))
+register_dataset(_cifar_plus_source("cifar+10"))
+register_dataset(_cifar_plus_source("cifar+50"))
+register_dataset(_torchvision_source("cifar100", 100, 32, 3, augment=True))

@@ -17,7 +17,7 @@ from importlib import resources
 
 import numpy as np
 
-from arpl.data.sources import DATASETS
+from arpl.data.registry import dataset_source
 
 AUTHORS_KNOWN_LISTS = {
     "mnist": "mnist", "fashion-mnist": "mnist", "kmnist": "mnist", "svhn": "svhn", "cifar10": "cifar10",
@@ -25,7 +25,6 @@ AUTHORS_KNOWN_LISTS = {
     "tinyimagenet": "tinyimagenet",
 }
 AUTHORS_UNKNOWN_LISTS = {"cifar+10": "cifar+10_unknown_cifar100", "cifar+50": "cifar+50_unknown_cifar100"}
-NUM_CLASSES = {name: info.num_classes for name, info in DATASETS.items()} | {"cifar+10": 10, "cifar+50": 10}
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,11 @@ class OpenSetSplit:
 @lru_cache(maxsize=1)
 def _split_file() -> dict:
     return json.loads(resources.files("arpl.data").joinpath("splits.json").read_text(encoding="utf-8"))
+
+
+def has_authors_splits(dataset: str) -> bool:
+    """Whether the authors published known/unknown lists for ``dataset`` (else its trials are random splits)."""
+    return dataset in AUTHORS_KNOWN_LISTS
 
 
 def authors_splits(dataset: str) -> list[list[int]]:
@@ -78,9 +82,7 @@ def random_split(num_classes: int, num_known: int, seed: int, index: int = 0) ->
 def open_set_split(dataset: str, index: int, num_known: int | None = None, seed: int = 0) -> OpenSetSplit:
     """Split ``index`` of ``dataset``: the authors' list ``index`` where one exists and ``num_known`` is
     None or equals its length, else :func:`random_split` (``num_known`` then required)."""
-    if dataset not in NUM_CLASSES:
-        raise ValueError(f"unknown dataset {dataset!r}; use one of {', '.join(NUM_CLASSES)}")
-    num_classes = NUM_CLASSES[dataset]
+    num_classes = dataset_source(dataset).num_classes
     if dataset in AUTHORS_KNOWN_LISTS:
         lists = authors_splits(dataset)
         if num_known is None or num_known == len(lists[0]):
@@ -105,7 +107,7 @@ def _authors_split(dataset: str, lists: list[list[int]], index: int) -> OpenSetS
         unknown = authors_unknown_splits(dataset)[index]
         source = f"authors: {name}[{index}] + {AUTHORS_UNKNOWN_LISTS[dataset]}[{index}]"
     else:
-        unknown = sorted(set(range(NUM_CLASSES[dataset])) - set(known))
+        unknown = sorted(set(range(dataset_source(dataset).num_classes)) - set(known))
         source = f"authors: {name}[{index}]"
     return OpenSetSplit(list(known), unknown, source)
 

@@ -4,22 +4,15 @@
   Fashion-MNIST/MNIST 28 -> 32) and repeat a grey channel to three.
 - :class:`Augment`: ``RandomCrop(size, padding=4)`` + ``RandomHorizontalFlip()``, vectorised over a
   batch on the batch's own device, drawn from a ``torch.Generator`` so that it is reproducible.
-- :data:`AUGMENTATION`: which datasets the authors augment (docs/paper_vs_code.md): none for MNIST-like
-  data, crop + flip for SVHN, CIFAR and TinyImageNet (and, our choice, DomainNet). No normalisation anywhere.
+
+Which datasets are augmented is a fact of each source (``DatasetSource.augment``, :mod:`arpl.data.registry`).
+No normalisation anywhere.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-AUGMENTATION: dict[str, bool] = {
-    "mnist": False, "fashion-mnist": False, "kmnist": False, "digits": False,
-    "gaussian-noise": False, "uniform-noise": False,
-    "svhn": True, "cifar10": True, "cifar100": True, "cifar+10": True, "cifar+50": True, "tinyimagenet": True,
-    "domainnet-real-A": True,
-    "imagenet-1k": True,  # RandomResizedCrop + flip while decoding (arpl.data.files), not Augment
-}
 
 RESIZE_CHUNK = 4096
 
@@ -103,9 +96,3 @@ class Augment:
         flips = (torch.rand(batch.shape[0], generator=generator) < self.flip_p).to(batch.device)
         return torch.where(flips[:, None, None, None], batch.flip(-1), batch)
 
-
-def augment_for(dataset: str, size: int, seed: int = 0) -> Augment | None:
-    """The authors' training augmentation for ``dataset`` at side ``size`` (None: no augmentation)."""
-    if dataset not in AUGMENTATION:
-        raise ValueError(f"no augmentation rule for {dataset!r}; known: {', '.join(AUGMENTATION)}")
-    return Augment(size, padding=4, flip=True, seed=seed) if AUGMENTATION[dataset] else None

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from arpl.models.abn import AuxBatchNorm2d
+from arpl.models.registry import Backbone, register_backbone
 
 # The authors' `weights_init` in models/models.py draws conv weights from N(0, 0.05) (the
 # DCGAN-style 0.02 is used only for the GAN) and batch-norm scales from N(1, 0.02).
@@ -88,3 +89,10 @@ class Classifier32(nn.Module):
                 x = next(dropouts)(x)
             x = block(x)
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+def _build(in_channels: int, image_size: int, abn: bool, feat_dim: int | None, width: int | None) -> Classifier32:
+    return Classifier32(in_channels, abn)
+
+
+register_backbone(Backbone("classifier32", _build, feat_dim=Classifier32.feat_dim))

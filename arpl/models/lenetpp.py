@@ -14,6 +14,7 @@ from torch import nn
 
 from arpl.models.abn import AuxBatchNorm2d
 from arpl.models.classifier32 import check_in_channels
+from arpl.models.registry import Backbone, register_backbone
 
 STAGE_CHANNELS = (32, 64, 128)
 NUM_POOLS = len(STAGE_CHANNELS)
@@ -70,3 +71,10 @@ class LeNetPP(nn.Module):
             )
         x = torch.flatten(self.features(x), 1)
         return self.fc_act(self.fc(x))
+
+
+def _build(in_channels: int, image_size: int, abn: bool, feat_dim: int | None, width: int | None) -> LeNetPP:
+    return LeNetPP(in_channels, image_size, abn, feat_dim if feat_dim is not None else 2)
+
+
+register_backbone(Backbone("lenetpp", _build))

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from arpl.models.abn import AuxBatchNorm2d
 from arpl.models.classifier32 import check_in_channels
+from arpl.models.registry import Backbone, register_backbone
 
 STAGE_CHANNELS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
@@ -97,3 +98,15 @@ def resnet18(in_channels: int = 3, abn: bool = False, image_size: int = 32) -> R
 def resnet34(in_channels: int = 3, abn: bool = False, image_size: int = 32) -> ResNet:
     """ResNet-34 (3, 4, 6, 3 BasicBlocks): the OOD backbone of Table 3 (ABN variant for +CS)."""
     return ResNet((3, 4, 6, 3), in_channels, abn, image_size)
+
+
+def _build_resnet18(in_channels: int, image_size: int, abn: bool, feat_dim: int | None, width: int | None) -> ResNet:
+    return resnet18(in_channels, abn, image_size)
+
+
+def _build_resnet34(in_channels: int, image_size: int, abn: bool, feat_dim: int | None, width: int | None) -> ResNet:
+    return resnet34(in_channels, abn, image_size)
+
+
+register_backbone(Backbone("resnet18", _build_resnet18, feat_dim=ResNet.feat_dim))
+register_backbone(Backbone("resnet34", _build_resnet34, feat_dim=ResNet.feat_dim))

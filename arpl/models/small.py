@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from arpl.models.classifier32 import ConvBlock, check_in_channels
+from arpl.models.registry import Backbone, register_backbone
 
 # (channel multiple of `width`, stride) of each convolution.
 SMALL_LAYERS = ((1, 2), (2, 2), (2, 1), (4, 2))
@@ -49,3 +50,10 @@ class SmallNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.blocks(x), 1), 1))
+
+
+def _build(in_channels: int, image_size: int, abn: bool, feat_dim: int | None, width: int | None) -> SmallNet:
+    return SmallNet(in_channels, abn, feat_dim, width if width is not None else 32)
+
+
+register_backbone(Backbone("small", _build, width=True))

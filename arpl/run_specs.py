@@ -1,0 +1,59 @@
+"""The specs of one run from ``params.yaml``: its :class:`~arpl.specs.ModelSpec` and
+:class:`~arpl.specs.TrainSpec`, built from the params sections by field name (:func:`arpl.specs.from_sections`)
+plus what the run itself decides: its method, classes, seed, data and algorithm."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from arpl.data import dataset_source
+from arpl.profile_data import base_dataset
+from arpl.runs import seed_offset
+from arpl.specs import ModelSpec, TrainSpec, from_sections
+
+ABN_VARIANTS = ("cs", "cs-no-ft")       # ARPL+CS variants with auxiliary batch norm (Sec. 4.2)
+NO_FOCUS_VARIANTS = ("cs-no-ft",)       # ARPL+CS variants without focus training
+
+
+def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
+    """The classifier of ``method`` (Softmax, GCPL, RPL, ARPL) with the profile's network and loss."""
+    sections = {"model": params["model"], "data": params["data"], "train": params["train"]}
+    return from_sections(ModelSpec, sections, method=method, num_classes=num_classes, **overrides)
+
+
+def train_spec(params: dict, run: str, variant: str | None = None, **overrides) -> TrainSpec:
+    """The optimisation of run ``run`` (see :mod:`arpl.runs`: it sets the seed and data tag); ``variant``
+    (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures,
+    ablations, incremental) gets the learning-rate milestones scaled to its length, unless ``milestones`` is
+    overridden too."""
+    sections = {"train": params["train"], "run": params["run"]}
+    algorithm = {}
+    if variant is not None:
+        sections["confusing"] = params["confusing"]
+        algorithm = {"confusing": True, "focus_training": variant not in NO_FOCUS_VARIANTS}
+    spec = from_sections(TrainSpec, sections, seed=params["run"]["seed"] + seed_offset(run),
+                         augment=dataset_source(base_dataset(params)).augment, data_tag=data_tag(params, run),
+                         **algorithm)
+    if "epochs" in overrides and "milestones" not in overrides:
+        overrides["milestones"] = scaled_milestones(spec.milestones, spec.epochs, overrides["epochs"])
+    return replace(spec, **overrides)
+
+
+def run_specs(params: dict, method: str, num_classes: int, run: str, variant: str | None = None,
+              model_overrides: dict | None = None, train_overrides: dict | None = None) -> tuple[ModelSpec, TrainSpec]:
+    """Both specs of run ``run`` of ``method`` (ARPL for a ``variant``), with per-stage overrides."""
+    model = model_spec(params, method, num_classes, abn=variant in ABN_VARIANTS, **(model_overrides or {}))
+    return model, train_spec(params, run, variant, **(train_overrides or {}))
+
+
+def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int) -> tuple[int, ...]:
+    """The learning-rate milestones of an ``epochs``-long schedule, at the same fractions of a ``new_epochs``-long
+    one (at least epoch 1): (5, 7) of 8 epochs -> (2, 3) of 4."""
+    return tuple(sorted({max(1, m * new_epochs // epochs) for m in milestones}))
+
+
+def data_tag(params: dict, run: str) -> str:
+    """Identifies the training data of a run, so a checkpoint is never resumed on other data."""
+    data = params["data"]
+    return (f"{data['dataset']}:{run}:{data['image_size']}px:{data['channels']}ch:"
+            f"{data['train_per_class']}/class:seed{params['run']['seed']}")

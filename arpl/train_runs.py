@@ -1,0 +1,129 @@
+"""Training runs of the pipeline: train (or resume, or reuse a finished) run, every run of a training stage,
+the per-epoch test metrics they record, and the summaries the train and confusing stages show."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from arpl import metrics
+from arpl.checkpoint import read_checkpoint
+from arpl.data.imageset import ImageSet
+from arpl.data.openset import OpenSetData, per_class_subset
+from arpl.distributed import DistContext
+from arpl.evaluate import predict
+from arpl.parallel import train_ahead
+from arpl.profile_data import all_classes, open_set, with_train_subset
+from arpl.run_specs import data_tag, run_specs
+from arpl.runs import ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs
+from arpl.scores import own_score
+from arpl.training import EvaluateFn, FitResult, fit
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: str, variant: str | None = None,
+              evaluate: EvaluateFn | None = None, context: DistContext = DistContext(),
+              model_overrides: dict | None = None, train_overrides: dict | None = None) -> FitResult:
+    """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``; ``run`` (see
+    :mod:`arpl.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2."""
+    model, train = run_specs(params, method, len(images.classes), run, variant, model_overrides, train_overrides)
+    label = f"{method_name(variant or method)} {run}"
+    return fit(model, train, images.images, images.labels, run_dir, device=device(params, context),
+               evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
+
+
+def open_set_evaluator(data: OpenSetData, head: str, dev: torch.device) -> EvaluateFn:
+    """Per-epoch test metrics of an open-set model: accuracy, AUROC and OSCR with its own score; for ARPL
+    also the margin ``R`` and the share of known test images whose margin term is active (Eq. 12)."""
+
+    def evaluate(net, epoch: int) -> dict:
+        known = predict(net, data.test_known.images, device=dev)
+        unknown = predict(net, data.test_unknown.images, device=dev)
+        k, u = known.scores(own_score(head)), unknown.scores(own_score(head))
+        correct = known.predicted() == data.test_known.labels.numpy()
+        row = {"test_acc": float(correct.mean()), "auroc": metrics.auroc(k, u), "oscr": metrics.oscr(k, correct, u)}
+        if hasattr(net.head, "margin_active_fraction"):
+            features = torch.from_numpy(known.features).to(dev)
+            row["R"] = net.head.radius
+            row["margin_active"] = net.head.margin_active_fraction(features, data.test_known.labels.to(dev))
+        return row
+
+    return evaluate
+
+
+def closed_set_evaluator(test: ImageSet, dev: torch.device) -> EvaluateFn:
+    """Per-epoch closed-set test accuracy."""
+
+    def evaluate(net, epoch: int) -> dict:
+        predicted = predict(net, test.images, device=dev).predicted()
+        return {"test_acc": float((predicted == test.labels.numpy()).mean())}
+
+    return evaluate
+
+
+def train_stage_run(params: dict, stage: str, name: str, run: str, context: DistContext = DistContext()) -> dict:
+    """Train (or reuse) run ``run`` (see :func:`arpl.runs.stage_runs`) of ``name``, a method of ``train.methods``
+    or, for stage ``confusing``, a variant; returns its last epoch's row."""
+    variant = name if stage == "confusing" else None
+    method = "ARPL" if variant else name
+    dev = device(params, context)
+    if run == ALL_CLASSES:
+        params = with_train_subset(params, params["train"]["closed_set_per_class"])
+        train, test = all_classes(params)
+        evaluate = closed_set_evaluator(test, dev)
+    else:
+        data = open_set(params, split_index(run))
+        train, evaluate = data.train_known, open_set_evaluator(data, method, dev)
+    overrides = {}
+    if variant is not None:
+        train, overrides = confusing_settings(params, train, run)
+    result = train_run(params, method, train, run_path(stage, name, run), run, variant, evaluate, context,
+                       train_overrides=overrides)
+    return {"run": run, **result.history[-1]}
+
+
+def confusing_settings(params: dict, train: ImageSet, run: str) -> tuple[ImageSet, dict]:
+    """The training images and :class:`~arpl.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own
+    epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
+    ``confusing.init: arpl``, a warm start from the finished ARPL model of the same run."""
+    cs, seed = params["confusing"], params["run"]["seed"]
+    overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
+    if cs["train_per_class"] is not None:
+        train = per_class_subset(train, cs["train_per_class"], seed=seed)
+        overrides["data_tag"] = f"{data_tag(params, run)}:cs{cs['train_per_class']}/class"
+    if cs["init"] == "arpl":
+        source = checkpoint_path("train", "ARPL", run)
+        overrides["init_from"] = f"{source}@{read_checkpoint(source)['fingerprint']}"
+        overrides["milestones"] = ()
+    return train, overrides
+
+
+def train_stage(params: dict, stage: str, names: list[str], context: DistContext = DistContext()) -> dict[str, list[dict]]:
+    """Train every run of every method (or, for stage ``confusing``, variant) in ``names``: on each split, and on
+    all classes when ``train.closed_set`` is on; independent runs go to parallel one-thread processes on the
+    CPU (:mod:`arpl.parallel`). Returns one summary row per run, by name."""
+    runs = [(name, run) for run in reversed(stage_runs(params)) for name in names]  # the all-class runs first
+    train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in runs])
+    return {name: [train_stage_run(params, stage, name, run, context) for run in stage_runs(params)]
+            for name in names}
+
+
+def margin_history(params: dict, stage: str, name: str) -> pd.DataFrame:
+    """ARPL's margin ``R`` and the share of known test images whose margin term is active (Eq. 12), per epoch
+    (rows) and split (columns), from the training histories of the open-set runs of ``name``."""
+    import pandas as pd
+
+    rows = [{"split": run, "epoch": row["epoch"], "R": row["R"], "active share": row["margin_active"]}
+            for run in stage_runs(params) if run != ALL_CLASSES
+            for row in read_checkpoint(checkpoint_path(stage, name, run))["history"]]
+    return pd.DataFrame(rows).pivot(index="epoch", columns="split", values=["R", "active share"])
+
+
+def headline(row: dict) -> dict:
+    """The metrics of a run's last epoch worth tracking with ``dvc metrics``."""
+    return {key: round(row[key], 4) for key in ("test_acc", "auroc", "oscr", "loss") if key in row}
