@@ -13,13 +13,10 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
 
-METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
-CS_VARIANTS = ("cs", "cs-no-abn", "cs-no-ft")
-CS_VARIANT_NAMES = {"cs": "ARPL+CS", "cs-no-abn": "ARPL+CS (w/o ABN)", "cs-no-ft": "ARPL+CS (w/o FT)"}
 OSR_DATASETS = ("fashion-mnist", "mnist", "kmnist", "svhn", "cifar10", "cifar+10", "cifar+50",
                 "cifar100", "tinyimagenet", "domainnet-real-A", "imagenet-1k")
 OOD_SETS = ("digits", "gaussian-noise", "uniform-noise", "mnist", "kmnist", "fashion-mnist", "svhn",
@@ -42,7 +39,7 @@ class Field:
 
     kind: type | tuple[type, ...]
     help: str
-    choices: tuple | None = None
+    choices: tuple | Callable[[], tuple] | None = None  # a callable: asked at validation (registered names)
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -50,13 +47,20 @@ class Field:
     item: "Field | None" = None  # for lists
     pattern: str | None = None
     allow_empty: bool = False  # for lists
+    import_path: Callable[[str], Any] | None = None  # loads a "module:Name" value (a method outside arpl)
+
+    def allowed_choices(self) -> tuple | None:
+        """The allowed values, when the field has a fixed set of them."""
+        return self.choices() if callable(self.choices) else self.choices
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages."""
         if self.item is not None:
             return f"a list of {self.item.allowed()}"
         if self.choices is not None:
-            text = "one of " + ", ".join(repr(c) for c in self.choices)
+            text = "one of " + ", ".join(repr(c) for c in self.allowed_choices())
+            if self.import_path is not None:
+                text += " or an import path 'package.module:Name' of one outside arpl"
         elif self.pattern is not None:
             text = f"a string matching {self.pattern!r}"
         else:
@@ -90,6 +94,40 @@ def _list(help: str, item: Field, allow_empty: bool = False) -> Field:
     return Field(list, help, item=item, allow_empty=allow_empty)
 
 
+def _method(help: str) -> Field:
+    """A registered method of :mod:`arpl.methods`, or the import path of one outside ``arpl``."""
+    return Field(str, help, choices=_registered_methods, import_path=_load_method)
+
+
+def _variant(help: str) -> Field:
+    """A registered Algorithm-2 variant of :mod:`arpl.methods`, or the import path of one outside ``arpl``."""
+    return Field(str, help, choices=_registered_variants, import_path=_load_variant)
+
+
+def _registered_methods() -> tuple:
+    from arpl.methods import method_names
+
+    return tuple(method_names())
+
+
+def _registered_variants() -> tuple:
+    from arpl.methods import variant_names
+
+    return tuple(variant_names())
+
+
+def _load_method(path: str) -> Any:
+    from arpl.methods import get_method
+
+    return get_method(path)
+
+
+def _load_variant(path: str) -> Any:
+    from arpl.methods import get_variant
+
+    return get_variant(path)
+
+
 SCHEMA: dict[str, Any] = {
     "profile": Field(str, "name of this parameter set, shown in the report"),
     "run": {
@@ -117,7 +155,7 @@ SCHEMA: dict[str, Any] = {
         "width": _int("channels of the first convolution of the 'small' network (null = 32)", low=1, nullable=True),
     },
     "train": {
-        "methods": _list("losses to train", _choice("method", METHODS)),
+        "methods": _list("losses to train", _method("method")),
         "closed_set": Field(bool, "also train all-class models for the OOD / closed-set stages"),
         "closed_set_per_class": _int("training images per class of the all-class models (null = "
                                      "data.train_per_class)", low=1, nullable=True),
@@ -137,7 +175,7 @@ SCHEMA: dict[str, Any] = {
         "compile": Field(bool, "torch.compile the backbone"),
     },
     "confusing": {
-        "variants": _list("ARPL+CS variants ([] = none)", _choice("variant", CS_VARIANTS), allow_empty=True),
+        "variants": _list("ARPL+CS variants ([] = none)", _variant("variant"), allow_empty=True),
         "init": _choice("start of ARPL+CS: 'scratch' (paper) or the trained ARPL model of the same run", ("scratch", "arpl")),
         "epochs": _int("epochs of Algorithm 2 (null = train.epochs)", low=1, nullable=True),
         "lr": Field((int, float), "classifier learning rate of Algorithm 2 (null = train.lr)", low=0, low_open=True,
@@ -160,7 +198,7 @@ SCHEMA: dict[str, Any] = {
         "noise_count": _int("images in each generated noise set", low=1),
     },
     "incremental": {
-        "methods": _list("bases to compare", _choice("method", ("Softmax", "GCPL", "ARPL"))),
+        "methods": _list("bases to compare", _method("method")),
         "enabled": Field(bool, "run the class-incremental stage"),
         "base_classes": _int("classes the backbone is trained on", low=2),
         "orders": _int("random class orders to average over", low=1),
@@ -222,6 +260,12 @@ def _check_field(name: str, value: Any, spec: Field) -> None:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise ParamsError(f"{name} = {value!r} has the wrong type; it must be {spec.allowed()}.")
+    if spec.import_path is not None and ":" in value:
+        try:
+            spec.import_path(value)
+        except ValueError as error:
+            raise ParamsError(f"{name} = {value!r} cannot be used: {error}.") from error
+        return
     if spec.item is not None:
         if not value and not spec.allow_empty:
             raise ParamsError(f"{name} is an empty list; give at least one value ({spec.item.allowed()}).")
@@ -230,14 +274,15 @@ def _check_field(name: str, value: Any, spec: Field) -> None:
         if len(set(map(repr, value))) != len(value):
             raise ParamsError(f"{name} = {value!r} repeats a value; list each once.")
         return
-    bad = (spec.choices is not None and value not in spec.choices
+    choices = spec.allowed_choices()
+    bad = (choices is not None and value not in choices
            or spec.pattern is not None and not re.match(spec.pattern, value)
            or spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low)
            or spec.high is not None and value > spec.high)
     if bad:
         hint = ""
-        if spec.choices is not None and isinstance(value, str):
-            close = difflib.get_close_matches(value, [str(c) for c in spec.choices], n=1)
+        if choices is not None and isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ParamsError(f"{name} = {value!r} is not allowed; it must be {spec.allowed()}.{hint}")
 
@@ -251,10 +296,7 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
                 raise ParamsError(f"{key} holds split {index}, but {dataset} has {count} splits "
                                   f"(indices 0..{count - 1}).")
     _check_feature_sizes(params)
-    if params["confusing"]["variants"] and params["confusing"]["init"] == "arpl" \
-            and "ARPL" not in params["train"]["methods"]:
-        raise ParamsError("confusing.init = 'arpl' starts ARPL+CS from the trained ARPL models, but train.methods "
-                          "lacks ARPL; add ARPL to train.methods or set confusing.init: scratch.")
+    _check_method_names(params)
     num_classes = _dataset_classes(dataset)
     num_known = params["data"]["num_known"]
     if not params["data"]["splits"] and not params["train"]["closed_set"]:
@@ -291,6 +333,25 @@ def _check_feature_sizes(params: dict[str, Any]) -> None:
     if params["figures"]["backbone"] in FIXED_FEATURE_SIZES:
         raise ParamsError(f"figures.backbone = {params['figures']['backbone']!r} cannot have the 2-D feature the "
                           f"feature-space figures need; use 'small' or 'lenetpp'.")
+
+
+def _check_method_names(params: dict[str, Any]) -> None:
+    """Each method of ``train.methods`` has its own run folder (its registered name); with ``confusing.init: arpl``
+    every variant starts from the trained model of the method it trains."""
+    from arpl.methods import get_variant, registered_name
+
+    trained = [registered_name(method) for method in params["train"]["methods"]]
+    if len(set(trained)) != len(trained):
+        raise ParamsError(f"train.methods = {params['train']['methods']!r} names one method twice (registered names "
+                          f"{trained}); list each once.")
+    if params["confusing"]["init"] != "arpl":
+        return
+    for variant in params["confusing"]["variants"]:
+        method = get_variant(variant).method
+        if method not in trained:
+            raise ParamsError(f"confusing.init = 'arpl' starts {get_variant(variant).display_name} from the trained "
+                              f"{method} models, but train.methods lacks {method}; add {method} to train.methods or "
+                              f"set confusing.init: scratch.")
 
 
 def _dataset_classes(dataset: str) -> int:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from arpl.config import CS_VARIANT_NAMES
 from arpl.data.files import decode_all
 from arpl.data.openset import OpenSetData, make_open_set, per_class_subset, select_classes
 from arpl.data.sources import ImageSet, load_image_set
 from arpl.data.splits import NUM_CLASSES, OpenSetSplit, open_set_split
 from arpl.data.transforms import AUGMENTATION
 from arpl.distributed import DistContext, resolve_device
+from arpl.methods import display_name, get_variant, registered_name
 from arpl.specs import ModelSpec, TrainSpec
 from arpl.training import EvaluateFn, FitResult, fit
 
@@ -27,8 +27,9 @@ CIFAR_PLUS = {"cifar+10": "cifar10", "cifar+50": "cifar10"}
 
 
 def run_path(stage: str, name: str, what: str) -> Path:
-    """Folder of one training run: ``runs/<stage>/<method or variant>/<split or 'all'>``."""
-    return RUNS / stage / name / what
+    """Folder of one training run: ``runs/<stage>/<method or variant>/<split or 'all'>`` (a method named by
+    import path, ``module:Class``, by its registered name)."""
+    return RUNS / stage / registered_name(name) / what
 
 
 def device(params: dict, context: DistContext = DistContext()) -> torch.device:
@@ -112,7 +113,8 @@ def all_classes(params: dict) -> tuple[ImageSet, ImageSet]:
 
 
 def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
-    """The classifier of ``method`` (Softmax, GCPL, RPL, ARPL) with the profile's network and loss."""
+    """The classifier of ``method`` (a registered name or import path, :mod:`arpl.methods`) with the profile's
+    network and loss."""
     data, model, train = params["data"], params["model"], params["train"]
     spec = ModelSpec(method=method, backbone=model["backbone"], num_classes=num_classes,
                      in_channels=data["channels"], image_size=data["image_size"], feat_dim=model["feat_dim"], width=model["width"],
@@ -123,9 +125,9 @@ def model_spec(params: dict, method: str, num_classes: int, **overrides) -> Mode
 
 def train_spec(params: dict, seed_offset: int, data_tag: str, variant: str | None = None,
                **overrides) -> TrainSpec:
-    """The optimisation of one run; ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2. A run with
-    other ``epochs`` than ``train.epochs`` (figures, ablations, incremental) gets the learning-rate milestones
-    scaled to its length, unless ``milestones`` is overridden too."""
+    """The optimisation of one run; ``variant`` (cs, cs-no-abn, cs-no-ft: see :mod:`arpl.methods`) turns on
+    Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures, ablations, incremental) gets the
+    learning-rate milestones scaled to its length, unless ``milestones`` is overridden too."""
     train, run, cs = params["train"], params["run"], params["confusing"]
     spec = TrainSpec(
         epochs=train["epochs"], batch_size=train["batch_size"], optimizer=train["optimizer"], lr=float(train["lr"]),
@@ -135,9 +137,9 @@ def train_spec(params: dict, seed_offset: int, data_tag: str, variant: str | Non
         channels_last=train["channels_last"], compile=train["compile"], on_nonfinite=run["on_nonfinite"],
         data_tag=data_tag)
     if variant is not None:
-        spec = replace(spec, confusing=True, focus_training=variant != "cs-no-ft", beta=float(cs["beta"]),
-                       entropy_form=cs["entropy_form"], gan_lr=float(cs["gan_lr"]), nz=cs["nz"], ngf=cs["ngf"],
-                       ndf=cs["ndf"])
+        spec = replace(spec, confusing=True, focus_training=get_variant(variant).focus_training,
+                       beta=float(cs["beta"]), entropy_form=cs["entropy_form"], gan_lr=float(cs["gan_lr"]), nz=cs["nz"],
+                       ngf=cs["ngf"], ndf=cs["ndf"])
     if "epochs" in overrides and "milestones" not in overrides:
         overrides["milestones"] = scaled_milestones(spec.milestones, spec.epochs, overrides["epochs"])
     return replace(spec, **overrides)
@@ -157,8 +159,9 @@ def data_tag(params: dict, what: str) -> str:
 
 
 def method_name(method_or_variant: str) -> str:
-    """Display name: Softmax, GCPL, RPL, ARPL, ARPL+CS, ARPL+CS (w/o ABN), ARPL+CS (w/o FT)."""
-    return CS_VARIANT_NAMES.get(method_or_variant, method_or_variant)
+    """Display name: Softmax, GCPL, RPL, ARPL, ARPL+CS, ARPL+CS (w/o ABN), ARPL+CS (w/o FT), or a registered
+    method's own."""
+    return display_name(method_or_variant)
 
 
 def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, seed_offset: int, what: str,
@@ -167,7 +170,7 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, seed_o
               train_overrides: dict | None = None) -> FitResult:
     """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``."""
     num_classes = len(images.classes)
-    abn = variant in ("cs", "cs-no-ft")
+    abn = variant is not None and get_variant(variant).abn
     mspec = model_spec(params, method, num_classes, abn=abn, **(model_overrides or {}))
     tspec = train_spec(params, seed_offset, **{"data_tag": data_tag(params, what), "variant": variant,
                                                **(train_overrides or {})})
@@ -181,12 +184,11 @@ def open_set_evaluator(data: OpenSetData, head: str, dev: torch.device) -> Evalu
     also the margin ``R`` and the share of known test images whose margin term is active (Eq. 12)."""
     from arpl import metrics
     from arpl.evaluate import predict
-    from arpl.scores import own_score
 
     def evaluate(net, epoch: int) -> dict:
         known = predict(net, data.test_known.images, device=dev)
         unknown = predict(net, data.test_unknown.images, device=dev)
-        k, u = known.scores(own_score(head)), unknown.scores(own_score(head))
+        k, u = known.scores("own", head), unknown.scores("own", head)
         correct = known.predicted() == data.test_known.labels.numpy()
         row = {"test_acc": float(correct.mean()), "auroc": metrics.auroc(k, u), "oscr": metrics.oscr(k, correct, u)}
         if hasattr(net.head, "margin_active_fraction"):
@@ -219,7 +221,7 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
     """Train (or reuse) run ``run`` (see :func:`stage_runs`) of ``name``, a method of ``train.methods`` or, for
     stage ``confusing``, a variant; returns its last epoch's row."""
     variant = name if stage == "confusing" else None
-    method = "ARPL" if variant else name
+    method = get_variant(variant).method if variant else name
     dev = device(params, context)
     if run == "all":
         params = with_train_subset(params, params["train"]["closed_set_per_class"])
@@ -231,16 +233,17 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
         train, evaluate = data.train_known, open_set_evaluator(data, method, dev)
     overrides = {}
     if variant is not None:
-        train, overrides = confusing_settings(params, train, run)
+        train, overrides = confusing_settings(params, train, run, variant)
     result = train_run(params, method, train, run_path(stage, name, run), seed_offset, run, variant, evaluate,
                        context, train_overrides=overrides)
     return {"run": run, **result.history[-1]}
 
 
-def confusing_settings(params: dict, train: ImageSet, run: str) -> tuple[ImageSet, dict]:
+def confusing_settings(params: dict, train: ImageSet, run: str, variant: str) -> tuple[ImageSet, dict]:
     """The training images and :class:`TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own epochs,
     learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
-    ``confusing.init: arpl``, a warm start from the finished ARPL model of the same run."""
+    ``confusing.init: arpl``, a warm start from the finished model of the same run of the method ``variant``
+    trains (ARPL)."""
     cs, seed = params["confusing"], params["run"]["seed"]
     overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
     if cs["train_per_class"] is not None:
@@ -249,7 +252,7 @@ def confusing_settings(params: dict, train: ImageSet, run: str) -> tuple[ImageSe
     if cs["init"] == "arpl":
         from arpl.checkpoint import read_checkpoint
 
-        source = run_path("train", "ARPL", run) / "checkpoint.pt"
+        source = run_path("train", get_variant(variant).method, run) / "checkpoint.pt"
         overrides["init_from"] = f"{source}@{read_checkpoint(source)['fingerprint']}"
         overrides["milestones"] = ()
     return train, overrides

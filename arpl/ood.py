@@ -8,7 +8,7 @@ import pandas as pd
 from arpl import metrics
 from arpl.checkpoint import load_model
 from arpl.checks import available_ood_sets
-from arpl.evaluate import predict, resolve_score
+from arpl.evaluate import predict
 from arpl.experiment import all_classes, device, load_set, run_path
 from arpl.osr import trained_models
 
@@ -41,12 +41,11 @@ def ood_table(params: dict, models: dict) -> pd.DataFrame:
     outs = {name: load_set(params, name, train=False) for name in available_ood_sets(params)}
     rows = []
     for display, (head, net) in models.items():
-        score = resolve_score("own", head)
         known_predictions = predict(net, test.images, device=device(params))
-        known = known_predictions.scores(score)
+        known = known_predictions.scores("own", head)
         correct = known_predictions.predicted() == test.labels.numpy()
         for name, images in outs.items():
-            unknown = predict(net, images.images, device=device(params)).scores(score)
+            unknown = predict(net, images.images, device=device(params)).scores("own", head)
             values = {**metrics.ood_metrics(known, unknown), "OSCR": metrics.oscr(known, correct, unknown)}
             rows.append({"method": display, "out": name, **{k: 100 * v for k, v in values.items()}})
     return pd.DataFrame(rows)

@@ -9,8 +9,8 @@ Conventions:
 * Metric values (accuracy, AUROC, OSCR, TPR, FPR, CCR) are fractions in [0, 1], as returned by
   ``arpl.metrics``; they are drawn in percent.
 * Images are uint8 arrays ``[N, C, H, W]`` (or ``[C, H, W]`` for one image) with C = 1 or 3.
-* Each method keeps the same colour in every figure (``METHOD_COLOURS``); known classes use
-  ``CLASS_COLOURS``, unknown samples are light grey and generated samples red.
+* Each method keeps the same colour in every figure (the ``colour`` its class in :mod:`arpl.methods`
+  declares); known classes use ``CLASS_COLOURS``, unknown samples are light grey and generated samples red.
 """
 
 from __future__ import annotations
@@ -62,13 +62,6 @@ GENERATED_COLOURS = ("#d62728", "#000000", "#9467bd")
 # tab10 with red and grey swapped out, so known classes never look like generated (red) or
 # unknown (grey) samples.
 CLASS_COLOURS = tuple(_TAB10[:3] + ["#393b79"] + _TAB10[4:7] + ["#8c6d31"] + _TAB10[8:])
-METHOD_COLOURS: dict[str, Any] = {
-    "Softmax": _TAB10[0],
-    "GCPL": _TAB10[1],
-    "RPL": _TAB10[2],
-    "ARPL": _TAB10[3],
-    "ARPL+CS": _TAB10[4],
-}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _IMAGE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
 
@@ -94,13 +87,17 @@ def _new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = PANEL_
 
 
 def method_colours(names: Sequence[str]) -> dict[str, Any]:
-    """Colour per method name: fixed for the paper's methods, the next free tab10 colour otherwise."""
-    taken = {METHOD_COLOURS[name] for name in names if name in METHOD_COLOURS}
-    free = [colour for colour in _TAB10 if colour not in taken]
+    """Colour per method name: the one its registered method or variant declares (:mod:`arpl.methods`, by display
+    name), the next free tab10 colour otherwise."""
+    from arpl.methods import colours as registered_colours
+
+    fixed = {name: mcolors.to_rgb(colour) for name, colour in registered_colours().items()}
+    taken = {fixed[name] for name in names if name in fixed}
+    free = [colour for colour in _TAB10 if mcolors.to_rgb(colour) not in taken]
     colours: dict[str, Any] = {}
     for name in names:
-        if name in METHOD_COLOURS:
-            colours[name] = METHOD_COLOURS[name]
+        if name in fixed:
+            colours[name] = fixed[name]
         else:
             colours[name] = free.pop(0) if free else _TAB10[len(colours) % len(_TAB10)]
     return colours

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 class ModelSpec:
     """Everything needed to rebuild a classifier: backbone, head (loss) and input geometry."""
 
-    method: str                     # Softmax | GCPL | RPL | ARPL
+    method: str                     # a registered method (arpl.methods): Softmax | GCPL | RPL | ARPL, or "module:Class"
     backbone: str                   # see arpl.models.BACKBONES
     num_classes: int
     in_channels: int = 1
@@ -66,7 +67,7 @@ def model_spec_from_dict(data: dict) -> ModelSpec:
     return ModelSpec(**data)
 
 
-TRAINING_CODE = ("data", "models", "heads.py", "network.py", "training.py", "optim.py", "specs.py",
+TRAINING_CODE = ("data", "models", "methods", "network.py", "training.py", "optim.py", "specs.py",
                  "checkpoint.py", "distributed.py")
 
 
@@ -84,6 +85,18 @@ def code_version() -> str:
 
 
 def fingerprint(model: ModelSpec, train: TrainSpec) -> str:
-    """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint."""
-    payload = json.dumps([spec_dict(model), spec_dict(train), code_version()], sort_keys=True)
+    """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint. A method outside
+    ``arpl`` (named ``module:Class``) adds the source of its module, which shapes its training too."""
+    parts = [spec_dict(model), spec_dict(train), code_version()]
+    if ":" in model.method:
+        parts.append(module_source_version(model.method.partition(":")[0]))
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def module_source_version(module: str) -> str:
+    """A hash of the source file of ``module``, found on the Python path."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not Path(spec.origin).is_file():
+        raise ValueError(f"cannot find the source of module {module!r}; put it on the Python path")
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
