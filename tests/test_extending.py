@@ -143,11 +143,13 @@ def test_registering_checks_the_class_where_it_is_defined():
         register_method(type("BadScores", (NoName,), {"name": "BadScores", "scores": ("maxlogit",)}))
     with pytest.raises(ValueError, match=r"name 'RPL', which arpl.methods.rpl.RPLHead already registered"):
         register_method(type("Impostor", (NoName,), {"name": "RPL"}))
+    with pytest.raises(ValueError, match=r"display name 'ARPL', which arpl.methods.arpl.ARPLHead already registered"):
+        register_method(type("Lookalike", (NoName,), {"name": "Lookalike", "display_name": "ARPL"}))
     with pytest.raises(ValueError, match=r"a name is letters, digits and _\+\.-"):
         register_method(type("Slash", (NoName,), {"name": "my/method"}))
     with pytest.raises(ValueError, match=r"GCPL has no entropy_term"):
         register_variant(ConfusingVariant("gcpl-cs", "GCPL+CS", "GCPL", abn=True, focus_training=True, reference="r"))
-    refused = {"NoName", "NoLoss", "Unsourced", "Unscored", "BadScores", "gcpl-cs"}
+    refused = {"NoName", "NoLoss", "Unsourced", "Unscored", "BadScores", "Lookalike", "gcpl-cs"}
     assert not refused & {*method_names(), *variant_names()}
 
 
@@ -167,7 +169,7 @@ def test_the_fingerprint_covers_the_source_of_a_method_outside_the_package(tmp_p
     arpl_spec = ModelSpec(method="ARPL", backbone="small", num_classes=3)
     payload = json.dumps([spec_dict(arpl_spec), spec_dict(TrainSpec()), "fixed"], sort_keys=True)
     assert fingerprint(arpl_spec, TrainSpec()) == hashlib.sha256(payload.encode()).hexdigest()[:16]
-    sys.modules.pop("my_cosine", None)
+    assert "my_cosine" not in sys.modules, "the fingerprint reads the module's file, it does not run it"
 
 
 # ----------------------------------------------------------------------------- through the pipeline

@@ -39,6 +39,18 @@ def register_method(cls: type[Method]) -> type[Method]:
     :class:`Method`, implement ``logits`` and ``forward``, name itself, cite its reference, list scores of
     :mod:`arpl.scores` and have an own score that :meth:`Method.score` computes.
     """
+    where = _check_method(cls)
+    if "display_name" not in vars(cls):
+        cls.display_name = cls.name
+    if "colour" not in vars(cls):
+        cls.colour = None  # a subclass of another method gets a colour of its own in the figures
+    _claim(cls, where)
+    _METHODS[cls.name] = cls
+    return cls
+
+
+def _check_method(cls: type[Method]) -> str:
+    """Check the class of a method; returns where it is defined, for messages."""
     if not (isinstance(cls, type) and issubclass(cls, Method)):
         raise TypeError(f"@register_method decorates a subclass of arpl.methods.Method, got {cls!r}")
     where = f"{cls.__module__}.{cls.__qualname__}"
@@ -54,13 +66,7 @@ def register_method(cls: type[Method]) -> type[Method]:
         if name not in score_names():
             raise unknown_name_error(f"score in {where}.scores:", name, score_names())
     _check_own_score(cls, where)
-    if "display_name" not in vars(cls):
-        cls.display_name = cls.name
-    if "colour" not in vars(cls):
-        cls.colour = None  # a subclass of another method gets a colour of its own in the figures
-    _claim(cls.name, cls, where)
-    _METHODS[cls.name] = cls
-    return cls
+    return where
 
 
 def register_variant(variant: ConfusingVariant) -> ConfusingVariant:
@@ -71,7 +77,7 @@ def register_variant(variant: ConfusingVariant) -> ConfusingVariant:
     if not hasattr(get_method(variant.method), "entropy_term"):
         raise ValueError(f"variant {variant.name!r} trains {variant.method} by Algorithm 2, which needs the entropy "
                          f"term of Eq. 17-19; {variant.method} has no entropy_term method")
-    _claim(variant.name, variant, f"variant {variant.name!r}")
+    _claim(variant, f"variant {variant.name!r}")
     _VARIANTS[variant.name] = variant
     return variant
 
@@ -91,14 +97,16 @@ def _check_own_score(cls: type[Method], where: str) -> None:
         raise ValueError(f"{where}.score('own', logits [B, K]) must return a tensor [B], got {values!r}")
 
 
-def _claim(name: str, entry: Any, where: str) -> None:
-    """Names are unique over methods and variants; re-registering the same definition (a reloaded module)
-    replaces it."""
-    previous = _METHODS.get(name) or _VARIANTS.get(name)
-    if previous is None or _origin(previous) == _origin(entry):
-        return
-    raise ValueError(f"{where} takes the name {name!r}, which {_origin(previous)} already registered; "
-                     f"choose another name")
+def _claim(entry: Any, where: str) -> None:
+    """Names and display names are unique over methods and variants (they name run folders and table rows);
+    registering the same definition again (a reloaded module) replaces it."""
+    for other in [*_METHODS.values(), *_VARIANTS.values()]:
+        if _origin(other) == _origin(entry):
+            continue
+        for kind in ("name", "display_name"):
+            if getattr(other, kind) == getattr(entry, kind):
+                raise ValueError(f"{where} takes the {kind.replace('_', ' ')} {getattr(entry, kind)!r}, which "
+                                 f"{_origin(other)} already registered; choose another {kind.replace('_', ' ')}")
 
 
 def _origin(entry: Any) -> str:
