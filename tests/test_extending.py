@@ -153,6 +153,30 @@ def test_registering_checks_the_class_where_it_is_defined():
     assert not refused & {*method_names(), *variant_names()}
 
 
+def test_a_variant_outside_the_package_is_found_by_its_import_path(tmp_path, monkeypatch, smoke_params_raw):
+    (tmp_path / "my_variants.py").write_text(textwrap.dedent("""
+        from arpl.methods import ConfusingVariant, register_variant
+
+        SHORT_CS = register_variant(ConfusingVariant(
+            name="cs-short", display_name="ARPL+CS (short)", method="ARPL", abn=True, focus_training=False,
+            reference="a test of variants outside arpl"))
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = "my_variants:SHORT_CS"
+    assert get_variant(path).name == registered_name(path) == "cs-short"
+    assert display_name(path) == "ARPL+CS (short)" and get_variant("cs-short") is get_variant(path)
+    params = copy.deepcopy(smoke_params_raw)
+    params["confusing"]["variants"] = ["cs", path]
+    assert validate(params)["confusing"]["variants"] == ["cs", path]
+    from arpl import experiment
+
+    spec = experiment.train_spec(params, 0, "tag", variant=path)
+    assert spec.confusing and not spec.focus_training
+    assert experiment.run_path("confusing", path, "split0").as_posix() == "runs/confusing/cs-short/split0"
+    with pytest.raises(ValueError, match=r"'my_variants:ConfusingVariant' is not a registered variant"):
+        get_variant("my_variants:ConfusingVariant")
+
+
 def test_the_fingerprint_covers_the_source_of_a_method_outside_the_package(tmp_path, monkeypatch):
     """A changed plugin never resumes a checkpoint of its old code; the built-in methods' fingerprints keep their
     payload (specs and arpl's training code only)."""
