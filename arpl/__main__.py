@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     notebook.add_argument("--outs", nargs="*", default=[], help="the stage's outputs, created empty when switched off")
     train = commands.add_parser("train", help="train one method or variant on every split (works under torchrun)")
     train.add_argument("stage", choices=["train", "confusing"], help="train: a method; confusing: an ARPL+CS variant")
-    train.add_argument("name", help="a method of train.methods, or a variant of confusing.variants")
+    train.add_argument("name", help="a method of train.methods (or its registered name), or a variant of "
+                                       "confusing.variants")
     train.add_argument("--params", default="params.yaml")
     fetch = commands.add_parser("download", help="fetch the profile's datasets into data/downloads")
     fetch.add_argument("--params", default="params.yaml")
@@ -113,20 +114,22 @@ def _train(args: argparse.Namespace) -> int:
     from arpl import runs, train_runs
     from arpl.config import load_params
     from arpl.distributed import init_distributed
+    from arpl.methods import registered_name
 
     params = load_params(args.params)
     names = params["train"]["methods"] if args.stage == "train" else params["confusing"]["variants"]
-    if args.name not in names:
+    name = next((entry for entry in names if args.name in (entry, registered_name(entry))), None)
+    if name is None:
         section = "train.methods" if args.stage == "train" else "confusing.variants"
         raise ValueError(f"{args.name!r} is not in {section} of {args.params} ({', '.join(names)}); pick one "
                          f"of those or add it there.")
     context = init_distributed(params["run"]["device"])
     try:
-        rows = train_runs.train_stage(params, args.stage, [args.name], context)[args.name]
+        rows = train_runs.train_stage(params, args.stage, [name], context)[name]
         if context.is_main:
             for row in rows:
                 metrics = "  ".join(f"{key} {value}" for key, value in train_runs.headline(row).items())
-                print(f"{runs.method_name(args.name)} {row['run']}: {metrics}", flush=True)
+                print(f"{runs.method_name(name)} {row['run']}: {metrics}", flush=True)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -23,7 +23,8 @@ LAMBDA_VARIANTS = {"RPL": ("RPL", "l2"), "RPL+cosine": ("RPL", "l2-dot"),
 def _auroc(net, data, dev, score: str) -> tuple[float, float]:
     known, unknown = predict(net, data.test_known.images, device=dev), predict(net, data.test_unknown.images, device=dev)
     accuracy = metrics.accuracy(known.predicted(), data.test_known.labels.numpy())
-    return metrics.auroc(known.scores(score), unknown.scores(score)), accuracy
+    method = net.head.name
+    return metrics.auroc(known.scores(score, method), unknown.scores(score, method)), accuracy
 
 
 def lambda_run(params: dict, name: str, weight: float):
@@ -83,7 +84,7 @@ def run_known_count_ablation(params: dict) -> pd.DataFrame:
         data = open_set(params, split, num_known=count)
         for method in KNOWN_COUNT_METHODS:
             net = known_count_run(params, method, count)
-            auroc, accuracy = _auroc(net, data, dev, net.head.own_score)
-            margin = net.head.radius if method == "ARPL" else None
+            auroc, accuracy = _auroc(net, data, dev, "own")
+            margin = net.head.radius if hasattr(net.head, "margin_loss") else None
             rows.append({"method": method, "known": count, "AUROC": 100 * auroc, "ACC": 100 * accuracy, "R": margin})
     return pd.DataFrame(rows)

@@ -17,9 +17,6 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
-CS_VARIANTS = ("cs", "cs-no-abn", "cs-no-ft")
-CS_VARIANT_NAMES = {"cs": "ARPL+CS", "cs-no-abn": "ARPL+CS (w/o ABN)", "cs-no-ft": "ARPL+CS (w/o FT)"}
 IMAGE_SIZES = (28, 32, 64, 80, 224)
 SCORES = ("own", "msp", "max_logit", "energy", "max_distance")
 
@@ -34,7 +31,7 @@ class Field:
 
     kind: type | tuple[type, ...]
     help: str
-    choices: tuple | None = None
+    choices: tuple | Callable[[], tuple] | None = None  # a callable: asked at validation (registered names)
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -121,6 +118,28 @@ def _backbone(name: str) -> Any:
     return backbone_entry(name)
 
 
+def _method(help: str) -> Field:
+    """A registered method of :mod:`arpl.methods`, or the import path of one outside ``arpl``."""
+    return _registered(help, _method_class, "method")
+
+
+def _variant(help: str) -> Field:
+    """A registered Algorithm-2 variant of :mod:`arpl.methods`, or the import path of one outside ``arpl``."""
+    return _registered(help, _variant_entry, "variant of Algorithm 2")
+
+
+def _method_class(name: str) -> Any:
+    from arpl.methods import get_method
+
+    return get_method(name)
+
+
+def _variant_entry(name: str) -> Any:
+    from arpl.methods import get_variant
+
+    return get_variant(name)
+
+
 SCHEMA: dict[str, Any] = {
     "profile": Field(str, "name of this parameter set, shown in the report"),
     "run": {
@@ -148,7 +167,7 @@ SCHEMA: dict[str, Any] = {
         "width": _int("channels of the first convolution of the 'small' network (null = 32)", low=1, nullable=True),
     },
     "train": {
-        "methods": _list("losses to train", _choice("method", METHODS)),
+        "methods": _list("losses to train", _method("method")),
         "closed_set": Field(bool, "also train all-class models for the OOD / closed-set stages"),
         "closed_set_per_class": _int("training images per class of the all-class models (null = "
                                      "data.train_per_class)", low=1, nullable=True),
@@ -168,7 +187,7 @@ SCHEMA: dict[str, Any] = {
         "compile": Field(bool, "torch.compile the backbone"),
     },
     "confusing": {
-        "variants": _list("ARPL+CS variants ([] = none)", _choice("variant", CS_VARIANTS), allow_empty=True),
+        "variants": _list("ARPL+CS variants ([] = none)", _variant("variant"), allow_empty=True),
         "init": _choice("start of ARPL+CS: 'scratch' (paper) or the trained ARPL model of the same run", ("scratch", "arpl")),
         "epochs": _int("epochs of Algorithm 2 (null = train.epochs)", low=1, nullable=True),
         "lr": Field((int, float), "classifier learning rate of Algorithm 2 (null = train.lr)", low=0, low_open=True,
@@ -191,7 +210,7 @@ SCHEMA: dict[str, Any] = {
         "noise_count": _int("images in each generated noise set", low=1),
     },
     "incremental": {
-        "methods": _list("bases to compare", _choice("method", ("Softmax", "GCPL", "ARPL"))),
+        "methods": _list("bases to compare", _method("method")),
         "enabled": Field(bool, "run the class-incremental stage"),
         "base_classes": _int("classes the backbone is trained on", low=2),
         "orders": _int("random class orders to average over", low=1),
@@ -290,10 +309,7 @@ def _check_cross_fields(params: dict[str, Any]) -> None:
                 raise ParamsError(f"{key} holds split {index}, but {dataset} has {count} splits "
                                   f"(indices 0..{count - 1}).")
     _check_feature_sizes(params)
-    if params["confusing"]["variants"] and params["confusing"]["init"] == "arpl" \
-            and "ARPL" not in params["train"]["methods"]:
-        raise ParamsError("confusing.init = 'arpl' starts ARPL+CS from the trained ARPL models, but train.methods "
-                          "lacks ARPL; add ARPL to train.methods or set confusing.init: scratch.")
+    _check_method_names(params)
     num_classes = _open_set_dataset(dataset).num_classes
     num_known = params["data"]["num_known"]
     if not params["data"]["splits"] and not params["train"]["closed_set"]:
@@ -331,6 +347,25 @@ def _check_feature_sizes(params: dict[str, Any]) -> None:
         usable = " or ".join(repr(entry.name) for entry in BACKBONES.entries() if not entry.fixed_feature_size)
         raise ParamsError(f"figures.backbone = {params['figures']['backbone']!r} cannot have the 2-D feature the "
                           f"feature-space figures need; use {usable}.")
+
+
+def _check_method_names(params: dict[str, Any]) -> None:
+    """Each method of ``train.methods`` has its own run folder (its registered name); with ``confusing.init: arpl``
+    every variant starts from the trained model of the method it trains."""
+    from arpl.methods import get_variant, registered_name
+
+    trained = [registered_name(method) for method in params["train"]["methods"]]
+    if len(set(trained)) != len(trained):
+        raise ParamsError(f"train.methods = {params['train']['methods']!r} names one method twice (registered names "
+                          f"{trained}); list each once.")
+    if params["confusing"]["init"] != "arpl":
+        return
+    for variant in params["confusing"]["variants"]:
+        method = get_variant(variant).method
+        if method not in trained:
+            raise ParamsError(f"confusing.init = 'arpl' starts {get_variant(variant).display_name} from the trained "
+                              f"{method} models, but train.methods lacks {method}; add {method} to train.methods or "
+                              f"set confusing.init: scratch.")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

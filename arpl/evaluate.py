@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from arpl.data.files import ImageFiles, eval_batches
+from arpl.methods import get_method
 from arpl.network import OpenSetNet
-from arpl.scores import own_score, score
+from arpl.scores import score
 
 
 @dataclass
@@ -20,9 +21,12 @@ class Predictions:
     features: np.ndarray
     logits: np.ndarray
 
-    def scores(self, name: str) -> np.ndarray:
-        """Open-set score per image (higher = more likely known), see :mod:`arpl.scores`."""
-        return score(name, torch.from_numpy(self.logits)).numpy().astype(np.float64)
+    def scores(self, name: str, method: str | None = None) -> np.ndarray:
+        """Open-set score per image (higher = more likely known): ``name`` of :mod:`arpl.scores` or, given the
+        model's ``method`` (a registered name or import path), also ``own``, the method's own score."""
+        logits = torch.from_numpy(self.logits)
+        values = score(name, logits) if method is None else get_method(method).score(name, logits)
+        return values.numpy().astype(np.float64)
 
     def predicted(self) -> np.ndarray:
         """Closed-set prediction: argmax of the model's own logit rule."""
@@ -57,5 +61,5 @@ def uint8_batches(images: torch.Tensor | ImageFiles, batch_size: int) -> Iterato
 
 def resolve_score(name: str, method: str) -> str:
     """``own`` means the method's own rule: MSP for Softmax/GCPL/RPL, max distance for ARPL (Eq. 20)."""
-    return own_score(method) if name == "own" else name
+    return get_method(method).own_score if name == "own" else name
 

@@ -46,7 +46,7 @@ class FeatureView:
     title: str
     features: np.ndarray          # [N, 2], known then unknown
     labels: np.ndarray            # known class index, -1 for unknown
-    points: np.ndarray            # [K, 2] reciprocal points or prototypes (softmax: weight rows)
+    points: np.ndarray | None     # [K, 2] reciprocal points or prototypes (softmax: weight rows); None: no bases()
     known_scores: np.ndarray
     unknown_scores: np.ndarray
     net: torch.nn.Module
@@ -58,9 +58,9 @@ class FeatureView:
 
     @property
     def points_label(self) -> str:
-        """What the triangles are: softmax weight directions, GCPL prototypes or reciprocal points."""
-        return {"SoftmaxHead": "softmax weights", "GCPLHead": "prototypes"}.get(type(self.net.head).__name__,
-                                                                               "reciprocal points")
+        """What the triangles are: softmax weight directions, GCPL prototypes or reciprocal points (the method's
+        ``bases_label``)."""
+        return self.net.head.bases_label
 
 
 def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
@@ -78,11 +78,12 @@ def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
 def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device) -> FeatureView:
     """Features, class vectors and scores of a trained 2-D model on ``data``'s test images."""
     known, unknown = predict(net, data.test_known.images, device=dev), predict(net, data.test_unknown.images, device=dev)
-    score = net.head.own_score
+    method = net.head.name
+    points = net.head.bases().detach().cpu().numpy() if hasattr(net.head, "bases") else None
     return FeatureView(title=title, features=np.concatenate([known.features, unknown.features]),
                        labels=np.concatenate([data.test_known.labels.numpy(), -np.ones(len(unknown.features), int)]),
-                       points=net.head.bases().detach().cpu().numpy(), known_scores=known.scores(score),
-                       unknown_scores=unknown.scores(score), net=net)
+                       points=points, known_scores=known.scores("own", method),
+                       unknown_scores=unknown.scores("own", method), net=net)
 
 
 def figure7_run(params: dict, model: FeatureModel):

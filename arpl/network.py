@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from arpl.heads import build_head
+from arpl.methods import build_head, head_options
 from arpl.models import build_backbone
 from arpl.models.abn import bn_domain
 from arpl.specs import ModelSpec
 
 KNOWN_DOMAIN, FAKE_DOMAIN = 0, 1
+# The loss settings of a ModelSpec; a method's head receives those its __init__ names (arpl.methods.Method).
+HEAD_SETTINGS = ("temperature", "weight_pl", "margin_form")
 
 
 class OpenSetNet(nn.Module):
@@ -45,14 +47,12 @@ class OpenSetNet(nn.Module):
 
 
 def build_model(spec: ModelSpec) -> OpenSetNet:
-    """Build backbone and head from a :class:`ModelSpec`."""
+    """Build backbone and head from a :class:`ModelSpec`. A ``distance`` other than None goes to the head,
+    which refuses it if it has no choice of distance."""
     backbone = build_backbone(spec.backbone, in_channels=spec.in_channels, image_size=spec.image_size,
                               abn=spec.abn, feat_dim=spec.feat_dim, width=spec.width)
-    options: dict = {"temperature": spec.temperature}
-    if spec.method != "Softmax":
-        options["weight_pl"] = spec.weight_pl
-    if spec.method == "ARPL":
-        options["margin_form"] = spec.margin_form
+    accepted = head_options(spec.method)
+    options: dict = {name: getattr(spec, name) for name in HEAD_SETTINGS if name in accepted}
     if spec.distance is not None:
         options["distance"] = spec.distance
     head = build_head(spec.method, backbone.feat_dim, spec.num_classes, **options)

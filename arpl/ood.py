@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from arpl import metrics
-from arpl.evaluate import predict, resolve_score
+from arpl.evaluate import predict
 from arpl.profile_data import all_classes, available_ood_sets, load_set
 from arpl.runs import device
 
@@ -19,12 +19,11 @@ def ood_table(params: dict, models: dict) -> pd.DataFrame:
     outs = {name: load_set(params, name, train=False) for name in available_ood_sets(params)}
     rows = []
     for display, (head, net) in models.items():
-        score = resolve_score("own", head)
         known_predictions = predict(net, test.images, device=device(params))
-        known = known_predictions.scores(score)
+        known = known_predictions.scores("own", head)
         correct = known_predictions.predicted() == test.labels.numpy()
         for name, images in outs.items():
-            unknown = predict(net, images.images, device=device(params)).scores(score)
+            unknown = predict(net, images.images, device=device(params)).scores("own", head)
             values = {**metrics.ood_metrics(known, unknown), "OSCR": metrics.oscr(known, correct, unknown)}
             rows.append({"method": display, "out": name, **{k: 100 * v for k, v in values.items()}})
     return pd.DataFrame(rows)

@@ -16,7 +16,7 @@ from arpl.evaluate import Predictions, predict, resolve_score
 from arpl.profile_data import open_set
 from arpl.io import save_table
 from arpl.runs import checkpoint_path, device, method_name, split_run
-from arpl.scores import scores_for
+from arpl.methods import get_method
 
 METRICS = ("ACC", "AUROC", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
 
@@ -26,7 +26,7 @@ class TrialPredictions:
     """Predictions of one trained model on one open-set trial."""
 
     method: str           # display name (ARPL+CS, ...)
-    head: str             # the head's method: Softmax, GCPL, RPL or ARPL
+    head: str             # the head's method (arpl.methods): Softmax, GCPL, RPL, ARPL or an import path
     split: int
     known: Predictions
     known_labels: np.ndarray
@@ -34,8 +34,7 @@ class TrialPredictions:
 
     def scores(self, score_name: str) -> tuple[np.ndarray, np.ndarray]:
         """Known and unknown scores under ``score_name`` (``own`` resolved for this head)."""
-        name = resolve_score(score_name, self.head)
-        return self.known.scores(name), self.unknown.scores(name)
+        return self.known.scores(score_name, self.head), self.unknown.scores(score_name, self.head)
 
     def correct(self) -> np.ndarray:
         """Whether each known test image is classified correctly."""
@@ -53,7 +52,7 @@ def predict_trial(checkpoint, data: OpenSetData, method: str, split: int, dev) -
 
 def trained_models(params: dict) -> list[tuple[str, str, str]]:
     """``(display name, stage, name)`` of every open-set model the pipeline trains."""
-    models = [(m, "train", m) for m in params["train"]["methods"]]
+    models = [(method_name(m), "train", m) for m in params["train"]["methods"]]
     return models + [(method_name(v), "confusing", v) for v in params["confusing"]["variants"]]
 
 
@@ -101,7 +100,7 @@ def per_split_table(trials: list[TrialPredictions], score_names: list[str]) -> p
     """One row per method, split and applicable score."""
     rows = []
     for trial in trials:
-        applicable = ["own", *scores_for(trial.head)]
+        applicable = ["own", *get_method(trial.head).scores]
         for score_name in score_names:
             if score_name in applicable:
                 rows.append({"method": trial.method, "split": trial.split, "score": score_name,

@@ -7,30 +7,29 @@ from __future__ import annotations
 from dataclasses import replace
 
 from arpl.data import dataset_source
+from arpl.methods import get_variant
 from arpl.profile_data import base_dataset
 from arpl.runs import seed_offset
 from arpl.specs import ModelSpec, TrainSpec, from_sections
 
-ABN_VARIANTS = ("cs", "cs-no-ft")       # ARPL+CS variants with auxiliary batch norm (Sec. 4.2)
-NO_FOCUS_VARIANTS = ("cs-no-ft",)       # ARPL+CS variants without focus training
-
 
 def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
-    """The classifier of ``method`` (Softmax, GCPL, RPL, ARPL) with the profile's network and loss."""
+    """The classifier of ``method`` (a registered name or import path, :mod:`arpl.methods`) with the profile's
+    network and loss."""
     sections = {"model": params["model"], "data": params["data"], "train": params["train"]}
     return from_sections(ModelSpec, sections, method=method, num_classes=num_classes, **overrides)
 
 
 def train_spec(params: dict, run: str, variant: str | None = None, **overrides) -> TrainSpec:
     """The optimisation of run ``run`` (see :mod:`arpl.runs`: it sets the seed and data tag); ``variant``
-    (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures,
+    (cs, cs-no-abn, cs-no-ft: see :mod:`arpl.methods`) turns on Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures,
     ablations, incremental) gets the learning-rate milestones scaled to its length, unless ``milestones`` is
     overridden too."""
     sections = {"train": params["train"], "run": params["run"]}
     algorithm = {}
     if variant is not None:
         sections["confusing"] = params["confusing"]
-        algorithm = {"confusing": True, "focus_training": variant not in NO_FOCUS_VARIANTS}
+        algorithm = {"confusing": True, "focus_training": get_variant(variant).focus_training}
     spec = from_sections(TrainSpec, sections, seed=params["run"]["seed"] + seed_offset(run),
                          augment=dataset_source(base_dataset(params)).augment, data_tag=data_tag(params, run),
                          **algorithm)
@@ -41,8 +40,9 @@ def train_spec(params: dict, run: str, variant: str | None = None, **overrides) 
 
 def run_specs(params: dict, method: str, num_classes: int, run: str, variant: str | None = None,
               model_overrides: dict | None = None, train_overrides: dict | None = None) -> tuple[ModelSpec, TrainSpec]:
-    """Both specs of run ``run`` of ``method`` (ARPL for a ``variant``), with per-stage overrides."""
-    model = model_spec(params, method, num_classes, abn=variant in ABN_VARIANTS, **(model_overrides or {}))
+    """Both specs of run ``run`` of ``method`` (the method a ``variant`` trains), with per-stage overrides."""
+    abn = variant is not None and get_variant(variant).abn
+    model = model_spec(params, method, num_classes, abn=abn, **(model_overrides or {}))
     return model, train_spec(params, run, variant, **(train_overrides or {}))
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from arpl.checkpoint import checkpoint_in
-from arpl.config import CS_VARIANT_NAMES
 from arpl.distributed import DistContext, resolve_device
+from arpl.methods import display_name, registered_name
 
 RUNS = Path("runs")
 ALL_CLASSES = "all"
@@ -69,8 +69,9 @@ def seed_offset(run: str) -> int:
 
 def run_path(stage: str, name: str, folder: str) -> Path:
     """Folder of one training run: ``runs/<stage>/<method or variant>/<folder>`` (the folder is the run's name,
-    or, for the ablations, the lambda it varies)."""
-    return RUNS / stage / name / folder
+    or, for the ablations, the lambda it varies; a method named by import path, ``module:Class``, goes by its
+    registered name)."""
+    return RUNS / stage / registered_name(name) / folder
 
 
 def checkpoint_path(stage: str, name: str, folder: str) -> Path:
@@ -86,8 +87,9 @@ def stage_runs(params: dict) -> list[str]:
 
 
 def method_name(method_or_variant: str) -> str:
-    """Display name: Softmax, GCPL, RPL, ARPL, ARPL+CS, ARPL+CS (w/o ABN), ARPL+CS (w/o FT)."""
-    return CS_VARIANT_NAMES.get(method_or_variant, method_or_variant)
+    """Display name: Softmax, GCPL, RPL, ARPL, ARPL+CS, ARPL+CS (w/o ABN), ARPL+CS (w/o FT), or a registered
+    method's own."""
+    return display_name(method_or_variant)
 
 
 def device(params: dict, context: DistContext = DistContext()) -> torch.device:

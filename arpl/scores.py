@@ -11,9 +11,10 @@ computed for any trained model without touching its parameters:
   points (RPL: ``d_e``; ARPL: ``d_e - d_d``, Eq. 6), so this score is numerically the max
   logit. It is kept as its own name because it only has that meaning for those heads.
 
-Which score each method reports as its own follows the authors' test code (docs/paper_vs_code.md):
-Softmax, GCPL and RPL are scored by the max softmax probability of the logits their
-criterion returns; ARPL by the raw maximum of its logits (the distance, Eq. 20).
+Which score each method reports as its own, and which of these apply to it, is part of the method
+(``own_score`` and ``scores`` of its class in :mod:`arpl.methods`); the built-in choices follow the authors'
+test code (docs/paper_vs_code.md): Softmax, GCPL and RPL are scored by the max softmax probability of the
+logits their criterion returns; ARPL by the raw maximum of its logits (the distance, Eq. 20).
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-
-METHODS: tuple[str, ...] = ("Softmax", "GCPL", "RPL", "ARPL")
-RECIPROCAL_POINT_METHODS: tuple[str, ...] = ("RPL", "ARPL")
-
 
 def unknown_name_error(kind: str, name: object, allowed: tuple[str, ...] | list[str]) -> ValueError:
     """A ValueError naming the bad value, the allowed values and the closest match."""
@@ -69,20 +66,6 @@ _SCORES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "max_distance": max_distance,
 }
 
-_SCORES_BY_METHOD: dict[str, list[str]] = {
-    "Softmax": ["msp", "max_logit", "energy"],
-    "GCPL": ["msp", "max_logit", "energy"],
-    "RPL": ["max_distance", "msp", "max_logit", "energy"],
-    "ARPL": ["max_distance", "msp", "max_logit", "energy"],
-}
-
-_OWN_SCORE: dict[str, str] = {
-    "Softmax": "msp",
-    "GCPL": "msp",
-    "RPL": "msp",
-    "ARPL": "max_distance",
-}
-
 
 def score_names() -> list[str]:
     """All score names understood by :func:`score`."""
@@ -110,20 +93,3 @@ def score(name: str, logits: torch.Tensor | np.ndarray) -> torch.Tensor:
     if name not in _SCORES:
         raise unknown_name_error("score", name, list(_SCORES))
     return _SCORES[name](_as_logits(logits))
-
-
-def scores_for(method: str) -> list[str]:
-    """Score names that apply to ``method``; ``max_distance`` only for RPL/ARPL (Eq. 20)."""
-    if method not in _SCORES_BY_METHOD:
-        raise unknown_name_error("method", method, METHODS)
-    return list(_SCORES_BY_METHOD[method])
-
-
-def own_score(method: str) -> str:
-    """The score the authors' test code uses for ``method`` (docs/paper_vs_code.md, "Scores").
-
-    Softmax/GCPL/RPL -> ``msp``; ARPL -> ``max_distance`` (its raw max logit, Eq. 20).
-    """
-    if method not in _OWN_SCORE:
-        raise unknown_name_error("method", method, METHODS)
-    return _OWN_SCORE[method]

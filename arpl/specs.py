@@ -9,6 +9,7 @@ and its use in :mod:`arpl.training`: :func:`from_sections` carries it over. The 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -27,7 +28,7 @@ def setting(section: str, default: Any = MISSING, key: str | None = None) -> Any
 class ModelSpec:
     """Everything needed to rebuild a classifier: backbone, head (loss) and input geometry."""
 
-    method: str                     # Softmax | GCPL | RPL | ARPL
+    method: str                     # a registered method (arpl.methods): Softmax | GCPL | RPL | ARPL, or "module:Class"
     backbone: str = setting("model")  # a name of arpl.models.BACKBONES, or "module:attribute"
     num_classes: int
     in_channels: int = setting("data", 1, key="channels")
@@ -110,7 +111,7 @@ def model_spec_from_dict(data: dict) -> ModelSpec:
     return ModelSpec(**data)
 
 
-TRAINING_CODE = ("data", "models", "training", "registry.py", "heads.py", "network.py", "optim.py", "specs.py",
+TRAINING_CODE = ("data", "models", "methods", "training", "registry.py", "network.py", "optim.py", "specs.py",
                  "checkpoint.py", "distributed.py")
 
 
@@ -128,6 +129,19 @@ def code_version() -> str:
 
 
 def fingerprint(model: ModelSpec, train: TrainSpec) -> str:
-    """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint."""
-    payload = json.dumps([spec_dict(model), spec_dict(train), code_version()], sort_keys=True)
+    """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint. A method or
+    backbone outside ``arpl`` (named ``module:attribute``) adds the source of its module, which shapes the run too."""
+    parts = [spec_dict(model), spec_dict(train), code_version()]
+    for name in (model.method, model.backbone):
+        if ":" in name:
+            parts.append(module_source_version(name.partition(":")[0]))
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def module_source_version(module: str) -> str:
+    """A hash of the source file of ``module``, found on the Python path."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not Path(spec.origin).is_file():
+        raise ValueError(f"cannot find the source of module {module!r}; put it on the Python path")
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]

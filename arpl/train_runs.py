@@ -15,11 +15,11 @@ from arpl.data.imageset import ImageSet
 from arpl.data.openset import OpenSetData, per_class_subset
 from arpl.distributed import DistContext
 from arpl.evaluate import predict
+from arpl.methods import get_variant
 from arpl.parallel import train_ahead
 from arpl.profile_data import all_classes, open_set, with_train_subset
 from arpl.run_specs import data_tag, run_specs
 from arpl.runs import ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs
-from arpl.scores import own_score
 from arpl.training import EvaluateFn, FitResult, fit
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def open_set_evaluator(data: OpenSetData, head: str, dev: torch.device) -> Evalu
     def evaluate(net, epoch: int) -> dict:
         known = predict(net, data.test_known.images, device=dev)
         unknown = predict(net, data.test_unknown.images, device=dev)
-        k, u = known.scores(own_score(head)), unknown.scores(own_score(head))
+        k, u = known.scores("own", head), unknown.scores("own", head)
         correct = known.predicted() == data.test_known.labels.numpy()
         row = {"test_acc": float(correct.mean()), "auroc": metrics.auroc(k, u), "oscr": metrics.oscr(k, correct, u)}
         if hasattr(net.head, "margin_active_fraction"):
@@ -70,7 +70,7 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
     """Train (or reuse) run ``run`` (see :func:`arpl.runs.stage_runs`) of ``name``, a method of ``train.methods``
     or, for stage ``confusing``, a variant; returns its last epoch's row."""
     variant = name if stage == "confusing" else None
-    method = "ARPL" if variant else name
+    method = get_variant(variant).method if variant else name
     dev = device(params, context)
     if run == ALL_CLASSES:
         params = with_train_subset(params, params["train"]["closed_set_per_class"])
@@ -81,23 +81,24 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
         train, evaluate = data.train_known, open_set_evaluator(data, method, dev)
     overrides = {}
     if variant is not None:
-        train, overrides = confusing_settings(params, train, run)
+        train, overrides = confusing_settings(params, train, run, variant)
     result = train_run(params, method, train, run_path(stage, name, run), run, variant, evaluate, context,
                        train_overrides=overrides)
     return {"run": run, **result.history[-1]}
 
 
-def confusing_settings(params: dict, train: ImageSet, run: str) -> tuple[ImageSet, dict]:
+def confusing_settings(params: dict, train: ImageSet, run: str, variant: str) -> tuple[ImageSet, dict]:
     """The training images and :class:`~arpl.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own
     epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
-    ``confusing.init: arpl``, a warm start from the finished ARPL model of the same run."""
+    ``confusing.init: arpl``, a warm start from the finished model of the same run of the method ``variant``
+    trains (ARPL)."""
     cs, seed = params["confusing"], params["run"]["seed"]
     overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
     if cs["train_per_class"] is not None:
         train = per_class_subset(train, cs["train_per_class"], seed=seed)
         overrides["data_tag"] = f"{data_tag(params, run)}:cs{cs['train_per_class']}/class"
     if cs["init"] == "arpl":
-        source = checkpoint_path("train", "ARPL", run)
+        source = checkpoint_path("train", get_variant(variant).method, run)
         overrides["init_from"] = f"{source}@{read_checkpoint(source)['fingerprint']}"
         overrides["milestones"] = ()
     return train, overrides

@@ -70,7 +70,6 @@ def measure(job: tuple[str, dict, str, int]) -> dict:
     from arpl import metrics, profile_data, train_runs
     from arpl.evaluate import predict
     from arpl.runs import split_run
-    from arpl.scores import own_score
 
     name, overrides, method, split = job
     params = recipe_params(overrides)
@@ -81,7 +80,7 @@ def measure(job: tuple[str, dict, str, int]) -> dict:
         seconds = time.perf_counter() - tic
     known = predict(result.net, data.test_known.images)
     unknown = predict(result.net, data.test_unknown.images)
-    k, u = known.scores(own_score(method)), unknown.scores(own_score(method))
+    k, u = known.scores("own", method), unknown.scores("own", method)
     correct = known.predicted() == data.test_known.labels.numpy()
     epochs = params["train"]["epochs"]
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "recipe": name,

@@ -56,7 +56,7 @@ def _broken(smoke_params_raw, section, key, value):
     ("train", "weight_pl", -0.1, ["train.weight_pl = -0.1", ">= 0"]),
     ("train", "lr", 0, ["train.lr = 0", "> 0"]),
     ("train", "amp", "yes", ["train.amp = 'yes'", "true/false"]),
-    ("train", "methods", ["ARPL", "APRL"], ["train.methods[1] = 'APRL'", "Did you mean 'ARPL'?"]),
+    ("train", "methods", ["ARPL", "APRL"], ["train.methods[1] = 'APRL'", "did you mean 'ARPL'?", "allowed: Softmax, GCPL, RPL, ARPL"]),
     ("train", "methods", [], ["train.methods is an empty list"]),
     ("train", "methods", ["ARPL", "ARPL"], ["repeats a value"]),
     ("data", "dataset", "fashion_mnist", ["data.dataset = 'fashion_mnist'", "Did you mean 'fashion-mnist'?"]),

@@ -13,7 +13,7 @@ import torch
 from arpl import parallel, profile_data, run_specs, train_runs
 from arpl.checkpoint import read_checkpoint
 from arpl.config import ParamsError, validate
-from arpl.heads import ARPLHead
+from arpl.methods.arpl import ARPLHead
 from arpl.specs import ModelSpec, TrainSpec
 from arpl.training import fit, warm_start
 from arpl.network import build_model
@@ -90,7 +90,7 @@ def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(ti
     tiny_params["confusing"].update(init="arpl", epochs=2, lr=0.01, train_per_class=10)
     train_runs.train_stage_run(tiny_params, "train", "ARPL", "split0")
     train = profile_data.open_set(tiny_params, 0).train_known
-    subset, overrides = train_runs.confusing_settings(tiny_params, train, "split0")
+    subset, overrides = train_runs.confusing_settings(tiny_params, train, "split0", "cs")
     assert len(subset) == 10 * len(train.classes)
     assert overrides["epochs"] == 2 and overrides["lr"] == 0.01 and overrides["milestones"] == ()
     source = checkpoint_path("train", "ARPL", "split0")

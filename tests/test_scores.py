@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from arpl.heads import ARPLHead, RPLHead
-from arpl.scores import own_score, score, score_names, scores_for
+from arpl.methods import get_method
+from arpl.methods.arpl import ARPLHead
+from arpl.methods.rpl import RPLHead
+from arpl.scores import score, score_names
 
 LOGITS = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5], [-3.0, 4.0, 1.0]], dtype=np.float32)
 
@@ -71,25 +73,28 @@ def test_higher_score_means_more_known():
 
 
 def test_scores_for_each_method():
-    assert scores_for("Softmax") == ["msp", "max_logit", "energy"]
-    assert scores_for("GCPL") == ["msp", "max_logit", "energy"]
-    assert scores_for("RPL") == ["max_distance", "msp", "max_logit", "energy"]
-    assert scores_for("ARPL") == ["max_distance", "msp", "max_logit", "energy"]
-    scores_for("ARPL").append("changed")
-    assert "changed" not in scores_for("ARPL")
+    assert get_method("Softmax").scores == ("msp", "max_logit", "energy")
+    assert get_method("GCPL").scores == ("msp", "max_logit", "energy")
+    assert get_method("RPL").scores == ("max_distance", "msp", "max_logit", "energy")
+    assert get_method("ARPL").scores == ("max_distance", "msp", "max_logit", "energy")
 
 
 def test_own_score_of_each_method():
-    assert [own_score(m) for m in ("Softmax", "GCPL", "RPL", "ARPL")] == ["msp", "msp", "msp", "max_distance"]
+    own_scores = [get_method(m).own_score for m in ("Softmax", "GCPL", "RPL", "ARPL")]
+    assert own_scores == ["msp", "msp", "msp", "max_distance"]
+    logits = torch.from_numpy(LOGITS)
+    for method in ("Softmax", "GCPL", "RPL", "ARPL"):  # "own" is the method's own score, computed by the method
+        own = get_method(method).own_score
+        torch.testing.assert_close(get_method(method).score("own", logits), score(own, logits), rtol=0, atol=0)
 
 
 def test_unknown_names_are_rejected():
     with pytest.raises(ValueError, match=r"unknown score 'maxlogit'; allowed: msp, max_logit, energy, max_distance"):
         score("maxlogit", torch.zeros(1, 2))
     with pytest.raises(ValueError, match=r"unknown method 'softmax'.*did you mean 'Softmax'"):
-        scores_for("softmax")
+        get_method("softmax")
     with pytest.raises(ValueError, match=r"unknown method 'OpenMax'; allowed: Softmax, GCPL, RPL, ARPL"):
-        own_score("OpenMax")
+        get_method("OpenMax")
 
 
 def test_bad_logits_are_rejected():

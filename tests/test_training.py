@@ -190,7 +190,7 @@ def test_truncated_or_unsafe_checkpoint_is_refused(tmp_path):
 
 def _entropy_that_blows_up_at(call_number: int):
     """A fault injector: the generated-sample entropy term returns NaN from its ``call_number``-th call on."""
-    from arpl.heads import ARPLHead
+    from arpl.methods.arpl import ARPLHead
 
     original, calls = ARPLHead.entropy_term, {"n": 0}
 
@@ -203,7 +203,7 @@ def _entropy_that_blows_up_at(call_number: int):
 
 
 def test_gan_blowing_up_stops_naming_the_batch(split0, tmp_path, monkeypatch):
-    from arpl.heads import ARPLHead
+    from arpl.methods.arpl import ARPLHead
 
     images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
     monkeypatch.setattr(ARPLHead, "entropy_term", _entropy_that_blows_up_at(5))
@@ -213,7 +213,7 @@ def test_gan_blowing_up_stops_naming_the_batch(split0, tmp_path, monkeypatch):
 
 
 def test_gan_blowing_up_with_skip_batch_keeps_the_weights_finite(split0, tmp_path, monkeypatch):
-    from arpl.heads import ARPLHead
+    from arpl.methods.arpl import ARPLHead
 
     images, labels = _small(split0.train_known.images, split0.train_known.labels, 256)
     monkeypatch.setattr(ARPLHead, "entropy_term", _entropy_that_blows_up_at(5))

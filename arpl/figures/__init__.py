@@ -22,8 +22,8 @@ Conventions:
 * Metric values (accuracy, AUROC, OSCR, TPR, FPR, CCR) are fractions in [0, 1], as returned by
   ``arpl.metrics``; they are drawn in percent.
 * Images are uint8 arrays ``[N, C, H, W]`` (or ``[C, H, W]`` for one image) with C = 1 or 3.
-* Each method keeps the same colour in every figure (``style.METHOD_COLOURS``); known classes use
-  ``style.CLASS_COLOURS``, unknown samples are light grey and generated samples red.
+* Each method keeps the same colour in every figure (the ``colour`` its class in :mod:`arpl.methods` declares);
+  known classes use ``style.CLASS_COLOURS``, unknown samples are light grey and generated samples red.
 
 This file imports none of its modules, so a stage depends only on the figure modules it draws with.
 """

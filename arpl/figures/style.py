@@ -10,9 +10,12 @@ from typing import Any, TypeVar
 import matplotlib as mpl
 import numpy as np
 from cycler import cycler
+from matplotlib import colors as mcolors
 from matplotlib import ticker as mticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from arpl.methods import colours as registered_colours
 
 TAB10 = list(mpl.colormaps["tab10"].colors)
 
@@ -43,13 +46,6 @@ GENERATED_COLOURS = ("#d62728", "#000000", "#9467bd")
 # tab10 with red and grey swapped out, so known classes never look like generated (red) or
 # unknown (grey) samples.
 CLASS_COLOURS = tuple(TAB10[:3] + ["#393b79"] + TAB10[4:7] + ["#8c6d31"] + TAB10[8:])
-METHOD_COLOURS: dict[str, Any] = {
-    "Softmax": TAB10[0],
-    "GCPL": TAB10[1],
-    "RPL": TAB10[2],
-    "ARPL": TAB10[3],
-    "ARPL+CS": TAB10[4],
-}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 _F = TypeVar("_F", bound=Callable[..., Figure])
@@ -75,13 +71,15 @@ def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = PANEL_S
 
 
 def method_colours(names: Sequence[str]) -> dict[str, Any]:
-    """Colour per method name: fixed for the paper's methods, the next free tab10 colour otherwise."""
-    taken = {METHOD_COLOURS[name] for name in names if name in METHOD_COLOURS}
-    free = [colour for colour in TAB10 if colour not in taken]
+    """Colour per method name: the one its registered method or variant declares (:mod:`arpl.methods`, by display
+    name), the next free tab10 colour otherwise."""
+    fixed = {name: mcolors.to_rgb(colour) for name, colour in registered_colours().items()}
+    taken = {fixed[name] for name in names if name in fixed}
+    free = [colour for colour in TAB10 if mcolors.to_rgb(colour) not in taken]
     colours: dict[str, Any] = {}
     for name in names:
-        if name in METHOD_COLOURS:
-            colours[name] = METHOD_COLOURS[name]
+        if name in fixed:
+            colours[name] = fixed[name]
         else:
             colours[name] = free.pop(0) if free else TAB10[len(colours) % len(TAB10)]
     return colours

@@ -1,7 +1,7 @@
 """Backbones (feature extractors), auxiliary batch norm and the DCGAN pair.
 
 Every backbone is an nn.Module with an int attribute `feat_dim` and `forward(x) -> [B, feat_dim]`
-for x float in [0, 1], [B, C, H, W]; the classification head lives in arpl.heads. Importing this package
+for x float in [0, 1], [B, C, H, W]; the classification head lives in arpl.methods. Importing this package
 registers the built-in backbones (:mod:`arpl.models.registry`): each module imported below registers its own.
 """
 

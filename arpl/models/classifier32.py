@@ -3,7 +3,7 @@
 Nine 3x3 convolutions (64, 64, 128 / 128, 128, 128 / 128, 128, 128 channels; the third of each
 group has stride 2), each without bias and followed by batch norm and LeakyReLU(0.2);
 Dropout2d(0.2) before each group of three; global average pooling gives a 128-d feature. The
-classification layer of the authors' module lives in our heads (arpl/heads.py), and their unused
+classification layer of the authors' module lives in our heads (arpl/methods/), and their unused
 `bn10` is left out (it holds parameters that never receive gradients).
 """
 

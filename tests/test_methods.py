@@ -1,4 +1,5 @@
-"""Tests for arpl.heads: hand-computed values (Eq. 6-19) and the authors' formulas (iCGY96/ARPL loss/)."""
+"""Tests for the methods of arpl.methods: hand-computed values (Eq. 6-19) and the authors' formulas
+(iCGY96/ARPL loss/)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arpl import scores
-from arpl.heads import (
-    HEADS,
-    ARPLHead,
-    GCPLHead,
-    RPLHead,
-    SoftmaxHead,
-    build_head,
-    dot_product,
-    head_options,
-    reciprocal_distances,
-    squared_euclidean_distance,
-)
+from arpl.methods import build_head, get_method, head_options, method_names
+from arpl.methods.arpl import ARPLHead
+from arpl.methods.distances import dot_product, reciprocal_distances, squared_euclidean_distance
+from arpl.methods.gcpl import GCPLHead
+from arpl.methods.rpl import RPLHead
+from arpl.methods.softmax import SoftmaxHead
+from arpl.scores import score_names
 
 # ----------------------------------------------------------------------------- the authors' formulas
 # Faithful re-implementation of iCGY96/ARPL loss/{Dist,Softmax,GCPLoss,RPLoss,ARPLoss}.py
@@ -388,7 +383,7 @@ def test_rpl_radius_gets_gradient():
 # ----------------------------------------------------------------------------- common contract
 
 
-@pytest.mark.parametrize("method", list(HEADS))
+@pytest.mark.parametrize("method", method_names())
 def test_head_contract(method):
     torch.manual_seed(13)
     head = build_head(method, 5, 3)
@@ -400,8 +395,8 @@ def test_head_contract(method):
     torch.testing.assert_close(head.logits(features), logits)
     torch.testing.assert_close(head.logits_from_bases(features, head.bases()), logits)
     assert head.bases().shape == (3, 5)
-    assert head.own_score == scores.own_score(method)
-    assert head.own_score in scores.scores_for(method)
+    assert type(head) is get_method(method) and head.name == method
+    assert head.own_score in head.scores and set(head.scores) <= set(score_names())
     loss.backward()
     assert features.grad.abs().sum() > 0
     assert head.bases().grad.abs().sum() > 0
