@@ -10,10 +10,11 @@ import numpy as np
 import torch
 
 from arpl.data.openset import OpenSetData
-from arpl.evaluate import predict
+from arpl.evaluate import predict, resolve_score
 from arpl.parallel import train_ahead
 from arpl.profile_data import open_set
 from arpl.runs import device, known_run, run_path, split_run
+from arpl.scores import score_label
 from arpl.train_runs import train_run
 
 
@@ -49,6 +50,7 @@ class FeatureView:
     points: np.ndarray | None     # [K, 2] reciprocal points or prototypes (softmax: weight rows); None: no bases()
     known_scores: np.ndarray
     unknown_scores: np.ndarray
+    score_label: str              # what the scores are (the method's own score), for axis labels
     net: torch.nn.Module
 
     @property
@@ -83,7 +85,8 @@ def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device)
     return FeatureView(title=title, features=np.concatenate([known.features, unknown.features]),
                        labels=np.concatenate([data.test_known.labels.numpy(), -np.ones(len(unknown.features), int)]),
                        points=points, known_scores=known.scores("own", method),
-                       unknown_scores=unknown.scores("own", method), net=net)
+                       unknown_scores=unknown.scores("own", method),
+                       score_label=score_label(resolve_score("own", method)), net=net)
 
 
 def figure7_run(params: dict, model: FeatureModel):

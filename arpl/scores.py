@@ -67,6 +67,19 @@ _SCORES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+SCORE_LABELS = {
+    "msp": "max softmax probability",
+    "max_logit": "max logit",
+    "energy": "energy (log-sum-exp of the logits)",
+    "max_distance": "max distance to reciprocal points (Eq. 20)",
+}
+
+
+def score_label(name: str) -> str:
+    """Axis label of score ``name`` (its own name for a score a method outside arpl defines)."""
+    return SCORE_LABELS.get(name, name)
+
+
 def score_names() -> list[str]:
     """All score names understood by :func:`score`."""
     return list(_SCORES)

@@ -50,7 +50,8 @@ for v in views:
 
 # %%
 for v in views:
-    figure = score_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown")
+    figure = score_histograms(v.known_scores, v.unknown_scores, f"{v.title}: score of known vs unknown",
+                              xlabel=v.score_label)
     display(publish(figure, f"runs/figures/figures/fig7_hist_{v.slug}.png"))
 
 # %% [markdown]

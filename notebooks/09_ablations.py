@@ -43,7 +43,7 @@ lambdas.pivot(index="lambda", columns="variant", values="AUROC").round(2)
 
 # %%
 figure = lambda_curves({v: list(zip(g["lambda"], g.AUROC / 100)) for v, g in lambdas.groupby("variant", sort=False)},
-                       "AUROC (%)", "Fig. 8: AUROC against lambda")
+                       "AUROC", "Fig. 8: AUROC against lambda")
 publish(figure, "runs/ablations/figures/fig8_lambda.png")
 
 # %% [markdown]

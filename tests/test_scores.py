@@ -102,3 +102,12 @@ def test_bad_logits_are_rejected():
         score("msp", torch.zeros(4))
     with pytest.raises(ValueError, match="must be a torch.Tensor or numpy array"):
         score("msp", [[1.0, 2.0]])
+
+
+def test_every_score_has_an_axis_label_and_a_plugin_score_keeps_its_name():
+    from arpl.scores import score_label, score_names
+
+    assert {name: score_label(name) for name in ("msp", "max_distance")} == {
+        "msp": "max softmax probability", "max_distance": "max distance to reciprocal points (Eq. 20)"}
+    assert all(score_label(name) != name for name in score_names())
+    assert score_label("max_cosine") == "max_cosine"
