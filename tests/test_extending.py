@@ -58,11 +58,11 @@ def test_an_unknown_name_lists_what_is_registered():
 
 
 @pytest.mark.parametrize("path, message", [
-    ("tests.plugins.no_such_module:CosineHead", r"cannot import module 'tests.plugins.no_such_module' of method "
-                                                r".*No module named 'tests.plugins.no_such_module'.*Python path"),
-    ("tests.plugins.cosine_head:CosineHed", r"module 'tests.plugins.cosine_head' .* defines no 'CosineHed'"),
+    ("tests.plugins.no_such_module:CosineHead", r"cannot import module 'tests.plugins.no_such_module' of "
+                                                r".*No module named 'tests.plugins.no_such_module'.*PYTHONPATH"),
+    ("tests.plugins.cosine_head:CosineHed", r"module 'tests.plugins.cosine_head' has no attribute 'CosineHed'"),
     ("tests.plugins.cosine_head:F", r"'tests.plugins.cosine_head:F' is not a registered method; decorate it"),
-    (":CosineHead", r"no import path; write 'package.module:Name'"),
+    (":CosineHead", r"no import path; write it as 'module:attribute'"),
 ])
 def test_a_bad_import_path_says_what_is_wrong(path, message):
     with pytest.raises(ValueError, match=message):

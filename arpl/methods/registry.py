@@ -11,7 +11,6 @@ nothing in ``arpl`` lists it. A variant (:class:`~arpl.methods.base.ConfusingVar
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from arpl.methods.base import ConfusingVariant, Method
+from arpl.registry import import_object
 from arpl.scores import score_names, unknown_name_error
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.-]*$")
@@ -132,7 +132,7 @@ def get_method(method: str) -> type[Method]:
     """The method class registered as ``method`` (``"ARPL"``), or named by import path
     (``"package.module:Class"``; the module is imported on first use, which registers the class)."""
     if isinstance(method, str) and ":" in method:
-        cls = _import_path(method, "method")
+        cls = import_object(method)
         if not (isinstance(cls, type) and _METHODS.get(getattr(cls, "name", None)) is cls):
             raise ValueError(f"{method!r} is not a registered method; decorate it with "
                              f"@arpl.methods.register_method")
@@ -146,7 +146,7 @@ def get_variant(variant: str) -> ConfusingVariant:
     """The Algorithm-2 variant registered as ``variant`` (``"cs"``), or named by import path
     (``"package.module:VARIANT"``, the module-level object :func:`register_variant` returned)."""
     if isinstance(variant, str) and ":" in variant:
-        found = _import_path(variant, "variant")
+        found = import_object(variant)
         if not (isinstance(found, ConfusingVariant) and _VARIANTS.get(found.name) is found):
             raise ValueError(f"{variant!r} is not a registered variant; register it with "
                              f"arpl.methods.register_variant")
@@ -155,21 +155,6 @@ def get_variant(variant: str) -> ConfusingVariant:
         raise ValueError(f"{unknown_name_error('variant', variant, variant_names())}; a variant outside arpl "
                          f"is named by its import path, 'package.module:VARIANT'")
     return _VARIANTS[variant]
-
-
-def _import_path(path: str, kind: str) -> Any:
-    module_name, _, attribute = path.partition(":")
-    if not module_name or not attribute or ":" in attribute:
-        raise ValueError(f"{kind} {path!r} is no import path; write 'package.module:Name'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import module {module_name!r} of {kind} {path!r} ({error}); put it on the "
-                         f"Python path (the pipeline runs from the repository root) or fix the name") from error
-    if not hasattr(module, attribute):
-        raise ValueError(f"module {module_name!r} ({module.__file__}) defines no {attribute!r}; fix the name after "
-                         f"the colon of {path!r}")
-    return getattr(module, attribute)
 
 
 def registered_name(name: str) -> str:
@@ -185,7 +170,7 @@ def display_name(name: str) -> str:
 def _entry(name: str) -> type[Method] | ConfusingVariant:
     if name in _VARIANTS:
         return _VARIANTS[name]
-    if ":" in name and isinstance(_import_path(name, "method or variant"), ConfusingVariant):
+    if ":" in name and isinstance(import_object(name), ConfusingVariant):
         return get_variant(name)
     return get_method(name)
 
