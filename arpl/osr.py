@@ -125,11 +125,9 @@ def bootstrap_table(trials: list[TrialPredictions], resamples: int, seed: int = 
     rows = []
     for trial in trials:
         known, unknown = trial.scores("own")
-        auroc_low, auroc_high = stats.bootstrap_interval(metrics.auroc, known, unknown,
-                                                         n_resamples=resamples, seed=seed)
-        oscr_low, oscr_high = stats.bootstrap_interval(
-            lambda k, u, c: metrics.oscr(k, c, u), known, unknown, trial.correct(), n_resamples=resamples,
-            seed=seed)
+        auroc_low, auroc_high = stats.bootstrap_auroc_interval(known, unknown, n_resamples=resamples, seed=seed)
+        oscr_low, oscr_high = stats.bootstrap_oscr_interval(known, trial.correct(), unknown, n_resamples=resamples,
+                                                            seed=seed)
         rows.append({"method": trial.method, "split": trial.split, "AUROC_low": 100 * auroc_low,
                      "AUROC_high": 100 * auroc_high, "OSCR_low": 100 * oscr_low, "OSCR_high": 100 * oscr_high})
     return pd.DataFrame(rows)

@@ -1,12 +1,13 @@
-"""The OSR stage's helpers: one softmax for every metric."""
+"""The OSR stage's helpers: one softmax for every metric; the bootstrap intervals."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from arpl import metrics, stats
 from arpl.evaluate import Predictions
-from arpl.osr import softmax
+from arpl.osr import TrialPredictions, bootstrap_table, softmax
 
 
 def test_authors_oscr_sees_the_same_probabilities_as_the_msp_score():
@@ -19,3 +20,22 @@ def test_authors_oscr_sees_the_same_probabilities_as_the_msp_score():
     msp = Predictions(features=np.zeros((500, 2), np.float32), logits=logits).scores("msp")
     np.testing.assert_array_equal(probabilities.max(axis=1).astype(np.float64), msp)
     np.testing.assert_allclose(probabilities, torch.softmax(torch.from_numpy(logits), 1).numpy(), rtol=0, atol=0)
+
+
+def test_bootstrap_table_gives_the_metric_loops_intervals():
+    """The table's fast intervals are those of resampling the metrics themselves, in percent."""
+    generator = np.random.default_rng(1)
+    labels = generator.integers(0, 4, 300)
+    known_logits = (generator.normal(size=(300, 4)) + 2.0 * np.eye(4)[labels]).astype(np.float32)
+    unknown_logits = generator.normal(size=(200, 4)).astype(np.float32)
+    features = np.zeros((1, 2), np.float32)
+    trial = TrialPredictions(method="Softmax", head="Softmax", split=0, known_labels=labels,
+                             known=Predictions(features=features, logits=known_logits),
+                             unknown=Predictions(features=features, logits=unknown_logits))
+    row = bootstrap_table([trial], resamples=100, seed=4).iloc[0]
+    known, unknown = trial.scores("own")
+    auroc = stats.bootstrap_interval(metrics.auroc, known, unknown, n_resamples=100, seed=4)
+    oscr = stats.bootstrap_interval(lambda k, u, c: metrics.oscr(k, c, u), known, unknown, trial.correct(),
+                                    n_resamples=100, seed=4)
+    np.testing.assert_allclose([row.AUROC_low, row.AUROC_high, row.OSCR_low, row.OSCR_high],
+                               100 * np.array([*auroc, *oscr]), rtol=0, atol=1e-10)

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from arpl import metrics, stats
 
@@ -116,3 +117,85 @@ def test_bootstrap_rejects_bad_input():
         stats.bootstrap_interval(metrics.auroc, np.array([]), unknown)
     with pytest.raises(ValueError, match="NaN"):
         stats.bootstrap_interval(lambda k, u: float("nan"), known, unknown, n_resamples=10)
+
+
+# ---------------------------------------------------------------- bootstrap_auroc_interval, bootstrap_oscr_interval
+
+def loop_auroc_interval(known, unknown, **settings):
+    return stats.bootstrap_interval(metrics.auroc, known, unknown, **settings)
+
+
+def loop_oscr_interval(known, correct, unknown, **settings):
+    return stats.bootstrap_interval(lambda k, u, c: metrics.oscr(k, c, u), known, unknown, correct, **settings)
+
+
+def bootstrap_cases():
+    """``(known, correct, unknown)`` of every case the fast intervals must match the loop on."""
+    rng = np.random.default_rng(7)
+    known, unknown = scores(1, 300, 200)
+    yield "continuous", known, rng.random(300) < 0.7, unknown
+    yield "ties", rng.integers(0, 6, 150).astype(float), rng.random(150) < 0.6, rng.integers(0, 4, 90).astype(float)
+    yield "all equal", np.full(40, 0.5), rng.random(40) < 0.5, np.full(25, 0.5)
+    yield "1 known, 1 unknown, correct", np.array([0.3]), np.array([True]), np.array([0.1])
+    yield "1 known, 1 unknown, wrong", np.array([0.3]), np.array([False]), np.array([0.3])
+    yield "all wrong", known, np.zeros(300, bool), unknown
+
+
+@pytest.mark.parametrize("case", list(bootstrap_cases()), ids=lambda case: case[0])
+@pytest.mark.parametrize("level", [0.95, 0.5])
+def test_fast_bootstrap_equals_the_metric_loop(case, level):
+    _, known, correct, unknown = case
+    settings = dict(n_resamples=200, level=level, seed=3)
+    fast = stats.bootstrap_auroc_interval(known, unknown, **settings)
+    np.testing.assert_allclose(fast, loop_auroc_interval(known, unknown, **settings), rtol=0, atol=1e-12)
+    fast = stats.bootstrap_oscr_interval(known, correct, unknown, **settings)
+    np.testing.assert_allclose(fast, loop_oscr_interval(known, correct, unknown, **settings), rtol=0, atol=1e-12)
+
+
+def test_fast_bootstrap_equals_the_metric_loop_at_real_size():
+    """The osr stage's size: about 6,000 known and 4,000 unknown float32 scores (few resamples to stay fast)."""
+    rng = np.random.default_rng(11)
+    known = rng.normal(1.0, 1.0, 6000).astype(np.float32)
+    unknown = rng.normal(0.0, 1.0, 4000).astype(np.float32)
+    correct = rng.random(6000) < 0.85
+    settings = dict(n_resamples=20, seed=0)
+    np.testing.assert_allclose(stats.bootstrap_auroc_interval(known, unknown, **settings),
+                               loop_auroc_interval(known, unknown, **settings), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(stats.bootstrap_oscr_interval(known, correct, unknown, **settings),
+                               loop_oscr_interval(known, correct, unknown, **settings), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("integer_weights", [True, False])
+def test_weighted_mann_whitney_is_sklearn_weighted_auroc(integer_weights):
+    rng = np.random.default_rng(2)
+    known, unknown = rng.integers(0, 8, 120).astype(float), rng.integers(0, 5, 80).astype(float)  # many ties
+    if integer_weights:  # a resample's draw counts, zeros included
+        known_weights = np.bincount(rng.integers(0, 120, 120), minlength=120)
+        unknown_weights = np.bincount(rng.integers(0, 80, 80), minlength=80)
+    else:
+        known_weights, unknown_weights = rng.random(120) + 0.01, rng.random(80) + 0.01
+    known_ranks, unknown_ranks, n_values = stats._distinct_ranks(known, unknown)
+    known_mass = np.bincount(known_ranks, weights=known_weights, minlength=n_values)
+    unknown_mass = np.bincount(unknown_ranks, weights=unknown_weights, minlength=n_values)
+    weighted_auroc = stats._mann_whitney(known_mass, unknown_mass) / (known_weights.sum() * unknown_weights.sum())
+    labels = np.concatenate([np.ones(120), np.zeros(80)])
+    expected = roc_auc_score(labels, np.concatenate([known, unknown]),
+                             sample_weight=np.concatenate([known_weights, unknown_weights]))
+    assert weighted_auroc == pytest.approx(expected, abs=1e-12)
+
+
+def test_fast_bootstrap_rejects_bad_input():
+    known, unknown = scores(0, 20, 20)
+    correct = np.ones(20, bool)
+    with pytest.raises(ValueError, match="known_correct"):
+        stats.bootstrap_oscr_interval(known, correct[:3], unknown)
+    with pytest.raises(ValueError, match="known_correct"):
+        stats.bootstrap_oscr_interval(known, np.full(20, 2), unknown)
+    with pytest.raises(ValueError, match="unknown_scores"):
+        stats.bootstrap_auroc_interval(known, np.append(unknown, np.nan))
+    with pytest.raises(ValueError, match="known_scores"):
+        stats.bootstrap_oscr_interval(np.array([]), [], unknown)
+    with pytest.raises(ValueError, match="level"):
+        stats.bootstrap_auroc_interval(known, unknown, level=1.0)
+    with pytest.raises(ValueError, match="n_resamples"):
+        stats.bootstrap_oscr_interval(known, correct, unknown, n_resamples=1)
