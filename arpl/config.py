@@ -188,6 +188,9 @@ SCHEMA: dict[str, Any] = {
     },
     "confusing": {
         "variants": _list("ARPL+CS variants ([] = none)", _variant("variant"), allow_empty=True),
+        "ablation_trials": _int("open-set trials of the ablations w/o ABN and w/o FT: the first N of data.splits "
+                                "(null = all; at least 1, for Fig. 10; their all-class models are trained whenever "
+                                "train.closed_set is on)", low=1, nullable=True),
         "init": _choice("start of ARPL+CS: 'scratch' (paper) or the trained ARPL model of the same run", ("scratch", "arpl")),
         "epochs": _int("epochs of Algorithm 2 (null = train.epochs)", low=1, nullable=True),
         "lr": Field((int, float), "classifier learning rate of Algorithm 2 (null = train.lr)", low=0, low_open=True,

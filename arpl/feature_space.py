@@ -13,9 +13,9 @@ from arpl.data.openset import OpenSetData
 from arpl.evaluate import predict, resolve_score
 from arpl.parallel import train_ahead
 from arpl.profile_data import open_set
-from arpl.runs import device, known_run, run_path, split_run
+from arpl.runs import checkpoint_path, device, known_run, run_path, split_run
 from arpl.scores import score_label
-from arpl.train_runs import train_run
+from arpl.train_runs import confusing_settings, train_run
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class FeatureModel:
     method: str
     weight_pl: float | None = None   # None: train.weight_pl
     variant: str | None = None       # "cs" for ARPL+CS
+    init: FeatureModel | None = None  # with confusing.init: arpl, the model the variant starts from
 
     @property
     def folder(self) -> str:
@@ -34,10 +35,10 @@ class FeatureModel:
 
 def figure7_models(weight_pl: float) -> list[FeatureModel]:
     """The six panels of Fig. 1 and 7: Softmax, GCPL, RPL and ARPL without the margin, ARPL, ARPL+CS."""
+    arpl = FeatureModel(f"ARPL (lambda={weight_pl:g})", "ARPL")
     return [FeatureModel("Softmax", "Softmax"), FeatureModel("GCPL", "GCPL"),
             FeatureModel("RPL (lambda=0)", "RPL", 0.0), FeatureModel("ARPL (lambda=0)", "ARPL", 0.0),
-            FeatureModel(f"ARPL (lambda={weight_pl:g})", "ARPL"),
-            FeatureModel("ARPL+CS", "ARPL", variant="cs")]
+            arpl, FeatureModel("ARPL+CS", "ARPL", variant="cs", init=arpl)]
 
 
 @dataclass
@@ -67,14 +68,19 @@ class FeatureView:
 
 def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
     """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes (``run``: see
-    :mod:`arpl.runs`)."""
+    :mod:`arpl.runs`) for ``figures.epochs``; with ``confusing.init: arpl``, ARPL+CS is instead trained (first)
+    and fine-tuned from the 2-D ARPL model, as the ``confusing`` stage does (:func:`confusing_settings`)."""
     settings = params["figures"]
     model_overrides = {"backbone": settings["backbone"], "feat_dim": 2}
     if model.weight_pl is not None:
         model_overrides["weight_pl"] = model.weight_pl
-    return train_run(params, model.method, data.train_known, run_path("figures", model.folder, run), run,
-                     variant=model.variant, model_overrides=model_overrides,
-                     train_overrides={"epochs": settings["epochs"]}).net
+    train, train_overrides = data.train_known, {"epochs": settings["epochs"]}
+    if model.init is not None and params["confusing"]["init"] == "arpl":
+        train_2d(params, model.init, data, run)
+        source = checkpoint_path("figures", model.init.folder, run)
+        train, train_overrides = confusing_settings(params, train, run, model.variant, source)
+    return train_run(params, model.method, train, run_path("figures", model.folder, run), run,
+                     variant=model.variant, model_overrides=model_overrides, train_overrides=train_overrides).net
 
 
 def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device) -> FeatureView:
@@ -105,6 +111,8 @@ def train_models(params: dict) -> None:
     """Train every model of Fig. 1, 7 and 12 at once, in parallel one-thread processes on the CPU
     (:mod:`arpl.parallel`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
     models = figure7_models(params["train"]["weight_pl"])
+    if params["confusing"]["init"] == "arpl":  # ARPL+CS trains the model it starts from itself
+        models = [model for model in models if model not in {m.init for m in models}]
     train_ahead(params, [partial(figure7_run, params, model) for model in models[::-1]]  # ARPL+CS first: longest
                 + [partial(figure12_run, params, count) for count in sorted(params["figures"]["known_counts"])[::-1]])
 

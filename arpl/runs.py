@@ -24,7 +24,7 @@ import torch
 
 from arpl.checkpoint import checkpoint_in
 from arpl.distributed import DistContext, resolve_device
-from arpl.methods import display_name, registered_name
+from arpl.methods import display_name, get_variant, registered_name
 
 RUNS = Path("runs")
 ALL_CLASSES = "all"
@@ -79,11 +79,15 @@ def checkpoint_path(stage: str, name: str, folder: str) -> Path:
     return checkpoint_in(run_path(stage, name, folder))
 
 
-def stage_runs(params: dict) -> list[str]:
-    """The runs of a training stage for each method or variant: ``split<i>`` per trial, and ``all`` (the
-    all-class model) when ``train.closed_set`` is on."""
-    splits = [split_run(split) for split in params["data"]["splits"]]
-    return splits + ([ALL_CLASSES] if params["train"]["closed_set"] else [])
+def stage_runs(params: dict, variant: str | None = None) -> list[str]:
+    """The runs of a method (or of ARPL+CS ``variant``): ``split<i>`` per trial, and ``all`` (the all-class
+    model) when ``train.closed_set`` is on. The ablations of ARPL+CS (w/o ABN, w/o FT) train only on the first
+    ``confusing.ablation_trials`` splits (null = all): the paper shows them in Tables 3-4 (all classes) and
+    Fig. 10 (one run), not in Tables 1-2."""
+    splits = params["data"]["splits"]
+    if variant is not None and get_variant(variant).ablation and params["confusing"]["ablation_trials"] is not None:
+        splits = splits[:params["confusing"]["ablation_trials"]]
+    return [split_run(split) for split in splits] + ([ALL_CLASSES] if params["train"]["closed_set"] else [])
 
 
 def method_name(method_or_variant: str) -> str:

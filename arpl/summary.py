@@ -105,7 +105,8 @@ def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
         return ""
     per_split = pd.read_csv(osr_per_split)
     own = per_split[per_split.score == "own"]
-    ranges = own.groupby("method", sort=False).AUROC.agg(["min", "max"])
+    ranges = own.groupby("method", sort=False).AUROC.agg(["min", "max", "count"])
+    ranges = ranges[ranges["count"] > 1]
     parts = [f"{method} {row['min']:.1f}-{row['max']:.1f}" for method, row in ranges.iterrows()]
     return ("Spread between splits (AUROC range, own score): " + "; ".join(parts) +
             ". Differences between methods smaller than this spread are not meaningful on this profile.")
@@ -171,11 +172,15 @@ def stage_times(notebooks: str | Path = "runs/notebooks") -> pd.DataFrame:
     return table.assign(seconds=table.seconds.round().astype(int))
 
 
+# Files in git that `dvc repro` itself rewrites: a run does not make the code "uncommitted".
+PIPELINE_RECORDS = (":(exclude)dvc.lock", ":(exclude)metrics")
+
+
 def _git_commit() -> str:
     try:
         result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *PIPELINE_RECORDS],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
         return result.stdout.strip() + (" (with uncommitted changes)" if dirty else "") or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

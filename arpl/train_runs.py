@@ -81,37 +81,37 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
         train, evaluate = data.train_known, open_set_evaluator(data, method, dev)
     overrides = {}
     if variant is not None:
-        train, overrides = confusing_settings(params, train, run, variant)
+        source = checkpoint_path("train", get_variant(variant).method, run)
+        train, overrides = confusing_settings(params, train, run, variant, source)
     result = train_run(params, method, train, run_path(stage, name, run), run, variant, evaluate, context,
                        train_overrides=overrides)
     return {"run": run, **result.history[-1]}
 
 
-def confusing_settings(params: dict, train: ImageSet, run: str, variant: str) -> tuple[ImageSet, dict]:
+def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, source: Path) -> tuple[ImageSet, dict]:
     """The training images and :class:`~arpl.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own
     epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
-    ``confusing.init: arpl``, a warm start from the finished model of the same run of the method ``variant``
-    trains (ARPL)."""
+    ``confusing.init: arpl``, a warm start from ``source``, the finished checkpoint of the same run of the
+    method ``variant`` trains (ARPL)."""
     cs, seed = params["confusing"], params["run"]["seed"]
     overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
     if cs["train_per_class"] is not None:
         train = per_class_subset(train, cs["train_per_class"], seed=seed)
         overrides["data_tag"] = f"{data_tag(params, run)}:cs{cs['train_per_class']}/class"
     if cs["init"] == "arpl":
-        source = checkpoint_path("train", get_variant(variant).method, run)
         overrides["init_from"] = f"{source}@{read_checkpoint(source)['fingerprint']}"
         overrides["milestones"] = ()
     return train, overrides
 
 
 def train_stage(params: dict, stage: str, names: list[str], context: DistContext = DistContext()) -> dict[str, list[dict]]:
-    """Train every run of every method (or, for stage ``confusing``, variant) in ``names``: on each split, and on
-    all classes when ``train.closed_set`` is on; independent runs go to parallel one-thread processes on the
-    CPU (:mod:`arpl.parallel`). Returns one summary row per run, by name."""
-    runs = [(name, run) for run in reversed(stage_runs(params)) for name in names]  # the all-class runs first
-    train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in runs])
-    return {name: [train_stage_run(params, stage, name, run, context) for run in stage_runs(params)]
-            for name in names}
+    """Train every run (:func:`arpl.runs.stage_runs`) of every method (or, for stage ``confusing``, variant) in
+    ``names``; independent runs go to parallel one-thread processes on the CPU (:mod:`arpl.parallel`). Returns one
+    summary row per run, by name."""
+    runs_of = {name: stage_runs(params, name if stage == "confusing" else None) for name in names}
+    jobs = [(name, run) for run in reversed(stage_runs(params)) for name in names if run in runs_of[name]]
+    train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in jobs])  # all-class first
+    return {name: [train_stage_run(params, stage, name, run, context) for run in runs_of[name]] for name in names}
 
 
 def margin_history(params: dict, stage: str, name: str) -> pd.DataFrame:

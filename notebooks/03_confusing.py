@@ -9,7 +9,9 @@
 # confusing pass, a plain pass on the known data (focus training, FT) follows, as in the authors' code.
 #
 # Three variants are trained, as in Tables 3-4: **ARPL+CS**, **ARPL+CS (w/o ABN)** (one BN for both
-# kinds of sample) and **ARPL+CS (w/o FT)** (no plain pass).
+# kinds of sample) and **ARPL+CS (w/o FT)** (no plain pass). ARPL+CS trains on every split (Tables 1-2);
+# the two ablations, which the paper shows in Tables 3-4 (all classes) and Fig. 10 (one run), train on the
+# all-class run and on the first `confusing.ablation_trials` splits only (null = all).
 #
 # The paper trains them from scratch (`confusing.init: scratch`, every paper profile). The CPU default cannot
 # afford that at full data (an epoch of Algorithm 2 costs about five plain epochs), so with

@@ -27,9 +27,10 @@ split = params["figures"]["split"]
 # %% [markdown]
 # ## Train the two-dimensional models
 # Budget: `figures.train_per_class` training images per class and `figures.epochs` epochs per model (less than
-# the open-set models of Tables 1-2). The six models of Fig. 1/7 and the four of Fig. 12 are independent, so
-# they are trained first, side by
-# side in one-thread processes (one per CPU core); each epoch prints one line. The cells below only load them.
+# the open-set models of Tables 1-2). With `confusing.init: arpl`, ARPL+CS is the 2-D ARPL model fine-tuned by
+# Algorithm 2 for `confusing.epochs` epochs, as in the `confusing` stage (the paper profiles train it from
+# scratch). The six models of Fig. 1/7 and the four of Fig. 12 are trained first, side by side in one-thread
+# processes (one per CPU core); each epoch prints one line. The cells below only load them.
 
 # %%
 feature_space.train_models(params)

@@ -69,6 +69,7 @@ def _broken(smoke_params_raw, section, key, value):
     ("figures", "backbone", "resnet18", ["figures.backbone = 'resnet18'", "2-D feature"]),
     ("figures", "enabled", "no", ["figures.enabled = 'no'", "true/false"]),
     ("data", "image_size", 96, ["data.image_size = 96", "28, 32, 64, 80, 224"]),
+    ("confusing", "ablation_trials", 0, ["confusing.ablation_trials = 0", "integer >= 1 (or null)"]),
 ])
 def test_bad_values_are_refused_with_key_value_and_allowed(smoke_params_raw, section, key, value, expected):
     with pytest.raises(ParamsError) as error:

@@ -39,3 +39,17 @@ def test_bootstrap_table_gives_the_metric_loops_intervals():
                                     n_resamples=100, seed=4)
     np.testing.assert_allclose([row.AUROC_low, row.AUROC_high, row.OSCR_low, row.OSCR_high],
                                100 * np.array([*auroc, *oscr]), rtol=0, atol=1e-10)
+def test_every_model_is_evaluated_on_the_splits_it_was_trained_on(smoke_params, monkeypatch):
+    from arpl import osr
+
+    params = {**smoke_params, "data": {**smoke_params["data"], "splits": [0, 1]},
+              "train": {**smoke_params["train"], "methods": ["ARPL"], "closed_set": True},
+              "confusing": {**smoke_params["confusing"], "variants": ["cs", "cs-no-abn"], "ablation_trials": 1}}
+    asked = []
+    monkeypatch.setattr(osr, "open_set", lambda params, split: split)
+    monkeypatch.setattr(osr, "predict_trial", lambda checkpoint, data, method, split, dev: asked.append(
+        (checkpoint.parent.relative_to("runs").as_posix(), method, split)))
+    osr.predict_all(params)
+    assert asked == [("train/ARPL/split0", "ARPL", 0), ("confusing/cs/split0", "ARPL+CS", 0),
+                     ("confusing/cs-no-abn/split0", "ARPL+CS (w/o ABN)", 0),
+                     ("train/ARPL/split1", "ARPL", 1), ("confusing/cs/split1", "ARPL+CS", 1)]

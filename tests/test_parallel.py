@@ -90,10 +90,10 @@ def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(ti
     tiny_params["confusing"].update(init="arpl", epochs=2, lr=0.01, train_per_class=10)
     train_runs.train_stage_run(tiny_params, "train", "ARPL", "split0")
     train = profile_data.open_set(tiny_params, 0).train_known
-    subset, overrides = train_runs.confusing_settings(tiny_params, train, "split0", "cs")
+    source = checkpoint_path("train", "ARPL", "split0")
+    subset, overrides = train_runs.confusing_settings(tiny_params, train, "split0", "cs", source)
     assert len(subset) == 10 * len(train.classes)
     assert overrides["epochs"] == 2 and overrides["lr"] == 0.01 and overrides["milestones"] == ()
-    source = checkpoint_path("train", "ARPL", "split0")
     assert overrides["init_from"] == f"{source}@{read_checkpoint(source)['fingerprint']}"
     row = train_runs.train_stage_run(tiny_params, "confusing", "cs", "split0")
     assert row["epoch"] == 2

@@ -13,7 +13,7 @@ from arpl import specs
 from arpl.config import profile_params
 from arpl.profile_data import with_train_subset
 from arpl.run_specs import model_spec, run_specs, train_spec
-from arpl.runs import checkpoint_path, known_run, order_run, seed_offset, split_index, split_run
+from arpl.runs import checkpoint_path, known_run, order_run, seed_offset, split_index, split_run, stage_runs
 from arpl.specs import TrainSpec, from_sections, setting
 
 # Fingerprints (arpl.specs.fingerprint, with the code version held fixed) computed at commit cb6fe79, before the
@@ -126,3 +126,15 @@ def test_run_names_give_seeds_and_folders():
         seed_offset("lambda0.1")
     with pytest.raises(ValueError, match="no open-set trial"):
         split_index("all")
+
+
+def test_ablation_variants_train_on_the_first_ablation_trials_splits_and_all_classes(smoke_params):
+    params = copy.deepcopy(smoke_params)
+    params["data"]["splits"], params["train"]["closed_set"] = [2, 0, 1], True
+    params["confusing"]["ablation_trials"] = 1
+    every_run = ["split2", "split0", "split1", "all"]
+    assert stage_runs(params) == every_run
+    assert stage_runs(params, "cs") == every_run
+    assert stage_runs(params, "cs-no-abn") == stage_runs(params, "cs-no-ft") == ["split2", "all"]
+    params["confusing"]["ablation_trials"] = None
+    assert stage_runs(params, "cs-no-ft") == every_run

@@ -68,3 +68,24 @@ def test_stage_times_read_papermill_durations_in_pipeline_order(tmp_path):
     assert times.stage.tolist() == ["01_data", "02_train", "04_osr", "09_ablations", "total"]
     assert times.seconds.tolist() == [12, 100, 30, 0, 143]
     assert json.loads(times.to_json())  # plain numbers, ready for the page
+
+
+def test_the_commit_is_clean_after_a_run_that_rewrote_dvc_lock_and_metrics(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "metrics").mkdir()
+    for name in ("dvc.lock", "metrics/osr.json", "params.yaml"):
+        (tmp_path / name).write_text("a\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.lock").write_text("b\n")
+    (tmp_path / "metrics" / "osr.json").write_text("b\n")
+    assert "uncommitted" not in summary._git_commit()
+    (tmp_path / "params.yaml").write_text("b\n")
+    assert summary._git_commit().endswith("(with uncommitted changes)")

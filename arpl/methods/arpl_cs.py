@@ -13,7 +13,8 @@ ARPL_CS = register_variant(ConfusingVariant(
     reference=f"{_PAPER}, Sec. 4 and Algorithm 2; the authors' osr.py with --cs"))
 WITHOUT_ABN = register_variant(ConfusingVariant(
     name="cs-no-abn", display_name="ARPL+CS (w/o ABN)", method="ARPL", abn=False, focus_training=True,
+    ablation=True,
     reference=f"{_PAPER}, Sec. 5.5.2 (Table 4, Fig. 10): without the auxiliary batch norm of Sec. 4.2"))
 WITHOUT_FOCUS_TRAINING = register_variant(ConfusingVariant(
     name="cs-no-ft", display_name="ARPL+CS (w/o FT)", method="ARPL", abn=True, focus_training=False,
-    reference=f"{_PAPER}, Sec. 5.5.2 (Table 4, Fig. 10): without focus training (step 6 of Algorithm 2)"))
+    ablation=True, reference=f"{_PAPER}, Sec. 5.5.2 (Table 4, Fig. 10): without focus training (step 6 of Algorithm 2)"))
