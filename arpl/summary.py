@@ -55,15 +55,19 @@ def headline_table(osr_summary: str | Path = "runs/osr/summary.csv",
     table = pd.DataFrame({
         "method": own.method,
         "splits": own.splits,
-        "known-class accuracy": [f"{m:.1f} ± {s:.1f}" for m, s in zip(own.ACC_mean, own.ACC_std)],
-        "AUROC": [f"{m:.1f} ± {s:.1f}" for m, s in zip(own.AUROC_mean, own.AUROC_std)],
-        "OSCR": [f"{m:.1f} ± {s:.1f}" for m, s in zip(own.OSCR_mean, own.OSCR_std)],
+        **{title: [_mean_std(m, s, n) for m, s, n in zip(own[f"{metric}_mean"], own[f"{metric}_std"], own.splits)]
+           for title, metric in (("known-class accuracy", "ACC"), ("AUROC", "AUROC"), ("OSCR", "OSCR"))},
     })
     if Path(closed_set).exists():
         accuracy = load_json(closed_set)
         table["closed-set accuracy (all classes)"] = [
             f"{accuracy[m]['ACC']:.1f}" if m in accuracy else "" for m in table.method]
     return table.reset_index(drop=True)
+
+
+def _mean_std(mean: float, std: float, splits: int) -> str:
+    """``mean ± std``; one split has no spread, so only its value."""
+    return f"{mean:.1f} ± {std:.1f}" if splits > 1 else f"{mean:.1f}"
 
 
 def ood_headline(ood_table: str | Path, closed_set: str | Path) -> pd.DataFrame:

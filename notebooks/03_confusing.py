@@ -41,7 +41,8 @@ run, data = profile_data.showcase(params)  # the first split, or the all-class r
 # %% [markdown]
 # ## Train the variants
 # Each epoch line shows the discriminator, generator and classifier losses of the confusing pass, then
-# the plain pass's loss and accuracy, and the test accuracy / AUROC / OSCR with the max-distance score.
+# the plain pass's loss and accuracy, and the test accuracy / AUROC / OSCR with the max-distance score (on 250
+# test images per class, as in the `train` stage).
 
 # %%
 runs = train_runs.train_stage(params, "confusing", variants)
@@ -85,7 +86,8 @@ for title, view in views.items():
 
 # %% [markdown]
 # ## Learning curves of the variants (Fig. 10)
-# Test accuracy on the known classes and AUROC against the unknown classes after every epoch, for the
+# Test accuracy on the known classes and AUROC against the unknown classes after every epoch (250 test images
+# per class), for the
 # run shown above (the all-class run has no unknown classes: its loss is shown instead). The paper reports
 # that without ABN training collapses and that FT improves AUROC.
 

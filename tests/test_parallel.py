@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -136,3 +137,28 @@ def test_shorter_runs_get_their_milestones_scaled(smoke_params):
     assert run_specs.train_spec(params, "split0", epochs=4).milestones == (2, 3)
     assert run_specs.train_spec(params, "split0", epochs=4, milestones=()).milestones == ()
     assert run_specs.train_spec(params, "split0").milestones == (5, 7)
+
+
+def test_per_epoch_evaluators_see_a_fixed_stratified_subset_of_the_test_images(monkeypatch):
+    from arpl.data.imageset import ImageSet
+    from arpl.data.openset import OpenSetData, OpenSetSplit
+    from arpl.evaluate import Predictions
+
+    def images(classes, per_class):
+        labels = torch.arange(classes).repeat_interleave(per_class)
+        return ImageSet(torch.zeros(len(labels), 1, 8, 8, dtype=torch.uint8), labels, list(range(classes)))
+
+    seen = []
+
+    def fake_predict(net, batch, device="cpu"):
+        seen.append(len(batch))
+        return Predictions(features=torch.zeros(len(batch), 2).numpy(), logits=torch.zeros(len(batch), 3).numpy())
+
+    monkeypatch.setattr(train_runs, "predict", fake_predict)
+    per_class = train_runs.MONITOR_PER_CLASS
+    data = OpenSetData(images(3, 5), images(3, per_class + 40), images(2, per_class + 7),
+                       OpenSetSplit([0, 1, 2], [3, 4], "test"))
+    net = SimpleNamespace(head=None)  # a head without a margin: no R to report
+    row = train_runs.open_set_evaluator(data, "Softmax", torch.device("cpu"))(net, 1)
+    train_runs.closed_set_evaluator(images(3, 10), torch.device("cpu"))(net, 1)
+    assert seen == [3 * per_class, 2 * per_class, 3 * 10] and 0 <= row["auroc"] <= 1

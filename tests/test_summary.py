@@ -89,3 +89,14 @@ def test_the_commit_is_clean_after_a_run_that_rewrote_dvc_lock_and_metrics(tmp_p
     assert "uncommitted" not in summary._git_commit()
     (tmp_path / "params.yaml").write_text("b\n")
     assert summary._git_commit().endswith("(with uncommitted changes)")
+
+
+def test_headline_gives_mean_and_spread_over_splits_and_a_single_split_as_its_value(tmp_path):
+    rows = [{"method": "ARPL", "score": "own", "splits": 3, "ACC_mean": 91.77, "ACC_std": 4.1, "AUROC_mean": 75.2,
+             "AUROC_std": 13.5, "OSCR_mean": 71.66, "OSCR_std": 12.7},
+            {"method": "ARPL+CS (w/o FT)", "score": "own", "splits": 1, "ACC_mean": 96.2, "ACC_std": 0.0,
+             "AUROC_mean": 83.43, "AUROC_std": 0.0, "OSCR_mean": 81.84, "OSCR_std": 0.0}]
+    pd.DataFrame(rows).to_csv(tmp_path / "summary.csv", index=False)
+    table = summary.headline_table(tmp_path / "summary.csv", tmp_path / "none.json").set_index("method")
+    assert table.loc["ARPL", "AUROC"] == "75.2 ± 13.5" and table.loc["ARPL", "splits"] == 3
+    assert table.loc["ARPL+CS (w/o FT)", "AUROC"] == "83.4" and table.loc["ARPL+CS (w/o FT)", "OSCR"] == "81.8"
