@@ -76,17 +76,22 @@ def _run_kinds(params: dict) -> dict:
 
 
 # Settings of these profiles changed on purpose after cb6fe79 (channels_last on in the CPU default, which the
-# cifar10 and smoke profiles inherit); the test puts the cb6fe79 values back.
-CHANGED_SINCE_CB6FE79 = {"train": {"channels_last": False}}
+# cifar10 and smoke profiles inherit; imagenet set it itself; fewer all-class images in the CPU default); the
+# test puts the cb6fe79 values back.
+CHANGED_SINCE_CB6FE79 = {
+    "cpu-default": {"train": {"channels_last": False, "closed_set_per_class": 1000}},
+    "smoke": {"train": {"channels_last": False}},
+    "cifar10": {"train": {"channels_last": False}},
+    "imagenet": {},
+}
 
 
 @pytest.mark.parametrize("profile", sorted(FINGERPRINTS_AT_CB6FE79))
 def test_every_kind_of_run_keeps_its_fingerprint(profile, monkeypatch):
     monkeypatch.setattr(specs, "code_version", lambda: "code-version-fixed-for-the-test")
     params = profile_params(profile)
-    if profile != "imagenet":  # imagenet set channels_last itself at cb6fe79
-        for section, values in CHANGED_SINCE_CB6FE79.items():
-            params[section].update(values)
+    for section, values in CHANGED_SINCE_CB6FE79[profile].items():
+        params[section].update(values)
     kinds = _run_kinds(params)
     found = {kind: specs.fingerprint(*kinds[kind]) for kind in FINGERPRINTS_AT_CB6FE79[profile]}
     assert found == FINGERPRINTS_AT_CB6FE79[profile]
