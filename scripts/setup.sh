@@ -6,6 +6,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+TORCH_FREE_GB=8  # the CUDA build of torch takes 5.5 GB in .venv, plus pip's unpacked wheels while installing
+
+pip_install() {  # quiet pip; a failure stops the set-up with pip's own message
+  local log
+  log=$(mktemp)
+  if ! .venv/bin/python -m pip install --quiet "$@" >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" >&2 || true
+    rm -f "$log"
+    echo "setup: 'pip install $*' failed (pip's message above); fix that, then rerun bash scripts/setup.sh" >&2
+    exit 1
+  fi
+  grep -v "^WARNING: Location" "$log" || true
+  rm -f "$log"
+}
+
+check_free_disk() {  # before several GB of torch, not halfway through them
+  local free_gb
+  free_gb=$(df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }')
+  if [ "$free_gb" -lt "$TORCH_FREE_GB" ]; then
+    echo "setup: only ${free_gb} GB free on the disk holding $(pwd); installing torch needs about" \
+         "${TORCH_FREE_GB} GB. Free some space (old clones, their .venv folders), then rerun." >&2
+    exit 1
+  fi
+}
+
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
@@ -13,9 +38,10 @@ fi
 if ! .venv/bin/python -c "import arpl, torch, torchvision" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.arpl-installed ]; then
   echo "==> installing torch 2.14.1 / torchvision 0.29.1 and the arpl package (a few minutes the first time)"
-  .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import torch, torchvision" 2>/dev/null || check_free_disk
+  pip_install --upgrade pip
+  pip_install "torch==2.14.1" "torchvision==0.29.1"
+  pip_install -e ".[dev]"
   .venv/bin/python -c "import arpl, torch, torchvision"
   touch .venv/.arpl-installed
 fi

@@ -4,6 +4,7 @@ working folder for stages that write ``runs/``."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import yaml
 from arpl.config import profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# DVC's usage analytics would start a daemon per command that leaves a file in /tmp and tries the network.
+os.environ["DVC_NO_ANALYTICS"] = "1"
 
 
 @pytest.fixture(scope="session")
