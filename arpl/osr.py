@@ -15,7 +15,7 @@ from arpl.data.openset import OpenSetData
 from arpl.evaluate import Predictions, predict, resolve_score
 from arpl.profile_data import open_set
 from arpl.io import save_table
-from arpl.runs import checkpoint_path, device, method_name, split_run, stage_runs
+from arpl.runs import checkpoint_path, device, method_name, split_run, trained_runs
 from arpl.methods import get_method
 
 METRICS = ("ACC", "AUROC", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
@@ -57,13 +57,13 @@ def trained_models(params: dict) -> list[tuple[str, str, str]]:
 
 
 def predict_all(params: dict) -> list[TrialPredictions]:
-    """Predictions of every trained model on every split it was trained on (:func:`arpl.runs.stage_runs`)."""
+    """Predictions of every trained model on every split it was trained on (:func:`arpl.runs.trained_runs`)."""
     dev = device(params)
     trials = []
     for split in params["data"]["splits"]:
         data = open_set(params, split)
         for display, stage, name in trained_models(params):
-            if split_run(split) in stage_runs(params, name if stage == "confusing" else None):
+            if split_run(split) in trained_runs(params, stage, name):
                 checkpoint = checkpoint_path(stage, name, split_run(split))
                 trials.append(predict_trial(checkpoint, data, display, split, dev))
     return trials

@@ -90,6 +90,12 @@ def stage_runs(params: dict, variant: str | None = None) -> list[str]:
     return [split_run(split) for split in splits] + ([ALL_CLASSES] if params["train"]["closed_set"] else [])
 
 
+def trained_runs(params: dict, stage: str, name: str) -> list[str]:
+    """The runs that ``stage`` trains of method (stage ``train``) or ARPL+CS variant (stage ``confusing``)
+    ``name``: :func:`stage_runs`, restricted for the variants that are ablations."""
+    return stage_runs(params, name if stage == "confusing" else None)
+
+
 def method_name(method_or_variant: str) -> str:
     """Display name: Softmax, GCPL, RPL, ARPL, ARPL+CS, ARPL+CS (w/o ABN), ARPL+CS (w/o FT), or a registered
     method's own."""

@@ -19,7 +19,8 @@ from arpl.methods import get_variant
 from arpl.parallel import train_ahead
 from arpl.profile_data import all_classes, open_set, with_train_subset
 from arpl.run_specs import data_tag, run_specs
-from arpl.runs import ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs
+from arpl.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
+                       trained_runs)
 from arpl.training import EvaluateFn, FitResult, fit
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def train_stage(params: dict, stage: str, names: list[str], context: DistContext
     """Train every run (:func:`arpl.runs.stage_runs`) of every method (or, for stage ``confusing``, variant) in
     ``names``; independent runs go to parallel one-thread processes on the CPU (:mod:`arpl.parallel`). Returns one
     summary row per run, by name."""
-    runs_of = {name: stage_runs(params, name if stage == "confusing" else None) for name in names}
+    runs_of = {name: trained_runs(params, stage, name) for name in names}
     jobs = [(name, run) for run in reversed(stage_runs(params)) for name in names if run in runs_of[name]]
     train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in jobs])  # all-class first
     return {name: [train_stage_run(params, stage, name, run, context) for run in runs_of[name]] for name in names}

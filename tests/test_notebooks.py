@@ -3,9 +3,13 @@ parameters cell, no function or class definitions, and every stage of dvc.yaml h
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 import yaml
 
@@ -35,3 +39,34 @@ def test_every_stage_runs_a_notebook_that_exists():
         source = next(token for token in stage["cmd"].split() if token.startswith("notebooks/"))
         assert (ROOT / source).exists(), f"stage {name} runs missing {source}"
         assert source in stage["deps"], f"stage {name} must depend on its notebook"
+
+
+def test_stage_notebook_prints_every_line_once_and_keeps_it(tmp_path):
+    """What the kernel and its worker processes print reaches the terminal once (not also through the
+    kernel's own stdout) and stays in the executed notebook."""
+    source = tmp_path / "story.py"
+    source.write_text('# %% [markdown]\n# # A story\n\n# %% tags=["parameters"]\nword = "x"\n\n# %%\n'
+                      'import subprocess, sys\n'
+                      'subprocess.run([sys.executable, "-c", "print(\'from-a-worker\', flush=True)"], check=True)\n'
+                      'print("from-the-kernel", word, flush=True)\n')
+    output = tmp_path / "story.ipynb"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # ipykernel's switch for pytest
+    done = subprocess.run([sys.executable, "-m", "arpl", "notebook", str(source), str(output), "-p", "word=y"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    terminal = done.stdout + done.stderr
+    assert terminal.count("from-a-worker") == 1 and terminal.count("from-the-kernel y") == 1
+    printed = "".join(out.get("text", "") for cell in nbformat.read(output, as_version=4).cells
+                      for out in cell.get("outputs", []))
+    assert "from-a-worker" in printed and "from-the-kernel y" in printed
+
+
+def test_failing_stage_notebook_names_the_cell_and_keeps_the_traceback(tmp_path):
+    source = tmp_path / "broken.py"
+    source.write_text('# %% [markdown]\n# # Broken\n\n# %%\nraise ValueError("no such split")\n')
+    output = tmp_path / "broken.ipynb"
+    done = subprocess.run([sys.executable, "-m", "arpl", "notebook", str(source), str(output)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "failed in cell 1 (ValueError: no such split)" in done.stderr and str(output) in done.stderr
+    assert "no such split" in output.read_text()

@@ -18,7 +18,7 @@ def plain_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSpec, 
     parts.net.train()
     total_loss = correct = seen = skipped = 0.0
     for index, (x, y) in numbered_batches(batches, epoch, progress, f"{label} epoch {epoch + 1}"):
-        x = memory_format(x, spec, device)
+        x = memory_format(x, spec)
         with autocast(spec, device):
             logits, loss = parts.net(x, y)
         if not all_finite(loss, spec, label, epoch, index, context, device):

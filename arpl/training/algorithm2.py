@@ -27,7 +27,7 @@ def confusing_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSp
     sums = {"loss_d": 0.0, "loss_g": 0.0, "loss_cs": 0.0}
     seen = skipped = 0.0
     for index, (x, y) in numbered_batches(batches, epoch, progress, f"{label} CS epoch {epoch + 1}"):
-        x = memory_format(x, spec, device)
+        x = memory_format(x, spec)
         finite = lambda loss: all_finite(loss, spec, label, epoch, index, context, device)  # noqa: E731
         losses = _confusing_step(parts, x, y, spec, device, finite)
         if losses is None:

@@ -37,7 +37,7 @@ def autocast(spec: TrainSpec, device: torch.device):
     return contextlib.nullcontext()
 
 
-def memory_format(x: torch.Tensor, spec: TrainSpec, device: torch.device) -> torch.Tensor:
+def memory_format(x: torch.Tensor, spec: TrainSpec) -> torch.Tensor:
     """``x`` in channels-last layout when ``spec.channels_last``."""
     if spec.channels_last:
         return x.contiguous(memory_format=torch.channels_last)
