@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+import yaml
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
@@ -56,7 +58,10 @@ def _check(args: argparse.Namespace) -> int:
 
     for line in check_everything(args.params):
         print(line)
-    return 0
+    gaps = _own_module_gaps(args.params)
+    for gap in gaps:
+        print(f"error: {gap}", file=sys.stderr)
+    return 1 if gaps else 0
 
 
 def _prepare_data(args: argparse.Namespace) -> int:
@@ -98,12 +103,30 @@ def _notebook(args: argparse.Namespace) -> int:
             write_switched_off(args.output, Path(args.source).stem, args.when, value, args.outs)
             print(f"{args.source}: switched off by {args.when} = {value!r}; recorded in {args.output}")
             return 0
+    gaps = _own_module_gaps("params.yaml", args.source)
+    for gap in gaps:
+        print(f"error: not started: {gap}", file=sys.stderr)
+    if gaps:
+        return 1
     try:
         run_notebook(args.source, args.output, parse_parameters(args.parameter))
     except NotebookFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:
+    """Your own modules named in ``params_path`` that a stage reading them misses in its deps in dvc.yaml
+    (:func:`arpl.stage_deps.own_module_gaps`): of every stage, or of the one running ``notebook``."""
+    from arpl.stage_deps import notebook_stage, own_module_gaps
+
+    if not (Path("dvc.yaml").is_file() and Path(params_path).is_file()):
+        return []
+    stage = notebook_stage(notebook, ".") if notebook else None
+    if notebook and stage is None:
+        return []
+    return own_module_gaps(yaml.safe_load(Path(params_path).read_text()), ".", stage=stage)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -176,7 +199,7 @@ def _deps(args: argparse.Namespace) -> int:
         print("  params: " + ", ".join(derived.params))
     if not args.check:
         return 0
-    problems = check(".")
+    problems = check(".") + _own_module_gaps("params.yaml")
     for problem in problems:
         print(f"dvc.yaml: {problem}", file=sys.stderr)
     print("dvc.yaml declares what every stage reads" if not problems else f"{len(problems)} difference(s) with dvc.yaml")

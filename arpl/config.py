@@ -255,6 +255,22 @@ def validate(params: Any, schema: dict[str, Any] = SCHEMA, prefix: str = "") -> 
     return params
 
 
+def import_paths(params: dict[str, Any], schema: dict[str, Any] = SCHEMA, prefix: str = "") -> list[tuple[str, str]]:
+    """``(key, value)`` for every value of ``params`` that names the user's own method, variant, dataset or
+    backbone by import path, ``"module:attribute"`` (docs/extending.md), e.g. ``("train.methods", "my.mod:Head")``."""
+    from arpl.registry import is_import_path
+
+    found = []
+    for key, spec in schema.items():
+        value = params.get(key) if isinstance(params, dict) else None
+        if isinstance(spec, dict):
+            found += import_paths(value, spec, f"{prefix}{key}.")
+        elif (spec.item or spec).lookup is not None:
+            found += [(prefix + key, entry) for entry in (value if isinstance(value, list) else [value])
+                      if isinstance(entry, str) and is_import_path(entry)]
+    return found
+
+
 def _describe(spec: Any) -> str:
     if isinstance(spec, dict):
         return "a section with keys " + ", ".join(spec)

@@ -36,6 +36,9 @@ PARAMS_NAME = "params"          # the name the notebooks and helpers give the pa
 # Modules that only validate: ``load_params`` checks the whole file (a bad value stops the stage before it computes
 # anything), so neither the values it looks at nor the modules it imports to check them shape a stage's outputs.
 VALIDATION_ONLY = ("arpl.config",)
+# Modules that only decide whether a stage may start (your own modules in its deps?), never what it computes: not a
+# dep of any stage, so that refining the derivation reruns nothing.
+GATE_ONLY = ("arpl.stage_deps",)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -132,12 +135,12 @@ def _module_imports(name: str, root: Path, mtime_ns: int, size: int) -> frozense
 
 def module_closure(modules: set[str], root: Path = ROOT) -> set[str]:
     """``modules`` and every ``arpl`` module they import, transitively (function-level imports included; not
-    those a :data:`VALIDATION_ONLY` module imports to validate)."""
+    those a :data:`VALIDATION_ONLY` module imports to validate, nor the :data:`GATE_ONLY` modules)."""
     seen: set[str] = set()
     todo = [m for name in modules for m in _with_parents(name) if module_file(m, root)]
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name in GATE_ONLY:
             continue
         seen.add(name)
         if name not in VALIDATION_ONLY:
@@ -344,3 +347,45 @@ def compact_files(files: list[str], root: str | Path = ROOT) -> list[str]:
             if p.is_file() and "__pycache__" not in p.parts} <= wanted:
         result = {f for f in result if not f.startswith(PACKAGE + "/")} | {PACKAGE}
     return sorted(result)
+
+
+# ----------------------------------------------------------------------------- the user's own modules
+
+
+def _reads_key(read: list[str], key: str) -> bool:
+    return any(key == entry or key.startswith(entry + ".") for entry in read)
+
+
+def own_module_gaps(params: dict, root: str | Path = ROOT, dvc_file: str = "dvc.yaml",
+                    stage: str | None = None) -> list[str]:
+    """The user's own modules that ``params`` names by import path (:func:`arpl.config.import_paths`) and that
+    a stage reading that key does not list in its deps: DVC would not rerun the stage after an edit of the module.
+    One sentence per module, naming every such stage and the fix (for ``stage``: only the modules it misses).
+    Modules outside the repository (installed packages) are versioned by their installer, not by DVC."""
+    from arpl.config import import_paths
+
+    named = import_paths(params)
+    if not named:
+        return []
+    root = Path(root).resolve()
+    stages, _ = load_stages(root, dvc_file)
+    derived = derive(root, dvc_file)
+    gaps: dict[tuple[str, str, str], list[str]] = {}
+    for key, value in named:
+        path = module_file(value.partition(":")[0], root)
+        if path is None:
+            continue
+        relative = path.relative_to(root).as_posix()
+        for name, deps in derived.items():
+            if _reads_key(deps.params, key) and not _covered(relative, _declared_deps(stages[name])):
+                gaps.setdefault((key, value, relative), []).append(name)
+    return [f"{key} names {value!r}, defined in {path}; DVC reruns a stage after an edit of that file only if the "
+            f"stage lists it in its deps: add `- {path}` to the deps of {', '.join(names)} in {dvc_file}"
+            for (key, value, path), names in gaps.items() if stage is None or stage in names]
+
+
+def notebook_stage(source: str | Path, root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> str | None:
+    """The stage of ``dvc.yaml`` whose command runs notebook ``source`` (``notebooks/02_train.py``), or None."""
+    stages, variables = load_stages(Path(root), dvc_file)
+    wanted = Path(source).as_posix()
+    return next((name for name, stage in stages.items() if wanted in _command_tokens(stage, variables)), None)

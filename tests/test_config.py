@@ -119,3 +119,13 @@ def test_profiles_without_open_set_trials(smoke_params_raw):
     params["incremental"]["base_classes"] = 500  # not checked while the stage is off
     params["incremental"]["enabled"] = False
     assert validate(params)["data"]["dataset"] == "domainnet-real-A"
+
+
+def test_import_paths_lists_every_own_entry_with_its_key(smoke_params):
+    from arpl.config import import_paths
+
+    assert import_paths(smoke_params) == []
+    smoke_params["train"]["methods"] = ["Softmax", "my_pkg.heads:Head"]
+    smoke_params["model"]["backbone"] = "my_pkg.nets:Net"
+    smoke_params["run"]["device"] = "cuda:1"            # a colon, but no import path: not a registered field
+    assert import_paths(smoke_params) == [("model.backbone", "my_pkg.nets:Net"), ("train.methods", "my_pkg.heads:Head")]

@@ -31,7 +31,7 @@ def test_every_stage_is_derived_from_its_notebook_and_the_runner():
         if name != "download":
             assert "arpl/notebook.py" in deps.files and any(f.startswith("notebooks/") for f in deps.files), name
             assert "arpl.notebook" in deps.modules and "arpl.config" in deps.modules, name
-        assert "arpl/stage_deps.py" not in deps.files, f"{name}: only `python -m arpl deps` imports stage_deps"
+        assert "arpl/stage_deps.py" not in deps.files, f"{name}: stage_deps only gates a stage (GATE_ONLY)"
 
 
 def _copy_sources(target: Path) -> Path:
@@ -168,3 +168,54 @@ def test_cli_prints_the_derived_deps_and_checks_dvc_yaml(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "osr:\n  deps: " in out and "  params: " in out
     assert "dvc.yaml declares what every stage reads" in out
+
+
+# ----------------------------------------------------------------------------- your own modules
+
+COSINE = "tests.plugins.cosine_head:CosineHead"
+COSINE_FILE = "tests/plugins/cosine_head.py"
+
+
+def _params_naming(method: str) -> dict:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"]["methods"].append(method)
+    return params
+
+
+def test_an_own_module_missing_in_the_deps_of_the_stages_reading_its_key_is_named_with_the_fix():
+    gaps = stage_deps.own_module_gaps(_params_naming(COSINE), ROOT)
+    assert len(gaps) == 1
+    readers = [name for name, deps in stage_deps.derive(ROOT).items()
+               if any(entry in ("train", "train.methods") for entry in deps.params)]
+    assert {"train", "osr", "report"} <= set(readers) and "data" not in readers
+    assert gaps[0].startswith(f"train.methods names {COSINE!r}, defined in {COSINE_FILE}")
+    assert gaps[0].endswith(f"add `- {COSINE_FILE}` to the deps of {', '.join(readers)} in dvc.yaml")
+    assert stage_deps.own_module_gaps(_params_naming(COSINE), ROOT, stage="train") == gaps
+    assert stage_deps.own_module_gaps(_params_naming(COSINE), ROOT, stage="data") == []
+
+
+def test_an_own_module_in_the_deps_or_outside_the_repository_is_no_gap(tmp_path):
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for stage in pipeline["stages"].values():
+        stage["deps"].append(COSINE_FILE)
+    declared = tmp_path / "dvc.yaml"
+    declared.write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    assert stage_deps.own_module_gaps(_params_naming(COSINE), ROOT, dvc_file=str(declared)) == []
+    assert stage_deps.own_module_gaps(_params_naming("some_installed_package.heads:Head"), ROOT) == []
+    assert stage_deps.own_module_gaps(yaml.safe_load((ROOT / "params.yaml").read_text()), ROOT) == []
+
+
+def test_gate_modules_are_no_dep_of_any_stage():
+    """`python -m arpl notebook` imports stage_deps to refuse a stage that misses your module in its deps."""
+    assert all("arpl/stage_deps.py" not in deps.files for deps in stage_deps.derive(ROOT).values())
+    assert stage_deps.notebook_stage("notebooks/02_train.py", ROOT) == "train"
+    assert stage_deps.notebook_stage("notebooks/none.py", ROOT) is None
+
+
+def test_cli_check_names_an_own_module_missing_in_the_deps(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(_params_naming(COSINE), sort_keys=False))
+    assert main(["check", "--params", str(params)]) == 1
+    captured = capsys.readouterr()
+    assert "valid (profile" in captured.out and f"add `- {COSINE_FILE}` to the deps of train, " in captured.err

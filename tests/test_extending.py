@@ -8,6 +8,7 @@ import copy
 import hashlib
 import inspect
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -218,6 +219,14 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     params["incremental"]["enabled"] = False
     params["figures"]["enabled"] = False
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    refused = _run(["dvc", "repro"], repo, check=False)
+    assert refused.returncode != 0 and not (repo / "runs" / "train" / "Cosine").exists()
+    message = re.search(r"add `- tests/plugins/cosine_head.py` to the deps of ([\w, ]+) in dvc.yaml", refused.stderr)
+    assert message, refused.stderr
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
+    for stage in message.group(1).split(", "):
+        pipeline["stages"][stage]["deps"].append("tests/plugins/cosine_head.py")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
     _run(["dvc", "repro"], repo)
 
     checkpoint = torch.load(repo / "runs" / "train" / "Cosine" / "split0" / "checkpoint.pt", weights_only=False)
@@ -236,3 +245,7 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     assert "Cosine" in (repo / "reports" / "index.html").read_text()
     again = _run(["dvc", "repro"], repo)
     assert "Running stage" not in again.stdout, again.stdout
+    with (repo / "tests" / "plugins" / "cosine_head.py").open("a") as module:
+        module.write("# an edit\n")
+    changed = json.loads(_run(["dvc", "status", "--json"], repo).stdout)
+    assert {"train", "osr", "report"} <= set(changed), "an edit of the module reruns the stages that use it"
