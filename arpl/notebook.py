@@ -7,31 +7,16 @@ the notebook and the cell named, so ``dvc repro`` stops and caches nothing of th
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 import papermill
-from jupyter_client import AsyncKernelManager
 
 
 class NotebookFailed(RuntimeError):
     """A cell of a stage notebook raised; the message names the notebook, the cell and the error."""
-
-
-class QuietStdoutKernelManager(AsyncKernelManager):
-    """A kernel whose own stdout is /dev/null.
-
-    ipykernel forwards everything written to the kernel's stdout, by Python or by the processes it
-    starts (the training workers), into the notebook, which papermill logs to the terminal; it also
-    copies it to the kernel's original stdout, which would print every line a second time.
-    """
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        kw["stdout"] = subprocess.DEVNULL
-        await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
 def run_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
@@ -51,8 +36,7 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
         try:
             papermill.execute_notebook(str(draft), str(executed), parameters=parameters or {},
                                        cwd=str(cwd), kernel_name="python3", progress_bar=False,
-                                       log_output=True, stdout_file=None, stderr_file=None,
-                                       kernel_manager_class=QuietStdoutKernelManager)
+                                       log_output=True, stdout_file=None, stderr_file=None)
         except papermill.PapermillExecutionError as error:
             _move(executed, output)
             raise NotebookFailed(

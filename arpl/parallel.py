@@ -8,11 +8,17 @@ finds every checkpoint finished and only loads it (``arpl.training.fit`` reuses 
 fingerprint matches). Results do not depend on the number of workers: each run is seeded by itself, and
 workers always compute with one thread. On a GPU or under torchrun the runs stay in this process, one
 after another.
+
+What a worker prints (its epoch lines) is printed again by this process, line by line, so that in a stage
+notebook it reaches the cell's output and papermill's log once, like the stage's own prints.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable
@@ -37,14 +43,49 @@ def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:
     workers = min(worker_count(params), len(runs))
     if workers <= 1:
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-        for _ in pool.map(_discard_result, runs):
-            pass
+    context = get_context("spawn")
+    lines = context.Queue()
+    printer = threading.Thread(target=_print_lines, args=(lines,), daemon=True)
+    printer.start()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(lines,)) as pool:
+            for _ in pool.map(_discard_result, runs):
+                pass
+    finally:
+        lines.put(None)
+        printer.join()
 
 
-def _one_thread() -> None:
+class _LineSender(io.TextIOBase):
+    """A worker's ``sys.stdout``: whole lines go to the parent's queue (no interleaving of two workers' lines)."""
+
+    def __init__(self, lines) -> None:
+        super().__init__()
+        self.lines, self.pending = lines, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        complete, _, self.pending = (self.pending + text).rpartition("\n")
+        if complete:
+            self.lines.put(complete + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _print_lines(lines) -> None:
+    while (text := lines.get()) is not None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _start_worker(lines) -> None:
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
+    sys.stdout = _LineSender(lines)
 
 
 def _discard_result(run: Callable[[], object]) -> None:
