@@ -67,9 +67,9 @@ class _LineSender(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        complete, _, self.pending = (self.pending + text).rpartition("\n")
-        if complete:
-            self.lines.put(complete + "\n")
+        complete, newline, self.pending = (self.pending + text).rpartition("\n")
+        if newline:
+            self.lines.put(complete + newline)
         return len(text)
 
     def flush(self) -> None:

@@ -50,7 +50,7 @@ def test_a_worker_line_reaches_the_terminal_once_and_stays_in_the_notebook(tmp_p
     source.write_text('# %% [markdown]\n# # A story\n\n# %% tags=["parameters"]\nword = "x"\n\n# %%\n'
                       'from functools import partial\nfrom arpl.parallel import train_ahead\n'
                       'train_ahead({"run": {"workers": 2, "device": "cpu"}}, '
-                      '[partial(print, f"from-worker-{i}", flush=True) for i in range(3)])\n'
+                      '[partial(print, f"from-worker-{i}\\n", flush=True) for i in range(3)])\n'
                       'print("from-the-kernel", word, flush=True)\n')
     output = tmp_path / "story.ipynb"
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" or not fd_capture}
@@ -59,9 +59,10 @@ def test_a_worker_line_reaches_the_terminal_once_and_stays_in_the_notebook(tmp_p
     assert done.returncode == 0, done.stderr
     terminal = done.stdout + done.stderr
     printed = "".join(out.get("text", "") for cell in nbformat.read(output, as_version=4).cells
-                      for out in cell.get("outputs", []))
+                      for out in cell.get("outputs", []) if out.get("name") == "stdout")
     for line in ("from-worker-0", "from-worker-1", "from-worker-2", "from-the-kernel y"):
         assert terminal.count(line) == 1 and printed.count(line) == 1, line
+    assert printed.count("\n") == 3 * 2 + 1, "a worker's empty lines are kept"
 
 
 def test_failing_stage_notebook_names_the_cell_and_keeps_the_traceback(tmp_path):
