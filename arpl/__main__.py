@@ -92,8 +92,7 @@ def _notebook(args: argparse.Namespace) -> int:
     from arpl.notebook import NotebookFailed, parse_parameters, run_notebook
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("papermill").addFilter(
-        lambda record: not record.getMessage().startswith(("Executing", "Ending Cell", "Input Notebook", "Output Notebook")))
+    logging.getLogger("papermill").addFilter(_notebook_output_only)
     if args.when:
         from arpl.config import load_params
         from arpl.notebook import param_value, write_switched_off
@@ -114,6 +113,16 @@ def _notebook(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _notebook_output_only(record: logging.LogRecord) -> bool:
+    """papermill's log of a stage notebook: what its cells print, line for line (no per-cell chatter, and no
+    blank line after each printed line: the printed text ends with its own newline)."""
+    message = record.getMessage()
+    if message.startswith(("Executing", "Ending Cell", "Input Notebook", "Output Notebook")):
+        return False
+    record.msg, record.args = message.removesuffix("\n"), ()
+    return True
 
 
 def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:

@@ -74,3 +74,17 @@ def test_failing_stage_notebook_names_the_cell_and_keeps_the_traceback(tmp_path)
     assert done.returncode != 0
     assert "failed in cell 1 (ValueError: no such split)" in done.stderr and str(output) in done.stderr
     assert "no such split" in output.read_text()
+
+
+def test_the_stage_log_shows_printed_lines_without_blank_lines_between_and_no_cell_chatter():
+    import logging
+
+    from arpl.__main__ import _notebook_output_only
+
+    def record(message):
+        return logging.LogRecord("papermill", logging.INFO, __file__, 1, message, (), None)
+
+    printed = record("[ARPL split0] epoch 1/8  loss 0.41\n")
+    assert _notebook_output_only(printed) and printed.getMessage() == "[ARPL split0] epoch 1/8  loss 0.41"
+    assert not _notebook_output_only(record("Executing Cell 3---------------------------------------"))
+    assert not _notebook_output_only(record("Ending Cell 3------------------------------------------"))
