@@ -15,9 +15,9 @@
 #
 # Each epoch prints one line (loss, training accuracy, test accuracy, AUROC and OSCR with the method's own
 # score, on a fixed subset of 250 test images per class: `arpl.train_runs.MONITOR_PER_CLASS`; the tables of
-# the later stages use every test image) and writes an atomic checkpoint: an interrupted run resumes from its last complete epoch. On the CPU
-# the runs are independent one-thread processes side by side, one per core (`run.workers`); the numbers do
-# not depend on how many run at once.
+# the later stages use every test image) and writes an atomic checkpoint: an interrupted run resumes from its
+# last complete epoch. On the CPU the runs are independent one-thread processes side by side, one per core
+# (`run.workers`); the numbers do not depend on how many run at once.
 
 # %% tags=["parameters"]
 params_file = "params.yaml"
@@ -53,9 +53,9 @@ summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seco
 # %% [markdown]
 # ## ARPL's margin, epoch by epoch
 # The learned margin `R` of Eq. 12 and the share of known test images (the 250 per class of the epoch lines)
-# whose margin term is still active, per split. In the authors' code form, `max(0, d_e - R + 1)` with a learnable `R` pushes `R` up until hardly any
-# sample is active; from then on ARPL trains as plain cross-entropy on `d_e - d_d`, which explains why it
-# behaves much like Softmax scored by its max logit.
+# whose margin term is still active, per split. In the authors' code form, `max(0, d_e - R + 1)` with a
+# learnable `R` pushes `R` up until hardly any sample is active; from then on ARPL trains as plain
+# cross-entropy on `d_e - d_d`, which explains why it behaves much like Softmax scored by its max logit.
 
 # %%
 train_runs.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"

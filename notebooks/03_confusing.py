@@ -87,9 +87,8 @@ for title, view in views.items():
 # %% [markdown]
 # ## Learning curves of the variants (Fig. 10)
 # Test accuracy on the known classes and AUROC against the unknown classes after every epoch (250 test images
-# per class), for the
-# run shown above (the all-class run has no unknown classes: its loss is shown instead). The paper reports
-# that without ABN training collapses and that FT improves AUROC.
+# per class), for the run shown above (the all-class run has no unknown classes: its loss is shown instead).
+# The paper reports that without ABN training collapses and that FT improves AUROC.
 
 # %%
 histories = {method_name(v): confusing_samples.history(checkpoint_path("confusing", v, run)) for v in variants}

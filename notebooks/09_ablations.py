@@ -26,8 +26,8 @@ params = profile_data.with_train_subset(params, params["figures"]["train_per_cla
 # %% [markdown]
 # ## Train the models of both ablations
 # Budget: `figures.train_per_class` training images per class and `figures.epochs` epochs per model (less than
-# the open-set models of Tables 1-2). They are independent, so they are trained first, side by side in one-thread processes (one per CPU core);
-# each epoch prints one line. The cells below only load them.
+# the open-set models of Tables 1-2). They are independent, so they are trained first, side by side in
+# one-thread processes (one per CPU core); each epoch prints one line. The cells below only load them.
 
 # %%
 ablations.train_models(params)

@@ -75,7 +75,7 @@ class ConfusingVariant:
     abn: bool                 # auxiliary batch norm for generated samples (Sec. 4.2)
     focus_training: bool      # a plain pass after each confusing pass (step 6 of Algorithm 2)
     reference: str
-    ablation: bool = False    # an ablation of ARPL+CS (Tables 3-4, Fig. 10): trained on confusing.ablation_splits
+    ablation: bool = False    # an ablation of ARPL+CS (Tables 3-4, Fig. 10): first confusing.ablation_trials splits
     colour: str | None = None
 
 
