@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = commands.add_parser("profile", help="copy a parameter profile to params.yaml")
     profile.add_argument("name", nargs="?", help="profile name; omit to list them")
     profile.add_argument("--output", default="params.yaml")
+    profile.add_argument("--quick", action="store_true", help="the profile's quick run: its data, network and "
+                         "stages on a budget of minutes (numbers mean nothing), to try the pipeline first")
     notebook = commands.add_parser("notebook", help="execute a stage notebook with papermill")
     notebook.add_argument("source")
     notebook.add_argument("output")
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from arpl.checks import check_everything
+    from arpl.config import load_params
+    from arpl.plan import plan_summary
 
-    for line in check_everything(args.params):
+    for line in check_everything(args.params) + plan_summary(load_params(args.params)):
         print(line)
     gaps = _own_module_gaps(args.params)
     for gap in gaps:
@@ -76,15 +80,19 @@ def _prepare_data(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from arpl.config import profile_names, profile_params, profile_text
+    from arpl.config import profile_names, profile_params, profile_text, validate
     from arpl.io import save_text
+    from arpl.quick import quick_profile_text
 
     if args.name is None:
-        print("profiles: " + ", ".join(profile_names()))
+        print("profiles: " + ", ".join(profile_names()) + " (each also as a quick run: --quick)")
         return 0
     profile_params(args.name)  # validated before anything is written
-    save_text(profile_text(args.name), args.output)
-    print(f"{args.output} now holds profile {args.name!r}; run `dvc repro` (or `dvc exp run`).")
+    text = quick_profile_text(args.name) if args.quick else profile_text(args.name)
+    validate(yaml.safe_load(text))
+    save_text(text, args.output)
+    kind = "the quick run of profile" if args.quick else "profile"
+    print(f"{args.output} now holds {kind} {args.name!r}; run `dvc repro` (or `dvc exp run`).")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from arpl import metrics
+from arpl import metrics, paper
 from arpl.checkpoint import load_model
 from arpl.evaluate import predict
 from arpl.osr import trained_models
@@ -31,3 +31,14 @@ def accuracy_table(params: dict, models: dict) -> pd.DataFrame:
                                                              .predicted(), test.labels.numpy())}
             for display, (_, net) in models.items()]
     return pd.DataFrame(rows)
+
+
+def paper_comparison(table: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
+    """Our :func:`accuracy_table` beside the paper's closed-set accuracy of ``dataset`` (Table 4: CIFAR10,
+    CIFAR100; Table 6: ImageNet-1K); None when the paper reports none for it."""
+    for name in ("table4", "table6"):
+        published = paper.paper_results(table=name, metric="ACC")
+        if dataset in set(published.dataset):
+            ours = pd.DataFrame({"method": table.method, "metric": "ACC", "mean": table.ACC})
+            return paper.paper_vs_ours(ours, table=name, dataset=dataset)
+    return None

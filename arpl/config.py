@@ -149,6 +149,7 @@ SCHEMA: dict[str, Any] = {
         "on_nonfinite": _choice("what a NaN/inf loss does", ("stop", "skip_batch")),
         "data_root": Field(str, "folder of the raw data (tracked by data.dvc)"),
         "workers": _int("single-thread processes for independent CPU runs (0 = one per core)", low=0),
+        "quick": Field(bool, "a quick run of the profile (python -m arpl profile NAME --quick): its numbers mean nothing"),
     },
     "data": {
         "dataset": _registered("open-set dataset", _open_set_dataset, "open-set dataset"),

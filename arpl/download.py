@@ -2,11 +2,10 @@
 
 Only what torchvision can fetch is fetched (MNIST, KMNIST, Fashion-MNIST, SVHN, CIFAR10/100, TinyImageNet's
 archive, ImageNet-O); DomainNet and ImageNet-1K need manual steps (README, "Paper-scale data"); the default
-Fashion-MNIST comes with the set-up instead (data.dvc). Without ``data.download: true``
-nothing is fetched: the stage lists what is present and what is missing, and the data stage then stops with
-the loader's message (what was tried, how to fix it). Data prepared by hand in another ``run.data_root``
-(DomainNet, ImageNet-1K) is checked here, so a missing folder stops the pipeline at its first stage with
-the fix.
+Fashion-MNIST comes with the set-up instead (data.dvc). Without ``data.download: true`` nothing is fetched.
+Whatever is still missing afterwards (a failed download, ``download: false``, data prepared by hand in another
+``run.data_root``) stops the pipeline here, in its first stage, with every missing dataset named beside its
+fix; MNIST/KMNIST as optional OOD sets are only recorded as missing in ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from arpl.data import DataNotFoundError, dataset_source, load_image_set
 from arpl.io import save_json
-from arpl.profile_data import training_datasets
+from arpl.profile_data import OPTIONAL_OOD, training_datasets
 
 DOWNLOADS = Path("data/downloads")
 
@@ -32,20 +31,29 @@ def download(params: dict, target: Path = DOWNLOADS) -> dict[str, str]:
     """Fetch (``data.download: true``) or just look for each needed dataset under ``target``; return a
     manifest ``{dataset: status}`` that is also written to ``target/manifest.json``."""
     target.mkdir(parents=True, exist_ok=True)
-    manifest = {}
+    root, manifest, problems = Path(params["run"]["data_root"]), {}, []
     for name in needed_datasets(params):
-        root = Path(params["run"]["data_root"])
-        if root.resolve() != target.resolve():
-            source = dataset_source(name)
-            if source.prepared_by_hand:  # stop here, with the fix, if it is not there
-                source.check(root, params["data"]["download"])
-            manifest[name] = f"read from {root} (run.data_root), not downloaded here"
-            continue
         try:
-            for train in (True, False):
-                load_image_set(name, target, train=train, download=params["data"]["download"])
-            manifest[name] = "present"
+            manifest[name] = _fetch(name, params, root, target)
         except DataNotFoundError as error:
             manifest[name] = f"missing: {str(error).splitlines()[0]}"
+            if name in training_datasets(params) or name not in OPTIONAL_OOD:
+                problems.append(f"- {name}: {error}")
     save_json(manifest, target / "manifest.json")
+    if problems:
+        raise DataNotFoundError(f"{len(problems)} dataset(s) of profile {params['profile']!r} are missing; nothing "
+                                f"was trained:\n" + "\n".join(problems))
     return manifest
+
+
+def _fetch(name: str, params: dict, root: Path, target: Path) -> str:
+    """Fetch (or find) dataset ``name``; its manifest entry. Data read from another ``run.data_root`` is only
+    checked here if it is prepared by hand (DomainNet, ImageNet-1K), so that its absence stops the first stage."""
+    if root.resolve() != target.resolve():
+        source = dataset_source(name)
+        if source.prepared_by_hand:
+            source.check(root, params["data"]["download"])
+        return f"read from {root} (run.data_root), not downloaded here"
+    for train in (True, False):
+        load_image_set(name, target, train=train, download=params["data"]["download"])
+    return "present"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from arpl import metrics
+from arpl import metrics, paper
 from arpl.evaluate import predict
 from arpl.profile_data import all_classes, available_ood_sets, load_set
 from arpl.runs import device
@@ -28,3 +28,19 @@ def ood_table(params: dict, models: dict) -> pd.DataFrame:
             rows.append({"method": display, "out": name, **{k: 100 * v for k, v in values.items()}})
     return pd.DataFrame(rows)
 
+
+
+def paper_comparison(table: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
+    """Our :func:`ood_table` beside the paper's table for in-distribution ``dataset`` (Table 3: CIFAR10,
+    Table 5: DomainNet real-A, Table 6: ImageNet-1K), row by row for every out-set and metric the paper
+    reports; None when the paper has no out-of-distribution table for ``dataset``."""
+    name = paper.OOD_TABLES.get(dataset, "table3")
+    published = paper.paper_results(table=name)
+    if dataset not in set(published.dataset):
+        return None
+    ours = table.assign(out_dataset=table.out.str.removeprefix("domainnet-")).melt(
+        id_vars=["method", "out_dataset"], value_vars=[c for c in table.columns if c not in ("method", "out")],
+        var_name="metric", value_name="mean")
+    reported = set(zip(published.out_dataset, published.metric))
+    ours = ours[[key in reported for key in zip(ours.out_dataset, ours.metric)]]
+    return paper.paper_vs_ours(ours, table=name, dataset=dataset)

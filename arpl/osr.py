@@ -159,15 +159,19 @@ def _file_name(method: str) -> str:
     return method.replace("+", "_").replace(" ", "").replace("(", "").replace(")", "").replace("/", "")
 
 
-def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
     """Our own-score AUROC (Table 1) and OSCR (Table 2), mean and std over splits, beside the paper's
-    numbers for ``dataset`` (or its nearest published dataset, see :func:`arpl.paper.reference_note`)."""
+    numbers for ``dataset`` (or its nearest published dataset, see :func:`arpl.paper.reference_note`); None
+    when Tables 1-2 have neither (CIFAR100, DomainNet, ImageNet)."""
     from arpl import paper
 
+    published = paper.nearest_paper_dataset(dataset)
+    if published not in set(paper.paper_results(table="table1").dataset):
+        return None
     own = summary[summary.score == "own"]
     parts = []
     for table, metric in (("table1", "AUROC"), ("table2", "OSCR")):
         ours = pd.DataFrame({"method": own.method, "metric": metric, "mean": own[f"{metric}_mean"],
                              "std": own[f"{metric}_std"]})
-        parts.append(paper.paper_vs_ours(ours, table=table, dataset=paper.nearest_paper_dataset(dataset)))
+        parts.append(paper.paper_vs_ours(ours, table=table, dataset=published))
     return pd.concat(parts, ignore_index=True)

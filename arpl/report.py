@@ -50,6 +50,7 @@ dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1.
 dl.facts dt { font-weight: 600; color: #57606a; }
 dl.facts dd { margin: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 p.note { background: #fff8e1; border-left: 4px solid #e0a800; padding: 0.5em 0.8em; }
+p.warning { background: #fdecea; border-left: 4px solid #b42318; padding: 0.5em 0.8em; font-weight: 600; }
 ul.pages { list-style: none; padding: 0; }
 ul.pages li { margin: 0.6em 0; }
 ul.pages a { font-weight: 600; color: #0a58ca; text-decoration: none; }
@@ -223,9 +224,11 @@ def _page_item(reports_dir: Path, page: Mapping[str, str]) -> str:
 
 
 def index_html(pages: Sequence[Mapping[str, str]], headline_html: str, facts: Mapping[str, str],
-               reports_dir: Path, title: str = DEFAULT_TITLE, notes: Iterable[str] = ()) -> str:
-    """The index page as one HTML string: title, run facts, notes, headline table, links to stage pages."""
+               reports_dir: Path, title: str = DEFAULT_TITLE, notes: Iterable[str] = (), warning: str = "") -> str:
+    """The index page as one HTML string: a warning first (a quick run), then title, run facts, notes,
+    headline table, links to stage pages."""
     note_html = "\n".join(f'<p class="note">{escape(note)}</p>' for note in notes)
+    warning_html = f'<p class="warning">{escape(warning)}</p>\n' if warning else ""
     page_items = "\n".join(_page_item(reports_dir, page) for page in pages)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -236,7 +239,7 @@ def index_html(pages: Sequence[Mapping[str, str]], headline_html: str, facts: Ma
 <style>{PAGE_CSS}{TABLE_CSS}</style>
 </head>
 <body>
-<h1>{escape(title)}</h1>
+{warning_html}<h1>{escape(title)}</h1>
 <p>Chen et al., "Adversarial Reciprocal Points Learning for Open Set Recognition", IEEE TPAMI.
 Every stage of the pipeline has its own page below; numbers are percentages.</p>
 <h2>This run</h2>
@@ -254,16 +257,18 @@ Every stage of the pipeline has its own page below; numbers are percentages.</p>
 
 
 def build_index(reports_dir: str | Path, pages: Sequence[Mapping[str, str]], headline_html: str,
-                facts: Mapping[str, str], title: str = DEFAULT_TITLE, notes: Iterable[str] = ()) -> Path:
+                facts: Mapping[str, str], title: str = DEFAULT_TITLE, notes: Iterable[str] = (),
+                warning: str = "") -> Path:
     """Write ``reports_dir/index.html``: a self-contained page (inline CSS, no scripts, no external assets).
 
     ``pages`` is a list of ``{"title", "file", "summary"}`` with ``file`` relative to ``reports_dir``
     (a page whose file is absent is listed and flagged "page not built"); ``headline_html`` is an HTML
     fragment (e.g. from :func:`dataframe_html`) inserted as is; ``facts`` (profile, dataset, splits,
     images per split, epochs, device, wall time, git commit, ...) are shown in the given order;
-    ``notes`` are highlighted paragraphs (e.g. :func:`arpl.paper.reference_note`).
+    ``notes`` are highlighted paragraphs (e.g. :func:`arpl.paper.reference_note`); ``warning`` (e.g.
+    :func:`arpl.summary.quick_warning`) is the page's first line.
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    text = index_html(pages, headline_html, facts, reports_dir, title, notes)
+    text = index_html(pages, headline_html, facts, reports_dir, title, notes, warning)
     return save_text(text, reports_dir / "index.html")

@@ -102,6 +102,15 @@ def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict
     }
 
 
+def quick_warning(params: dict) -> str:
+    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.quick`); empty otherwise."""
+    if not params["run"]["quick"]:
+        return ""
+    return (f"Quick run of profile {params['profile']}: {params['train']['epochs']} epoch(s) on "
+            f"{params['data']['train_per_class']} images per class. It shows that every stage runs; its numbers "
+            f"mean nothing. `python -m arpl profile {params['profile']}` writes the real run.")
+
+
 def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
     """How far apart the splits are: the per-split range of AUROC for each method (own score); empty
     without open-set trials."""

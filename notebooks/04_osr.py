@@ -67,8 +67,9 @@ intervals.round(2) if intervals is not None else "bootstrap disabled (osr.bootst
 # %%
 print(paper.reference_note(params["data"]["dataset"]))
 comparison = osr.paper_comparison(summary, params["data"]["dataset"])
-save_table(comparison, "runs/osr/paper_vs_ours.csv")
-comparison.round(2)
+if comparison is not None:
+    save_table(comparison, "runs/osr/paper_vs_ours.csv")
+comparison.round(2) if comparison is not None else "Tables 1-2 have no row for this dataset"
 
 # %% [markdown]
 # ## ROC and OSCR curves (Fig. 9)

@@ -60,5 +60,5 @@ anchors
 times = summary.stage_times("runs/notebooks")
 headline_html += ("<h2>Time per stage (s)</h2><p>Each stage notebook's last run; a stage that reused trained "
                   "checkpoints shows only its evaluation time.</p>" + report.dataframe_html(times, float_format="{:.0f}"))
-report.build_index(reports, pages, headline_html, facts, notes=notes)
+report.build_index(reports, pages, headline_html, facts, notes=notes, warning=summary.quick_warning(params))
 times

@@ -12,12 +12,15 @@
 #                      channels_last, torch.compile: images/s, peak memory, ratio to the goals
 #   3 ddp          70  torchrun on every GPU over NCCL (one GPU: 2 processes sharing it over gloo) against
 #                      one process: same loss within 0.1
-#   4 fidelity   rest  fashion-mnist-anchor, split 0, ARPL and Softmax, as many of its 40 epochs as fit
+#   4 profiles   110  the quick runs of the cifar10 and tinyimagenet profiles side by side, through `dvc repro`
+#                      on CUDA (scripts/quick_run.py, synthetic data in the real layouts): classifier32 at 32
+#                      and 64 px, crop+flip on the device, the GAN at width 64, every stage and the report
+#   5 fidelity   rest  fashion-mnist-anchor, split 0, ARPL and Softmax, as many of its 40 epochs as fit
 #                      (at least 10): AUROC beside arpl/anchors_fashion_mnist.csv
-# In all 480 s; step 4 gets what steps 1-3 leave of it (at least 150 s).
+# In all 480 s; step 5 gets what steps 1-4 leave of it (at least 140 s).
 # Setting up .venv (bash scripts/setup.sh, only when .venv is missing) comes first and is not counted.
 # Output folder: summary.txt (a line per step and its findings), steps.csv, <step>.log, throughput.csv,
-# ddp.csv, fidelity.csv, fidelity_epochs.csv.
+# ddp.csv, quick_runs.csv (with each profile's repro.log under <profile>/), fidelity.csv, fidelity_epochs.csv.
 # Without a CUDA device it lists these steps, runs nothing and exits with code 2.
 set -euo pipefail
 SCRIPT=$(realpath "$0")
@@ -26,11 +29,13 @@ cd "$(dirname "$SCRIPT")/.."
 
 TOTAL_BUDGET=480
 BUDGET_TESTS=${BUDGET_TESTS:-60}
-BUDGET_THROUGHPUT=${BUDGET_THROUGHPUT:-200}
-BUDGET_DDP=${BUDGET_DDP:-70}
+BUDGET_THROUGHPUT=${BUDGET_THROUGHPUT:-150}
+BUDGET_DDP=${BUDGET_DDP:-60}
+BUDGET_PROFILES=${BUDGET_PROFILES:-110}
 BUDGET_FIDELITY=${BUDGET_FIDELITY:-}   # empty: what is left of TOTAL_BUDGET
 PYTHON_MARGIN=15                       # of each budget, for starting Python; a step plans with the rest
-STEPS=${GPU_CHECK_STEPS:-tests throughput ddp fidelity}
+STEPS=${GPU_CHECK_STEPS:-tests throughput ddp profiles fidelity}
+QUICK_PROFILES=${GPU_CHECK_PROFILES:-cifar10 tinyimagenet}
 DEVICE_ARGS=""
 if [ "${GPU_CHECK_TINY:-0}" = 1 ]; then  # for tests/test_gpu_check.py only: the CPU, toy sizes
   DEVICE_ARGS="--device cpu --tiny"
@@ -101,8 +106,13 @@ run_step 1 tests "$BUDGET_TESTS" "$PY" -m pytest tests/test_cuda.py -m cuda -p n
 run_step 2 throughput "$BUDGET_THROUGHPUT" "$PY" -m arpl.gpu_check throughput --out "$OUT" \
   --budget-s $((BUDGET_THROUGHPUT - PYTHON_MARGIN)) $DEVICE_ARGS
 run_step 3 ddp "$BUDGET_DDP" "$PY" -m arpl.gpu_check ddp --out "$OUT" $DEVICE_ARGS
+QUICK_DEVICE=cuda
+[ "${GPU_CHECK_TINY:-0}" = 1 ] && QUICK_DEVICE=cpu
+# shellcheck disable=SC2086
+run_step 4 profiles "$BUDGET_PROFILES" "$PY" scripts/quick_run.py $QUICK_PROFILES --fake-data \
+  --device "$QUICK_DEVICE" --out "$OUT"
 fidelity_budget=${BUDGET_FIDELITY:-$((TOTAL_BUDGET - (SECONDS - START)))}
-run_step 4 fidelity "$fidelity_budget" "$PY" -m arpl.gpu_check fidelity --out "$OUT" \
+run_step 5 fidelity "$fidelity_budget" "$PY" -m arpl.gpu_check fidelity --out "$OUT" \
   --budget-s $((fidelity_budget - PYTHON_MARGIN)) $DEVICE_ARGS
 
 echo "gpu_check: steps ($STEPS) passed in $((SECONDS - START)) s (budget $TOTAL_BUDGET s)" >> "$OUT/summary.txt"

@@ -38,7 +38,7 @@ def test_without_cuda_the_script_lists_its_steps_and_exits_non_zero(tmp_path):
     result = _script(tmp_path / "out")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "no CUDA device" in result.stderr and "nothing was run" in result.stderr
-    for step in ("1 tests", "2 throughput", "3 ddp", "4 fidelity", "In all 480 s"):
+    for step in ("1 tests", "2 throughput", "3 ddp", "4 profiles", "5 fidelity", "In all 480 s"):
         assert step in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -107,6 +107,17 @@ def test_the_script_stops_at_the_first_failure_naming_the_step(tmp_path):
     assert "step 2 throughput: FAILED, timed out after 1 s" in (out / "summary.txt").read_text()
     assert _rows(out / "steps.csv")[0]["status"] == "FAILED"
     assert not (out / "fidelity.log").exists()  # nothing after the failed step ran
+
+
+def test_profiles_step_runs_the_quick_runner_and_names_a_failed_profile(tmp_path):
+    """Step 4 hands its profiles to scripts/quick_run.py (which tests/test_paper_profiles.py runs for every
+    paper profile); a profile that fails stops the check with its log named."""
+    out = tmp_path / "out"
+    result = _script(out, GPU_CHECK_TINY="1", GPU_CHECK_STEPS="profiles", GPU_CHECK_PROFILES="no-such-profile")
+    assert result.returncode == 1
+    assert _rows(out / "steps.csv")[0]["name"] == "profiles" and _rows(out / "steps.csv")[0]["status"] == "FAILED"
+    assert _rows(out / "quick_runs.csv")[0]["profile"] == "no-such-profile"
+    assert "unknown profile 'no-such-profile'" in (out / "no-such-profile" / "repro.log").read_text()
 
 
 def test_fidelity_fails_below_ten_epochs_or_without_learning():

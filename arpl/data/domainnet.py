@@ -34,6 +34,9 @@ NUM_CLASSES = 345
 HALVES = {"A": range(0, 173), "B": range(173, 335)}  # class labels of each half (Sec. 5.5.2)
 SIZE = 80
 PAGE = "https://ai.bu.edu/M3SDA/"
+# Training images per class of the real domain, for estimates only: the official real_train.txt has about 120,900
+# lines over 345 classes (not derived here: the lists are not part of this repository).
+REAL_TRAIN_PER_CLASS = 350
 
 
 def dataset_name(domain: str, half: str) -> str:
@@ -76,7 +79,8 @@ def domain_classes(base: Path, domain: str) -> list[str]:
     if not folder.is_dir():
         raise DataNotFoundError(f"DomainNet domain {domain!r} not found: {folder} does not exist. Fix: download "
                                 f"{domain}.zip and the image lists {domain}_train.txt, {domain}_test.txt from {PAGE} "
-                                f"and unzip the archive into {base} (see the README, 'Paper-scale data').")
+                                f"and unzip the archive into {base}, then run `python -m arpl prepare-domainnet {base.parent}` "
+                                f"(see the README, 'Paper-scale data').")
     classes = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
     if len(classes) != NUM_CLASSES:
         raise DataNotFoundError(f"{folder} holds {len(classes)} class folders, DomainNet has {NUM_CLASSES}. Fix: "
@@ -135,7 +139,8 @@ def _source(domain: str, half: str) -> DatasetSource:
     name, in_distribution = dataset_name(domain, half), (domain, half) == ("real", "A")
     return DatasetSource(name, len(HALVES[half]), SIZE, 3, load=partial(_load, name), check=partial(check_domainnet, name),
                          augment=in_distribution, open_set=in_distribution, ood=not in_distribution,
-                         prepared_by_hand=True)
+                         prepared_by_hand=True,
+                         train_images_per_class=REAL_TRAIN_PER_CLASS if domain == "real" else None)
 
 
 for _domain in DOMAINS:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-from torchvision.datasets.utils import download_and_extract_archive
 
+from arpl.data.archives import fetch_archive
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles, decode_all
 from arpl.data.imageset import ImageSet
@@ -118,18 +118,22 @@ def load_tinyimagenet(root: str | Path, train: bool = True, download: bool = Fal
     """
     root = Path(root)
     if download and not (root / TINYIMAGENET_FOLDER).is_dir():
-        try:
-            download_and_extract_archive(TINYIMAGENET_URL, download_root=str(root), md5=TINYIMAGENET_MD5)
-        except (RuntimeError, OSError) as error:
-            raise DataNotFoundError(f"TinyImageNet download from {TINYIMAGENET_URL} failed: {error}. Fix: "
-                                    f"download and unzip it into {root} by hand") from error
+        fetch_archive(TINYIMAGENET_URL, root, TINYIMAGENET_FOLDER, md5=TINYIMAGENET_MD5)
     base = prepare_tinyimagenet(root)
     classes = find_classes(str(base / "train"))[0]
     part = base / ("train" if train else "val")
     return load_image_folder(part, TINYIMAGENET_SIZE, classes=classes, name="tinyimagenet")
 
 
-register_dataset(DatasetSource("tinyimagenet", 200, TINYIMAGENET_SIZE, 3, load=load_tinyimagenet, augment=True))
+def check_tinyimagenet(root: str | Path, download: bool) -> None:
+    """Raise :class:`DataNotFoundError` (with the archive and the fix) unless TinyImageNet's folders are under
+    ``root``; with ``download`` a missing folder is left to the loader, which fetches it."""
+    if not (download or (Path(root) / TINYIMAGENET_FOLDER).is_dir()):
+        prepare_tinyimagenet(root)
+
+
+register_dataset(DatasetSource("tinyimagenet", 200, TINYIMAGENET_SIZE, 3, load=load_tinyimagenet, augment=True,
+                               check=check_tinyimagenet, train_images_per_class=500))
 
 
 def main(argv: list[str] | None = None) -> None:

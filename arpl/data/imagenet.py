@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
+from arpl.data.archives import fetch_archive
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles
 from arpl.data.imageset import ImageSet
@@ -108,16 +109,8 @@ def prepare_imagenet(root: str | Path) -> Path:
 
 def download_imagenet_o(root: str | Path) -> Path:
     """Fetch and extract ImageNet-O into ``root`` unless it is there already."""
-    from torchvision.datasets.utils import download_and_extract_archive
-
     base = Path(root) / IMAGENET_O_FOLDER
-    if not base.is_dir():
-        try:
-            download_and_extract_archive(IMAGENET_O_URL, download_root=str(root))
-        except (RuntimeError, OSError) as error:
-            raise DataNotFoundError(f"ImageNet-O download from {IMAGENET_O_URL} failed: {error}. Fix: download and "
-                                    f"extract it into {Path(root)} by hand") from error
-    return base
+    return base if base.is_dir() else fetch_archive(IMAGENET_O_URL, root, IMAGENET_O_FOLDER)
 
 
 def _load_imagenet(root: Path, train: bool, download: bool) -> ImageSet:
@@ -140,6 +133,7 @@ def _check_imagenet_o(root: Path, download: bool) -> None:
 
 
 register_dataset(DatasetSource("imagenet-1k", NUM_CLASSES, SIZE, 3, load=_load_imagenet, check=_check_imagenet,
-                               augment=True, prepared_by_hand=True))
+                               augment=True, prepared_by_hand=True,
+                               train_images_per_class=1281))  # 1,281,167 training images / 1000 (uneven classes)
 register_dataset(DatasetSource("imagenet-o", 200, SIZE, 3, load=_load_imagenet_o, check=_check_imagenet_o,
                                open_set=False, ood=True, prepared_by_hand=True))

@@ -60,7 +60,10 @@ def check_torchvision_set(name: str, root: Path, download: bool) -> None:
 
 
 def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> ImageSet:
-    """Local files under ``root`` first, then a torchvision download if allowed; then verify."""
+    """Local files under ``root`` first, then a torchvision download if allowed; then verify. With ``download``,
+    files left damaged by an interrupted download or extraction are deleted and fetched again."""
+    if download:
+        _discard_damaged(name, root, train)
     missing = [path for path in checksums.expected_files(name, root, train) if not path.is_file()]
     if missing:
         if not download:
@@ -71,6 +74,18 @@ def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> Ima
             raise DataNotFoundError(_not_found_message(name, root, missing, f"failed: {error}")) from error
     checksums.verify_files(name, root, train)
     return _image_set_from(name, _construct(name, root, train, download=False))
+
+
+def _discard_damaged(name: str, root: Path, train: bool) -> None:
+    """Delete the raw files of one part of ``name`` if any of them fails its check, so that torchvision (which
+    takes a file that exists for complete) fetches or unpacks them again."""
+    files = checksums.expected_files(name, root, train)
+    try:
+        if all(path.is_file() for path in files):
+            checksums.verify_files(name, root, train)
+    except CorruptDataError:
+        for path in files:
+            path.unlink(missing_ok=True)
 
 
 def _construct(name: str, root: Path, train: bool, download: bool):
@@ -173,22 +188,25 @@ def _decompress_verified(source: Path, target: Path, expected_md5: str) -> None:
             os.remove(temporary)
 
 
-def _torchvision_source(name: str, num_classes: int, size: int, channels: int, augment: bool) -> DatasetSource:
+def _torchvision_source(name: str, num_classes: int, size: int, channels: int, augment: bool,
+                        per_class: int) -> DatasetSource:
     return DatasetSource(name, num_classes, size, channels, load=partial(load_torchvision_set, name),
-                         check=partial(check_torchvision_set, name), augment=augment, ood=True)
+                         check=partial(check_torchvision_set, name), augment=augment, ood=True,
+                         train_images_per_class=per_class)
 
 
 def _cifar_plus_source(name: str) -> DatasetSource:
     """CIFAR+N (Sec. 5.2): four known CIFAR10 classes; the unknowns are N CIFAR100 classes (the authors' lists)."""
     return DatasetSource(name, 10, 32, 3, load=partial(load_torchvision_set, "cifar10"), augment=True,
-                         images_of="cifar10", unknowns_from="cifar100")
+                         images_of="cifar10", unknowns_from="cifar100", train_images_per_class=5000)
 
 
-register_dataset(_torchvision_source("fashion-mnist", 10, 28, 1, augment=False))
-register_dataset(_torchvision_source("mnist", 10, 28, 1, augment=False))
-register_dataset(_torchvision_source("kmnist", 10, 28, 1, augment=False))
-register_dataset(_torchvision_source("svhn", 10, 32, 3, augment=True))
-register_dataset(_torchvision_source("cifar10", 10, 32, 3, augment=True))
+# per_class: the published training-set size / classes, for estimates only (SVHN: 73,257 / 10, uneven classes)
+register_dataset(_torchvision_source("fashion-mnist", 10, 28, 1, augment=False, per_class=6000))
+register_dataset(_torchvision_source("mnist", 10, 28, 1, augment=False, per_class=6000))
+register_dataset(_torchvision_source("kmnist", 10, 28, 1, augment=False, per_class=6000))
+register_dataset(_torchvision_source("svhn", 10, 32, 3, augment=True, per_class=7326))
+register_dataset(_torchvision_source("cifar10", 10, 32, 3, augment=True, per_class=5000))
 register_dataset(_cifar_plus_source("cifar+10"))
 register_dataset(_cifar_plus_source("cifar+50"))
-register_dataset(_torchvision_source("cifar100", 100, 32, 3, augment=True))
+register_dataset(_torchvision_source("cifar100", 100, 32, 3, augment=True, per_class=500))

@@ -1,0 +1,274 @@
+"""How long the real run will take: every model the training stages of a profile train, and what it costs.
+
+:func:`training_plan` lists the runs of the stages train, confusing, incremental, figures and ablations from the
+stages' own run lists, without loading any data: a run's training images are its classes times the images per
+class, the smallest of the stage's ``*_per_class`` limits and the dataset's published count
+(:attr:`~arpl.data.registry.DatasetSource.train_images_per_class`). :func:`plan_summary` turns the plan into the
+lines of ``python -m arpl check``: models and image-epochs per stage and, where ``benchmarks/results.csv`` holds a
+measured speed of this device and backbone, the expected hours of training.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from arpl.ablations import KNOWN_COUNT_METHODS, LAMBDA_VARIANTS, _lambda_runs
+from arpl.data import dataset_source
+from arpl.feature_space import FeatureModel, figure7_models
+from arpl.methods import get_variant, registered_name
+from arpl.parallel import worker_count
+from arpl.profile_data import base_dataset, split_of, with_train_subset
+from arpl.runs import ALL_CLASSES, known_run, order_run, split_index, split_run, trained_runs
+from arpl.runs import device as run_device
+
+STAGES = ("train", "confusing", "incremental", "figures", "ablations")
+# The ``--when KEY`` of each stage's command in dvc.yaml (the others always run); tests/test_plan.py compares them.
+STAGE_SWITCHES = {"confusing": "confusing.variants", "incremental": "incremental.enabled",
+                  "figures": "figures.enabled", "ablations": "figures.enabled"}
+CONFUSING_BENCHMARK = "ARPL+CS"  # the method column of benchmarks/results.csv for Algorithm 2
+OPTIONS = ("batch_size", "amp", "channels_last", "compile")  # train.* options that results.csv rows record
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One model a training stage trains (its checkpoint: ``runs/<stage>/<name>/<run>``)."""
+
+    stage: str
+    name: str             # method, ARPL+CS variant, figure model folder or Fig. 8 variant
+    run: str              # split<i>, all, order<i>, known<K> (arpl.runs), or lambda<w> for Fig. 8
+    epochs: int
+    images: int | None    # training images per epoch; None: the dataset's own count is not known
+    algorithm: int        # 1: plain training (Algorithm 1); 2: with confusing samples and the GAN (Algorithm 2)
+    method: str           # the head it trains (ARPL for the ARPL+CS variants)
+    backbone: str
+
+    @property
+    def image_epochs(self) -> int | None:
+        """Images it trains on, over all its epochs (None when :attr:`images` is unknown)."""
+        return None if self.images is None else self.images * self.epochs
+
+
+def training_plan(params: dict) -> list[PlannedRun]:
+    """Every model the training stages train for ``params``, stage by stage (switched-off stages train none),
+    each once (runs sharing a folder are one model)."""
+    runs = [run for stage in STAGES if not switched_off(params, stage) for run in PLANNERS[stage](params)]
+    return list({(run.stage, run.name, run.run): run for run in runs}.values())
+
+
+def switched_off(params: dict, stage: str) -> bool:
+    """Whether ``stage`` only records that it is off (its ``--when`` key in dvc.yaml is false or empty)."""
+    if stage not in STAGE_SWITCHES:
+        return False
+    section, key = STAGE_SWITCHES[stage].split(".")
+    return not params[section][key]
+
+
+def images_per_class(params: dict, limit: int | None = None) -> int | None:
+    """Training images per class of a run: the smallest of ``data.train_per_class``, ``limit`` and the
+    dataset's published count (None where all three are unknown)."""
+    counts = (params["data"]["train_per_class"], limit, dataset_source(base_dataset(params)).train_images_per_class)
+    return min((count for count in counts if count is not None), default=None)
+
+
+def _images(classes: int, per_class: int | None) -> int | None:
+    return None if per_class is None else classes * per_class
+
+
+def _split_classes(params: dict, run: str) -> int:
+    """Known classes of an open-set run ``split<i>`` or, for ``all``, every class of the dataset."""
+    if run == ALL_CLASSES:
+        return dataset_source(base_dataset(params)).num_classes
+    return len(split_of(params, split_index(run)).known)
+
+
+def _confusing_budget(params: dict) -> tuple[int, int | None]:
+    """Epochs and images-per-class limit of Algorithm 2 (:func:`arpl.train_runs.confusing_settings`)."""
+    return params["confusing"]["epochs"] or params["train"]["epochs"], params["confusing"]["train_per_class"]
+
+
+def _stage_run(params: dict, stage: str, name: str, run: str) -> PlannedRun:
+    """Run ``run`` of method (stage train) or variant (stage confusing) ``name``, as
+    :func:`arpl.train_runs.train_stage_run` trains it."""
+    if run == ALL_CLASSES:
+        params = with_train_subset(params, params["train"]["closed_set_per_class"])
+    classes, backbone = _split_classes(params, run), params["model"]["backbone"]
+    if stage == "train":
+        per_class = images_per_class(params)
+        return PlannedRun(stage, name, run, params["train"]["epochs"], _images(classes, per_class), 1, name, backbone)
+    epochs, limit = _confusing_budget(params)
+    images = _images(classes, images_per_class(params, limit))
+    return PlannedRun(stage, name, run, epochs, images, 2, get_variant(name).method, backbone)
+
+
+def _training_runs(params: dict, stage: str, names: list[str]) -> list[PlannedRun]:
+    return [_stage_run(params, stage, registered_name(name), run) for name in names
+            for run in trained_runs(params, stage, name)]
+
+
+def train_plan(params: dict) -> list[PlannedRun]:
+    """Stage train: every method of ``train.methods`` on each run of :func:`arpl.runs.stage_runs`."""
+    return _training_runs(params, "train", params["train"]["methods"])
+
+
+def confusing_plan(params: dict) -> list[PlannedRun]:
+    """Stage confusing: every variant of ``confusing.variants`` on its runs (the ablations on fewer splits)."""
+    return _training_runs(params, "confusing", params["confusing"]["variants"])
+
+
+def incremental_plan(params: dict) -> list[PlannedRun]:
+    """Stage incremental: a base model per method and class order (:func:`arpl.incremental.base_model`)."""
+    settings = params["incremental"]
+    per_class = images_per_class(with_train_subset(params, settings["train_per_class"]))
+    images = _images(settings["base_classes"], per_class)
+    return [PlannedRun("incremental", registered_name(method), order_run(index), settings["epochs"], images, 1,
+                       method, params["model"]["backbone"])
+            for index in range(settings["orders"]) for method in settings["methods"]]
+
+
+def _figure_run(params: dict, model: FeatureModel, run: str, classes: int) -> PlannedRun:
+    """A 2-D model as :func:`arpl.feature_space.train_2d` trains it (ARPL+CS: Algorithm 2)."""
+    epochs, limit = params["figures"]["epochs"], None
+    if model.variant is not None and params["confusing"]["init"] == "arpl":
+        epochs, limit = _confusing_budget(params)
+    return PlannedRun("figures", model.folder, run, epochs, _images(classes, images_per_class(params, limit)),
+                      2 if model.variant else 1, model.method, params["figures"]["backbone"])
+
+
+def figures_plan(params: dict) -> list[PlannedRun]:
+    """Stage figures: the six models of Fig. 1/7 on split ``figures.split`` and ARPL per K of Fig. 12."""
+    params = with_train_subset(params, params["figures"]["train_per_class"])
+    split = params["figures"]["split"]
+    classes = len(split_of(params, split).known)
+    models = figure7_models(params["train"]["weight_pl"])
+    return ([_figure_run(params, model, split_run(split), classes) for model in models]
+            + [_figure_run(params, FeatureModel(f"ARPL K={count}", "ARPL"), known_run(count), count)
+               for count in params["figures"]["known_counts"]])
+
+
+def ablations_plan(params: dict) -> list[PlannedRun]:
+    """Stage ablations: the lambda runs of Fig. 8 on split ``figures.split`` and the known-count runs of Fig. 11."""
+    params = with_train_subset(params, params["figures"]["train_per_class"])
+    epochs, backbone, per_class = params["figures"]["epochs"], params["model"]["backbone"], images_per_class(params)
+    classes = len(split_of(params, params["figures"]["split"]).known)
+    lambdas = [PlannedRun("ablations", name, f"lambda{weight:g}", epochs, _images(classes, per_class), 1,
+                          LAMBDA_VARIANTS[name][0], backbone) for name, weight in _lambda_runs(params)]
+    return lambdas + [PlannedRun("ablations", method, known_run(count), epochs, _images(count, per_class), 1, method,
+                                 backbone)
+                      for count in params["figures"]["known_counts"] for method in KNOWN_COUNT_METHODS]
+
+
+PLANNERS = {"train": train_plan, "confusing": confusing_plan, "incremental": incremental_plan,
+            "figures": figures_plan, "ablations": ablations_plan}
+
+
+# ----------------------------------------------------------------------------- the lines of `python -m arpl check`
+
+
+def plan_summary(params: dict, results_csv: str | Path = "benchmarks/results.csv",
+                 device: str | None = None) -> list[str]:
+    """Lines for ``python -m arpl check``: models and image-epochs per stage and in total (Algorithm 2 apart) and
+    the expected hours of training where ``results_csv`` has speeds of ``device`` (as its ``device`` column names
+    it; None: this machine's, for ``run.device``) for every backbone and method of the plan."""
+    plan = training_plan(params)
+    device = device or device_label(params)
+    cs_note = "; Algorithm 2 (confusing samples and a GAN) costs more per image" if any(
+        run.algorithm == 2 for run in plan) else ""
+    return ([f"plan: {_cost(plan)} in all (profile {params['profile']!r}){cs_note}"]
+            + [_stage_line(params, stage, [run for run in plan if run.stage == stage]) for stage in STAGES]
+            + _time_lines(params, plan, results_csv, device))
+
+
+@functools.cache
+def _throughput_module():
+    """benchmarks/train_throughput.py, which writes results.csv: its device names, networks and epoch size (imported
+    as :func:`arpl.gpu_check.throughput_module` does; not from there, which would close an import cycle through
+    ``arpl.__main__``)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import train_throughput
+
+    return train_throughput
+
+
+def device_label(params: dict) -> str:
+    """This machine's device for ``run.device`` as benchmarks/train_throughput.py names it in results.csv (GPU
+    name, or CPU model and the threads PyTorch uses)."""
+    return _throughput_module().device_name(run_device(params))
+
+
+def _cost(runs: list[PlannedRun]) -> str:
+    """``N models, X image-epochs (Y of them Algorithm 2)``, with the runs of unknown size counted apart."""
+    known = [run for run in runs if run.images is not None]
+    second = sum(run.image_epochs for run in known if run.algorithm == 2)
+    text = f"{len(runs)} model{'s' * (len(runs) != 1)}, {sum(run.image_epochs for run in known):,} image-epochs"
+    text += f" ({second:,} of them Algorithm 2)" if second else ""
+    unknown = len(runs) - len(known)
+    return text + (f", {unknown} of unknown size (the dataset gives no train_images_per_class)" if unknown else "")
+
+
+def _stage_line(params: dict, stage: str, runs: list[PlannedRun]) -> str:
+    if switched_off(params, stage):
+        return f"  {stage:<12} switched off by {STAGE_SWITCHES[stage]}"
+    return f"  {stage:<12} {_cost(runs)}"
+
+
+def benchmark_method(run: PlannedRun) -> str:
+    """The ``method`` of the results.csv rows whose speed ``run`` trains at (ARPL+CS for Algorithm 2)."""
+    return CONFUSING_BENCHMARK if run.algorithm == 2 else run.method
+
+
+def measured_speeds(results_csv: str | Path, device: str, params: dict) -> dict[tuple[str, str], float]:
+    """Seconds per training image by (network, method) on ``device`` (results.csv's ``seconds_per_epoch``, which
+    counts both passes of Algorithm 2, over the benchmark's epoch): of each pair, the latest row with the profile's
+    ``train`` options (batch size, amp, channels_last, compile), else the latest row. Empty without the file."""
+    path = Path(results_csv)
+    rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    wanted = {option: str(params["train"][option]) for option in OPTIONS}
+    best: dict[tuple[str, str], tuple[bool, dict]] = {}
+    for row in (row for row in rows if row["device"] == device):
+        key, matches = (row["network"], row["method"]), all(row[o] == v for o, v in wanted.items())
+        if key not in best or matches >= best[key][0]:
+            best[key] = (matches, row)
+    epoch_images = _throughput_module().EPOCH_IMAGES
+    return {key: float(row["seconds_per_epoch"]) / epoch_images for key, (_, row) in best.items()}
+
+
+def _time_lines(params: dict, plan: list[PlannedRun], results_csv: str | Path, device: str) -> list[str]:
+    """The expected hours, or for each backbone without a measured speed the line that says how to measure it."""
+    speeds = measured_speeds(results_csv, device, params)
+    missing = sorted({run.backbone for run in plan if (run.backbone, benchmark_method(run)) not in speeds})
+    if missing:
+        return [f"time: no measured speed for {device}/{backbone} in {results_csv}: run python "
+                f"benchmarks/train_throughput.py to measure it" for backbone in missing]
+    seconds = {stage: sum(run.image_epochs * speeds[run.backbone, benchmark_method(run)]
+                          for run in plan if run.stage == stage and run.images is not None) for stage in STAGES}
+    per_stage = ", ".join(f"{stage} {_duration(value)}" for stage, value in seconds.items() if value)
+    return [f"time: about {_duration(sum(seconds.values()))} of training on {device} ({per_stage}), from the speeds "
+            f"in {results_csv}; evaluation is not counted",
+            f"  {_assumption(params, device)}", *_geometry_notes(params, plan)]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def _geometry_notes(params: dict, plan: list[PlannedRun]) -> list[str]:
+    """Where the benchmark measured a backbone on other images than the profile trains (its speed then differs)."""
+    shape = (params["data"]["channels"], params["data"]["image_size"])
+    networks = _throughput_module().NETWORKS
+    return [f"  {backbone} was measured on {networks[backbone][1]} px, {networks[backbone][0]}-channel images; this "
+            f"profile trains {shape[1]} px, {shape[0]}-channel ones, so expect a different time"
+            for backbone in sorted({run.backbone for run in plan}) if networks.get(backbone, shape) != shape]
+
+
+def _assumption(params: dict, device: str) -> str:
+    workers = worker_count(params)
+    if workers == 1:
+        return "The runs train one after another, at the measured speed."
+    return (f"On the CPU the runs train side by side in {workers} one-thread processes (run.workers); this assumes "
+            f"they train together as fast as the benchmark's one process with all the threads of '{device}', and "
+            f"a stage's last runs, fewer than the processes, take longer.")

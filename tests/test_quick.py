@@ -1,0 +1,89 @@
+"""The quick run of a profile (``python -m arpl profile NAME --quick``, :mod:`arpl.quick`) and what the report
+and the paper comparisons make of it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from arpl import closed_set, ood, osr, report, summary
+from arpl.__main__ import main
+from arpl.config import profile_names, profile_params, validate
+from arpl.quick import IMAGES_PER_CLASS, quick_profile_text
+
+KEPT = [("data", "dataset"), ("data", "image_size"), ("data", "channels"), ("data", "num_known"),
+        ("model", "backbone"), ("model", "feat_dim"), ("train", "methods"), ("train", "optimizer"), ("train", "lr"),
+        ("train", "batch_size"), ("train", "closed_set"), ("confusing", "variants"), ("confusing", "ngf"),
+        ("confusing", "ndf"), ("confusing", "init"), ("ood", "sets"), ("incremental", "enabled"),
+        ("incremental", "base_classes"), ("figures", "enabled"), ("figures", "backbone"), ("run", "device")]
+
+
+@pytest.mark.parametrize("name", profile_names())
+def test_quick_run_keeps_the_code_paths_and_shrinks_the_budget(name):
+    real = profile_params(name)
+    text = quick_profile_text(name)
+    quick = validate(yaml.safe_load(text))
+    assert text.startswith(f"# Quick run of profile {name}")
+    for section, key in KEPT:
+        assert quick[section][key] == real[section][key], (section, key)
+    assert quick["run"]["quick"] is True and not real["run"]["quick"]
+    assert quick["data"]["splits"] == real["data"]["splits"][:1]
+    assert quick["data"]["train_per_class"] == IMAGES_PER_CLASS and quick["train"]["epochs"] == 1
+    assert quick["figures"]["lambdas"] == real["figures"]["lambdas"][:2]
+    assert quick["osr"]["bootstrap"] < real["osr"]["bootstrap"] or real["osr"]["bootstrap"] <= 20
+
+
+def test_profile_command_writes_the_quick_run(tmp_path, capsys):
+    target = tmp_path / "params.yaml"
+    assert main(["profile", "tinyimagenet", "--quick", "--output", str(target)]) == 0
+    assert "quick run of profile 'tinyimagenet'" in capsys.readouterr().out
+    params = validate(yaml.safe_load(target.read_text()))
+    assert params["run"]["quick"] and params["data"]["image_size"] == 64
+    assert "  quick: true" in target.read_text()
+
+
+def test_front_page_opens_with_the_quick_warning(tmp_path):
+    quick = validate(yaml.safe_load(quick_profile_text("cifar10")))
+    warning = summary.quick_warning(quick)
+    assert warning.startswith("Quick run of profile cifar10") and "mean nothing" in warning
+    assert summary.quick_warning(profile_params("cifar10")) == ""
+    html = report.index_html([], "<p>h</p>", {"profile": "cifar10"}, tmp_path, warning=warning)
+    assert html.split("<body>", 1)[1].lstrip().startswith(f'<p class="warning">{warning}</p>')
+    assert 'class="warning"' not in report.index_html([], "", {}, tmp_path)
+
+
+def _ood_table(outs: list[str]) -> pd.DataFrame:
+    rows = [{"method": method, "out": out, "TNR": 10.0, "AUROC": 60.0, "DTACC": 55.0, "AUIN": 50.0, "AUOUT": 40.0,
+             "OSCR": 30.0} for method in ("Softmax", "ARPL") for out in outs]
+    return pd.DataFrame(rows)
+
+
+def test_ood_table_beside_the_papers_table3_5_and_6():
+    table3 = ood.paper_comparison(_ood_table(["cifar100", "svhn"]), "cifar10")
+    cross_entropy = table3[(table3.method == "Softmax") & (table3.metric == "AUROC") & (table3.out_dataset == "svhn")]
+    assert cross_entropy.paper_mean.item() == 90.6 and cross_entropy.difference.item() == pytest.approx(-30.6)
+    assert set(table3.metric) == {"TNR", "AUROC", "DTACC", "AUIN", "AUOUT"}  # Table 3 reports no OSCR
+    table5 = ood.paper_comparison(_ood_table(["domainnet-quickdraw-A"]), "domainnet-real-A")
+    arpl = table5[(table5.method == "ARPL") & (table5.metric == "AUROC")]
+    assert arpl.out_dataset.item() == "quickdraw-A" and arpl.paper_mean.item() == 86.1
+    table6 = ood.paper_comparison(_ood_table(["imagenet-o"]), "imagenet-1k")
+    assert set(table6.metric) == {"AUROC", "OSCR"} and table6.paper_mean.notna().all()
+    assert ood.paper_comparison(_ood_table(["digits"]), "fashion-mnist") is None
+
+
+def test_closed_set_accuracy_beside_table4_and_table6():
+    ours = pd.DataFrame({"method": ["Softmax", "ARPL"], "ACC": [90.0, 91.0]})
+    table4 = closed_set.paper_comparison(ours, "cifar100")
+    assert table4.paper_mean.tolist() == [70.8, 72.1] and table4.difference.tolist() == pytest.approx([19.2, 18.9])
+    assert closed_set.paper_comparison(ours, "imagenet-1k").paper_mean.tolist() == [69.6, 70.2]
+    assert closed_set.paper_comparison(ours, "svhn") is None
+
+
+def test_osr_comparison_only_where_tables_1_2_have_the_dataset():
+    summary_table = pd.DataFrame({"method": ["ARPL"], "score": ["own"], "AUROC_mean": [80.0], "AUROC_std": [1.0],
+                                  "OSCR_mean": [70.0], "OSCR_std": [1.0]})
+    assert osr.paper_comparison(summary_table, "cifar100") is None
+    compared = osr.paper_comparison(summary_table, "cifar10")
+    assert compared[["metric", "paper_mean", "ours_mean"]].values.tolist() == [["AUROC", 90.1, 80.0],
+                                                                                ["OSCR", 86.6, 70.0]]
