@@ -46,11 +46,21 @@ def main(argv: list[str] | None = None) -> int:
                                "from the code); --check: exit 1 where dvc.yaml's deps/params differ")
     deps.add_argument("--check", action="store_true", help="compare with dvc.yaml and list the differences")
     args = parser.parse_args(argv)
+    _portable_kernels(getattr(args, "params", "params.yaml"))
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _portable_kernels(params_path: str) -> None:
+    """``run.portable_kernels``: set the portable kernel settings (:mod:`arpl.portable`) before any command
+    imports torch, so this process, a stage notebook's kernel and every worker it spawns compute with them."""
+    from arpl.portable import apply_backend_flags, requested, set_environment
+
+    set_environment(requested(params_path))
+    apply_backend_flags()
 
 
 def _check(args: argparse.Namespace) -> int:

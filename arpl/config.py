@@ -149,6 +149,8 @@ SCHEMA: dict[str, Any] = {
         "on_nonfinite": _choice("what a NaN/inf loss does", ("stop", "skip_batch")),
         "data_root": Field(str, "folder of the raw data (tracked by data.dvc)"),
         "workers": _int("single-thread processes for independent CPU runs (0 = one per core)", low=0),
+        "portable_kernels": Field(bool, "CPU kernels that give the same numbers on every x86-64 CPU (slower; "
+                                        "arpl/portable.py)"),
     },
     "data": {
         "dataset": _registered("open-set dataset", _open_set_dataset, "open-set dataset"),

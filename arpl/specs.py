@@ -68,6 +68,7 @@ class TrainSpec:
     channels_last: bool = setting("train", False)
     compile: bool = setting("train", False)
     on_nonfinite: str = setting("run", "stop")         # "stop" | "skip_batch"
+    portable_kernels: bool = setting("run", False)     # CPU kernels independent of the CPU (arpl.portable)
     data_tag: str = ""              # identifies the training data (dataset, split, subset)
     init_from: str = ""             # warm start: "<checkpoint path>@<its fingerprint>" ("" = from scratch)
 
