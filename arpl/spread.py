@@ -28,7 +28,7 @@ SPREAD_CSV = Path("benchmarks/seed_spread.csv")
 COLUMNS = ("profile", "fingerprint", "torch", "cpu_capability", "portable", "split", "seed", "file", "method",
            "metric", "value")
 # Keys that do not change what a run computes, or that the measurement itself varies.
-_NOT_FINGERPRINTED = {"profile": None, "run": ("seed", "workers", "progress", "device"), "data": ("splits",),
+_NOT_FINGERPRINTED = {"profile": None, "run": ("seed", "workers", "progress", "device", "data_root"), "data": ("splits",),
                       "osr": ("bootstrap",)}
 Z95 = 2.0  # about 95% of a normal distribution lies within two standard deviations
 
@@ -143,3 +143,36 @@ def method_differences(means: dict[str, tuple[float, int]], spread: Spread, file
                 mark = "" if meaningful else " (not meaningful)"
             table.loc[a, b] = f"{difference:+.1f}{mark}"
     return table.rename_axis(f"{metric}: row - column")
+
+
+def versus_best(means: dict[str, tuple[float, int]], spread: Spread | None, file: str = "osr",
+                metric: str = "AUROC") -> dict[str, str]:
+    """For the headline table, per method: its distance to the best method's ``metric`` (``means``: method ->
+    (published number, models it averages)), marked "(not meaningful)" when within :func:`difference_threshold`
+    of the two methods' measured sigmas; "best" for the best one, "no measured spread" without a sigma."""
+    best = max(means, key=lambda method: means[method][0])
+    column = {}
+    for method, (value, models) in means.items():
+        if method == best:
+            column[method] = "best"
+            continue
+        sigmas = (spread.sigma(file, method, metric), spread.sigma(file, best, metric)) if spread else (None, None)
+        if None in sigmas:
+            column[method] = f"{value - means[best][0]:+.1f} (no measured spread)"
+            continue
+        meaningful = means[best][0] - value >= difference_threshold(*sigmas, models, means[best][1])
+        column[method] = f"{value - means[best][0]:+.1f}" + ("" if meaningful else " (not meaningful)")
+    return column
+
+
+def spread_note(params: dict, spread: Spread | None) -> str:
+    """One paragraph for the front page: what the spread is and how the tables use it, or that it was not
+    measured for these settings (and the command that measures it)."""
+    if spread is None:
+        return (f"Seed-to-seed spread: not measured for these settings (fingerprint {params_fingerprint(params)}; "
+                f"`python benchmarks/seed_spread.py` measures it into {SPREAD_CSV}). Without it, differences "
+                f"between methods and between machines cannot be judged: each number is one trained model.")
+    return (f"Seed-to-seed spread measured with {spread.seeds} seeds on split {spread.split} ({SPREAD_CSV}, "
+            f"fingerprint {spread.fingerprint}): each published number is one model per split, and another seed "
+            f"or another CPU's rounding moves it like the sigmas below. A difference between two methods smaller "
+            f"than 2 sqrt(sigma_a^2/n_a + sigma_b^2/n_b) (n = splits averaged) is marked \"not meaningful\".")

@@ -139,3 +139,26 @@ def _write(rows: pd.DataFrame) -> Path:
     path = Path(tempfile.mkdtemp()) / "spread.csv"
     rows.to_csv(path, index=False)
     return path
+
+
+def test_the_headline_column_marks_methods_within_the_spread_of_the_best(params):
+    measured = spread.load_spread(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
+                                                                       ("osr", "GCPL", "AUROC"): 2.0,
+                                                                       ("osr", "Softmax", "AUROC"): 2.0})))
+    column = spread.versus_best({"ARPL": (75.2, 3), "GCPL": (72.5, 3), "Softmax": (68.4, 3), "RPL": (65.8, 3)},
+                                measured)
+    assert column == {"ARPL": "best", "GCPL": "-2.7 (not meaningful)", "Softmax": "-6.8",
+                      "RPL": "-9.4 (no measured spread)"}
+    assert spread.versus_best({"ARPL": (75.2, 3), "GCPL": (72.5, 3)}, None)["GCPL"] == "-2.7 (no measured spread)"
+
+
+def test_the_front_page_says_whether_the_spread_was_measured(params):
+    assert "not measured for these settings" in spread.spread_note(params, None)
+    measured = spread.load_spread(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
+                                                                       ("ood_auroc", "ARPL", "digits"): 4.0})))
+    assert "4 seeds on split 1" in spread.spread_note(params, measured)
+    per_split = pd.DataFrame({"method": ["ARPL"] * 3, "AUROC": [60.0, 70.0, 80.0]})
+    table = spread.spread_table(measured, per_split).set_index("method")
+    assert table.loc["ARPL", "AUROC split 1: sigma over seeds"] == 2.0
+    assert table.loc["ARPL", "AUROC: sigma over splits"] == 10.0
+    assert table.loc["ARPL", "OOD AUROC digits: sigma"] == 4.0
