@@ -13,7 +13,8 @@ on the CPU (:data:`PORTABLE_ENV` and :func:`apply_backend_flags`):
 
 - ``ATEN_CPU_CAPABILITY=default``: ATen's baseline build, the same machine code on every x86-64 CPU;
 - ``MKL_CBWR=COMPATIBLE``: MKL's conditional numerical reproducibility, one code path on every CPU;
-- oneDNN and NNPACK off: convolutions go through ATen's own im2col and MKL's matrix product.
+- oneDNN and NNPACK off: convolutions go through ATen's own im2col and MKL's matrix product;
+- one thread per process (the pipeline's CPU workers have one anyway).
 
 How it reaches every process: each DVC stage runs ``python -m arpl ...``, which calls :func:`set_environment`
 with ``params.yaml`` before anything imports torch; the papermill kernel of a stage notebook and the spawned
@@ -44,7 +45,10 @@ def requested(params_path: str | Path = "params.yaml") -> bool:
     path = Path(params_path)
     if not path.is_file():
         return False
-    params = yaml.safe_load(path.read_text()) or {}
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        return False  # the stage's own validation reports the broken file
     run = params.get("run") if isinstance(params, dict) else None
     return isinstance(run, dict) and run.get("portable_kernels") is True
 
@@ -70,13 +74,16 @@ def active() -> bool:
 
 
 def apply_backend_flags() -> None:
-    """Turn oneDNN and NNPACK off in this process when :func:`active` (called by ``import arpl``)."""
+    """Turn oneDNN and NNPACK off and compute with one thread in this process when :func:`active` (called by
+    ``import arpl``): a parallel reduction splits its work by the thread count, so a run trained in the stage's
+    own process (``run.workers: 1``, or a stage with one run) would otherwise depend on the machine's cores."""
     if not active():
         return
     import torch
 
     torch.backends.mkldnn.enabled = False
     torch.backends.nnpack.set_flags(False)
+    torch.set_num_threads(1)
 
 
 def state() -> dict:
@@ -85,6 +92,7 @@ def state() -> dict:
     import torch
 
     return {"portable": active(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(),
             "mkldnn": bool(torch.backends.mkldnn.enabled), "nnpack": bool(torch._C._get_nnpack_enabled()),
             **{name: os.environ.get(name) for name in PORTABLE_ENV}}
 

@@ -63,7 +63,7 @@ def test_the_switch_reaches_the_notebook_kernel_and_every_worker(tmp_path):
     for name, state in states.items():
         assert state["portable"], name
         assert state["cpu_capability"] == "DEFAULT", (name, state)
-        assert not state["mkldnn"] and not state["nnpack"], (name, state)
+        assert not state["mkldnn"] and not state["nnpack"] and state["threads"] == 1, (name, state)
         assert {key: state[key] for key in portable.PORTABLE_ENV} == portable.PORTABLE_ENV, name
 
 
