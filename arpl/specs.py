@@ -132,7 +132,10 @@ def code_version() -> str:
 def fingerprint(model: ModelSpec, train: TrainSpec) -> str:
     """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint. A method or
     backbone outside ``arpl`` (named ``module:attribute``) adds the source of its module, which shapes the run too."""
-    parts = [spec_dict(model), spec_dict(train), code_version()]
+    train_dict = spec_dict(train)
+    if not train_dict["portable_kernels"]:
+        del train_dict["portable_kernels"]  # off: the fingerprints of runs from before the switch existed hold
+    parts = [spec_dict(model), train_dict, code_version()]
     for name in (model.method, model.backbone):
         if ":" in name:
             parts.append(module_source_version(name.partition(":")[0]))

@@ -103,3 +103,10 @@ def test_the_schema_wants_a_bool(smoke_params):
     params = {**smoke_params, "run": {**smoke_params["run"], "portable_kernels": "yes"}}
     with pytest.raises(ParamsError, match="run.portable_kernels"):
         validate(params)
+
+
+def test_portable_runs_have_their_own_fingerprint_and_plain_ones_keep_theirs():
+    from arpl.specs import fingerprint
+
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6)
+    assert fingerprint(model, TrainSpec()) != fingerprint(model, TrainSpec(portable_kernels=True))

@@ -162,3 +162,15 @@ def test_the_front_page_says_whether_the_spread_was_measured(params):
     assert table.loc["ARPL", "AUROC split 1: sigma over seeds"] == 2.0
     assert table.loc["ARPL", "AUROC: sigma over splits"] == 10.0
     assert table.loc["ARPL", "OOD AUROC digits: sigma"] == 4.0
+
+
+def test_the_front_page_reads_the_own_score_means_and_splits(tmp_path):
+    from arpl import summary
+
+    pd.DataFrame({"method": ["ARPL", "ARPL", "Softmax"], "score": ["own", "msp", "own"], "splits": [3, 3, 1],
+                  "AUROC_mean": [75.2, 70.0, 68.4]}).to_csv(tmp_path / "summary.csv", index=False)
+    assert summary.auroc_means(tmp_path / "summary.csv") == {"ARPL": (75.2, 3), "Softmax": (68.4, 1)}
+    assert summary.auroc_means(tmp_path / "absent.csv") == {}
+    pd.DataFrame({"method": ["ARPL", "ARPL"], "score": ["own", "msp"], "AUROC": [80.0, 81.0]}).to_csv(
+        tmp_path / "per_split.csv", index=False)
+    assert summary.own_per_split(tmp_path / "per_split.csv").AUROC.tolist() == [80.0]
