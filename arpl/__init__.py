@@ -10,3 +10,7 @@
 """
 
 __version__ = "0.1.0"
+
+from arpl.portable import apply_backend_flags as _apply_backend_flags  # noqa: E402
+
+_apply_backend_flags()  # run.portable_kernels: oneDNN / NNPACK off in every process (arpl.portable)

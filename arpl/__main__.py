@@ -1,5 +1,5 @@
 """Command line: ``python -m arpl {check, prepare-data, profile, download, notebook, train, prepare-tinyimagenet,
-prepare-domainnet, prepare-imagenet, deps}``."""
+prepare-domainnet, prepare-imagenet, deps, reproduce}``."""
 
 from __future__ import annotations
 
@@ -47,12 +47,29 @@ def main(argv: list[str] | None = None) -> int:
     deps = commands.add_parser("deps", help="print the arpl files and params each dvc.yaml stage reads (derived "
                                "from the code); --check: exit 1 where dvc.yaml's deps/params differ")
     deps.add_argument("--check", action="store_true", help="compare with dvc.yaml and list the differences")
+    reproduce = commands.add_parser("reproduce", help="compare metrics/*.json of a finished run with a committed "
+                                    "baseline: identical, within the measured seed spread, or outside it")
+    reproduce.add_argument("--baseline", default="HEAD", metavar="REV", help="git revision of the baseline (HEAD)")
+    reproduce.add_argument("--metrics", default="metrics", help="folder of the finished run's metric files")
+    reproduce.add_argument("--spread", default="benchmarks/seed_spread.csv", help="the measured seed spread")
+    reproduce.add_argument("--params", default="params.yaml")
+    reproduce.add_argument("--all", action="store_true", help="list identical numbers too")
     args = parser.parse_args(argv)
+    _portable_kernels(getattr(args, "params", "params.yaml"))
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _portable_kernels(params_path: str) -> None:
+    """``run.portable_kernels``: set the portable kernel settings (:mod:`arpl.portable`) before any command
+    imports torch, so this process, a stage notebook's kernel and every worker it spawns compute with them."""
+    from arpl.portable import apply_backend_flags, requested, set_environment
+
+    set_environment(requested(params_path))
+    apply_backend_flags()
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -207,6 +224,32 @@ def _prepare_imagenet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    """Print the per-number comparison (:mod:`arpl.reproduce`); exit 1 when a number lies outside the spread."""
+    import pandas as pd
+
+    from arpl.config import load_params
+    from arpl.reproduce import OUTSIDE, IDENTICAL, committed_metrics, compare, current_metrics, summary_line
+    from arpl.spread import load_spread, params_fingerprint
+
+    params = load_params(args.params)
+    spread = load_spread(params, args.spread)
+    table = compare(current_metrics(args.metrics), committed_metrics(args.baseline, Path(args.metrics).as_posix()),
+                    spread)
+    shown = table if args.all else table[table.verdict != IDENTICAL]
+    if spread is None:
+        print(f"seed spread: not measured for these settings (fingerprint {params_fingerprint(params)} not in "
+              f"{args.spread}; `python benchmarks/seed_spread.py` measures it)")
+    else:
+        print(f"seed spread: {spread.seeds} seeds on split {spread.split} ({args.spread}, fingerprint "
+              f"{spread.fingerprint}); tolerance = 2 sqrt(2) sigma / sqrt(models averaged)")
+    if not shown.empty:
+        with pd.option_context("display.max_rows", None, "display.width", 200):
+            print(shown.to_string(index=False))
+    print(summary_line(table, args.baseline))
+    return 1 if (table.verdict == OUTSIDE).any() else 0
+
+
 def _deps(args: argparse.Namespace) -> int:
     from arpl.stage_deps import check, compact_files, derive
 
@@ -225,7 +268,8 @@ def _deps(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": _check, "prepare-data": _prepare_data, "profile": _profile, "notebook": _notebook,
             "train": _train, "prepare-tinyimagenet": _prepare_tinyimagenet, "download": _download,
-            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet, "deps": _deps}
+            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet, "deps": _deps,
+            "reproduce": _reproduce}
 
 if __name__ == "__main__":
     sys.exit(main())

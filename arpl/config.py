@@ -150,6 +150,8 @@ SCHEMA: dict[str, Any] = {
         "data_root": Field(str, "folder of the raw data (tracked by data.dvc)"),
         "workers": _int("single-thread processes for independent CPU runs (0 = one per core)", low=0),
         "quick": Field(bool, "a quick run of the profile (python -m arpl profile NAME --quick): its numbers mean nothing"),
+        "portable_kernels": Field(bool, "CPU kernels that give the same numbers on every x86-64 CPU (slower; "
+                                        "arpl/portable.py)"),
     },
     "data": {
         "dataset": _registered("open-set dataset", _open_set_dataset, "open-set dataset"),

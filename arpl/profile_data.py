@@ -60,17 +60,27 @@ def with_train_subset(params: dict, per_class: int | None) -> dict:
     return {**params, "data": {**params["data"], "train_per_class": per_class}}
 
 
+def trial_dataset(params: dict, num_known: int | None = None) -> str:
+    """The dataset whose classes a trial splits: ``data.dataset``, except a run with its own number of known
+    classes (Fig. 11, 12) on CIFAR+N, whose known classes are fixed by the authors' lists: it draws ``num_known``
+    of CIFAR10's classes and takes CIFAR10's other classes as its unknowns."""
+    if num_known is not None and dataset_source(params["data"]["dataset"]).images_of:
+        return base_dataset(params)
+    return params["data"]["dataset"]
+
+
 def split_of(params: dict, index: int, num_known: int | None = None) -> OpenSetSplit:
     """The known/unknown classes of trial ``index`` (the authors' list ``index`` where one exists)."""
+    dataset = trial_dataset(params, num_known)
     num_known = num_known or params["data"]["num_known"]
-    return open_set_split(params["data"]["dataset"], index, num_known=num_known, seed=params["run"]["seed"])
+    return open_set_split(dataset, index, num_known=num_known, seed=params["run"]["seed"])
 
 
 def open_set(params: dict, index: int, num_known: int | None = None) -> OpenSetData:
     """The three image sets of trial ``index``: known training, known test, unknown test images."""
     train, test = train_test(params)
     split = split_of(params, index, num_known)
-    unknowns = dataset_source(params["data"]["dataset"]).unknowns_from
+    unknowns = dataset_source(trial_dataset(params, num_known)).unknowns_from
     unknown_test = None
     if unknowns is not None:
         unknown_test = per_class_subset(load_set(params, unknowns, False), params["data"]["test_per_class"],

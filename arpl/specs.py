@@ -68,6 +68,7 @@ class TrainSpec:
     channels_last: bool = setting("train", False)
     compile: bool = setting("train", False)
     on_nonfinite: str = setting("run", "stop")         # "stop" | "skip_batch"
+    portable_kernels: bool = setting("run", False)     # CPU kernels independent of the CPU (arpl.portable)
     data_tag: str = ""              # identifies the training data (dataset, split, subset)
     init_from: str = ""             # warm start: "<checkpoint path>@<its fingerprint>" ("" = from scratch)
 
@@ -131,7 +132,10 @@ def code_version() -> str:
 def fingerprint(model: ModelSpec, train: TrainSpec) -> str:
     """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint. A method or
     backbone outside ``arpl`` (named ``module:attribute``) adds the source of its module, which shapes the run too."""
-    parts = [spec_dict(model), spec_dict(train), code_version()]
+    train_dict = spec_dict(train)
+    if not train_dict["portable_kernels"]:
+        del train_dict["portable_kernels"]  # off: the fingerprints of runs from before the switch existed hold
+    parts = [spec_dict(model), train_dict, code_version()]
     for name in (model.method, model.backbone):
         if ":" in name:
             parts.append(module_source_version(name.partition(":")[0]))

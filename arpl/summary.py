@@ -125,6 +125,22 @@ def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
             ". Differences between methods smaller than this spread are not meaningful on this profile.")
 
 
+def own_per_split(osr_per_split: str | Path = "runs/osr/per_split.csv") -> pd.DataFrame | None:
+    """The open-set numbers of every split, own score (None without open-set trials)."""
+    if not Path(osr_per_split).exists():
+        return None
+    per_split = pd.read_csv(osr_per_split)
+    return per_split[per_split.score == "own"]
+
+
+def auroc_means(osr_summary: str | Path = "runs/osr/summary.csv") -> dict[str, tuple[float, int]]:
+    """Per method: the open-set AUROC averaged over splits (own score) and the number of splits averaged."""
+    if not Path(osr_summary).exists():
+        return {}
+    own = pd.read_csv(osr_summary).query("score == 'own'")
+    return {r.method: (float(r.AUROC_mean), int(r.splits)) for r in own.itertuples()}
+
+
 def is_anchor_profile(params: dict) -> bool:
     """True when ``params`` follow the protocol of the authors'-code runs in ``arpl/anchors_fashion_mnist.csv``
     (Fashion-MNIST, full data, 32 px x 3 channels, classifier32, 40 epochs)."""

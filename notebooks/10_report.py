@@ -10,7 +10,7 @@ params_file = "params.yaml"
 # %%
 from pathlib import Path
 
-from arpl import paper, report, summary
+from arpl import paper, report, spread, summary
 from arpl.config import load_params
 from arpl.figures.bars import anchor_bars
 from arpl.figures.saving import save_figure
@@ -31,9 +31,33 @@ pages = summary.render_stage_pages("runs/notebooks", reports)
 # %%
 headline = summary.headline_table()
 facts = summary.facts(params)
-notes = [note for note in (paper.reference_note(params["data"]["dataset"]), summary.spread_note()) if note]
+seed_spread = spread.load_spread(params)
+means = summary.auroc_means()
+if means:
+    headline["AUROC vs best"] = headline.method.map(spread.versus_best(means, seed_spread))
+notes = [note for note in (paper.reference_note(params["data"]["dataset"]), summary.spread_note(),
+                           spread.spread_note(params, seed_spread)) if note]
 headline_html = report.dataframe_html(headline)
 headline
+
+# %% [markdown]
+# ## Seed-to-seed spread
+# How far another seed (or another CPU, whose kernels round differently: `docs/reproducibility.md`) moves each
+# number, measured by `benchmarks/seed_spread.py` for these settings, beside the spread between splits; then the
+# differences between methods (open-set AUROC, row minus column), marked "not meaningful" where smaller than the
+# spread.
+
+# %%
+if seed_spread is not None:
+    spread_html = report.dataframe_html(spread.spread_table(seed_spread, summary.own_per_split()))
+    differences = spread.method_differences(means, seed_spread) if means else None
+    headline_html += ("<h2>Seed-to-seed spread</h2>" + spread_html
+                      + ("<h3>Differences between methods (AUROC, row - column)</h3>"
+                         + report.dataframe_html(differences.reset_index()) if differences is not None else ""))
+    display_tables = (spread.spread_table(seed_spread, summary.own_per_split()), differences)
+else:
+    display_tables = "not measured for these settings"
+display_tables
 
 # %% [markdown]
 # ## Split by split against the authors' code

@@ -25,6 +25,7 @@ from arpl.data.files import ImageFiles, StreamBatches
 from arpl.data.transforms import Augment
 from arpl.distributed import DistContext, barrier, unwrap
 from arpl.network import OpenSetNet
+from arpl.portable import check_process
 from arpl.specs import ModelSpec, TrainSpec, fingerprint
 from arpl.training.algorithm1 import plain_pass
 from arpl.training.algorithm2 import confusing_pass
@@ -62,6 +63,7 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor | Ima
     in the authors' code). ``evaluate(net, epoch)`` may add metrics (e.g. AUROC) to each epoch's line.
     """
     device = torch.device(device)
+    check_process(train_spec.portable_kernels and device.type == "cpu")
     run_dir = Path(run_dir)
     checkpoint = checkpoint_in(run_dir)
     label = label or f"{model_spec.method}"

@@ -1,0 +1,178 @@
+"""The measured seed-to-seed spread of the published numbers, and what it makes of a difference.
+
+The pipeline publishes one model per split (and one all-class model), so every number in ``metrics/`` carries the
+noise of one training run: another seed, or another CPU whose kernels round differently (docs/reproducibility.md),
+gives another model. ``benchmarks/seed_spread.py`` measures that noise: it trains the profile's methods on one
+split and the all-class models with a few seeds, through the pipeline's own training and evaluation code, and
+writes one row per number to :data:`SPREAD_CSV`, tagged with the :func:`params_fingerprint` of the settings it
+was measured under. The report and ``python -m arpl reproduce`` read the rows of the current settings only.
+
+From the seeds' standard deviation ``sigma`` of a number (one model), a published number that averages ``n``
+models (the splits of ``metrics/osr.json``; 1 otherwise) has standard deviation ``sigma / sqrt(n)``; two runs
+that differ only by noise differ by ``sqrt(2) sigma / sqrt(n)`` on average, and by less than
+:func:`tolerance` ``= 2 sqrt(2) sigma / sqrt(n)`` in about 95% of cases. The same holds for the difference of
+two methods in one run: a difference below ``2 sqrt(sigma_a^2 + sigma_b^2) / sqrt(n)`` is not meaningful.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+SPREAD_CSV = Path("benchmarks/seed_spread.csv")
+COLUMNS = ("profile", "fingerprint", "torch", "cpu_capability", "portable", "split", "seed", "file", "method",
+           "metric", "value")
+# Keys that do not change what a run computes, or that the measurement itself varies.
+_NOT_FINGERPRINTED = {"profile": None, "run": ("seed", "workers", "progress", "device", "data_root"), "data": ("splits",),
+                      "osr": ("bootstrap",)}
+Z95 = 2.0  # about 95% of a normal distribution lies within two standard deviations
+
+
+def params_fingerprint(params: dict) -> str:
+    """A short hash of the settings that shape the numbers: every key of ``params`` except the seed, the
+    splits, the worker count, the progress bars, the device and the bootstrap resamples."""
+    kept = {}
+    for section, value in params.items():
+        dropped = _NOT_FINGERPRINTED.get(section, ())
+        if dropped is None:
+            continue
+        kept[section] = {k: v for k, v in value.items() if k not in dropped} if isinstance(value, dict) else value
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The seed-to-seed standard deviation of each number of one model, measured under one fingerprint."""
+
+    table: pd.DataFrame  # file, method, metric, sigma, seeds, low, high, split
+    fingerprint: str
+    split: int
+    seeds: int
+
+    def sigma(self, file: str, method: str, metric: str) -> float | None:
+        """Standard deviation over seeds of ``metric`` of ``method`` in ``file`` (None: not measured)."""
+        match = self.table[(self.table.file == file) & (self.table.method == method) & (self.table.metric == metric)]
+        return None if match.empty else float(match.sigma.iloc[0])
+
+
+def load_spread(params: dict, path: str | Path = SPREAD_CSV) -> Spread | None:
+    """The spread measured under ``params``' fingerprint, from ``path`` (None: not measured for these settings).
+    A seed measured twice counts once (the last row)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    rows = pd.read_csv(path, dtype={"fingerprint": str})
+    rows = rows[rows.fingerprint == params_fingerprint(params)]
+    if rows.empty:
+        return None
+    rows = rows.drop_duplicates(["split", "seed", "file", "method", "metric"], keep="last")
+    split = int(rows.split.mode().iloc[0])
+    rows = rows[rows.split == split]
+    table = (rows.groupby(["file", "method", "metric"], sort=False).value
+             .agg(sigma=lambda v: float(v.std(ddof=1)) if len(v) > 1 else math.nan, seeds="count", low="min",
+                  high="max")
+             .reset_index())
+    table = table[table.seeds > 1]
+    if table.empty:
+        return None
+    return Spread(table=table, fingerprint=params_fingerprint(params), split=split, seeds=int(table.seeds.max()))
+
+
+def tolerance(sigma: float, models: int = 1) -> float:
+    """How far two runs of a number that averages ``models`` models may lie apart by noise alone (95%)."""
+    return Z95 * math.sqrt(2.0) * sigma / math.sqrt(models)
+
+
+def difference_threshold(sigma_a: float, sigma_b: float, models_a: int = 1, models_b: int = 1) -> float:
+    """The smallest difference between two methods' numbers (averaging ``models_a`` and ``models_b`` models)
+    that noise alone explains in fewer than about 5% of runs."""
+    return Z95 * math.sqrt(sigma_a ** 2 / models_a + sigma_b ** 2 / models_b)
+
+
+def spread_table(spread: Spread, per_split: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The front page's spread table, per method: the seed-to-seed standard deviation and range of the open-set
+    AUROC on the measured split, the split-to-split standard deviation of the same run (``per_split``:
+    ``runs/osr/per_split.csv``, own score) and the seed-to-seed standard deviation of the OOD AUROC per set and
+    of the closed-set accuracy (all-class models)."""
+    rows = []
+    for method in dict.fromkeys(spread.table.method):
+        row = {"method": method}
+        own = spread.table[(spread.table.method == method)]
+        auroc = own[(own.file == "osr") & (own.metric == "AUROC")]
+        if not auroc.empty:
+            a = auroc.iloc[0]
+            row[f"AUROC split {spread.split}: sigma over seeds"] = round(a.sigma, 2)
+            row[f"AUROC split {spread.split}: range over seeds"] = f"{a.low:.1f}-{a.high:.1f}"
+        if per_split is not None:
+            splits = per_split[(per_split.method == method)]
+            if len(splits) > 1:
+                row["AUROC: sigma over splits"] = round(float(splits.AUROC.std(ddof=1)), 2)
+        for r in own[own.file == "ood_auroc"].itertuples():
+            row[f"OOD AUROC {r.metric}: sigma"] = round(r.sigma, 2)
+        accuracy = own[(own.file == "closed_set") & (own.metric == "ACC")]
+        if not accuracy.empty:
+            row["closed-set accuracy: sigma"] = round(float(accuracy.sigma.iloc[0]), 2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def method_differences(means: dict[str, tuple[float, int]], spread: Spread, file: str = "osr",
+                       metric: str = "AUROC") -> pd.DataFrame:
+    """Pairwise differences (row minus column) of ``means`` (method -> (published number, models it averages)),
+    each marked "(not meaningful)" when smaller than :func:`difference_threshold` of the two methods' measured
+    sigmas, or "(no spread)" when a method's sigma was not measured."""
+    methods = list(means)
+    table = pd.DataFrame(index=methods, columns=methods, dtype=object)
+    for a in methods:
+        for b in methods:
+            if a == b:
+                table.loc[a, b] = ""
+                continue
+            (value_a, models_a), (value_b, models_b) = means[a], means[b]
+            difference = value_a - value_b
+            sa, sb = spread.sigma(file, a, metric), spread.sigma(file, b, metric)
+            if sa is None or sb is None:
+                mark = " (no spread)"
+            else:
+                meaningful = abs(difference) >= difference_threshold(sa, sb, models_a, models_b)
+                mark = "" if meaningful else " (not meaningful)"
+            table.loc[a, b] = f"{difference:+.1f}{mark}"
+    return table.rename_axis(f"{metric}: row - column")
+
+
+def versus_best(means: dict[str, tuple[float, int]], spread: Spread | None, file: str = "osr",
+                metric: str = "AUROC") -> dict[str, str]:
+    """For the headline table, per method: its distance to the best method's ``metric`` (``means``: method ->
+    (published number, models it averages)), marked "(not meaningful)" when within :func:`difference_threshold`
+    of the two methods' measured sigmas; "best" for the best one, "no measured spread" without a sigma."""
+    best = max(means, key=lambda method: means[method][0])
+    column = {}
+    for method, (value, models) in means.items():
+        if method == best:
+            column[method] = "best"
+            continue
+        sigmas = (spread.sigma(file, method, metric), spread.sigma(file, best, metric)) if spread else (None, None)
+        if None in sigmas:
+            column[method] = f"{value - means[best][0]:+.1f} (no measured spread)"
+            continue
+        meaningful = means[best][0] - value >= difference_threshold(*sigmas, models, means[best][1])
+        column[method] = f"{value - means[best][0]:+.1f}" + ("" if meaningful else " (not meaningful)")
+    return column
+
+
+def spread_note(params: dict, spread: Spread | None) -> str:
+    """One paragraph for the front page: what the spread is and how the tables use it, or that it was not
+    measured for these settings (and the command that measures it)."""
+    if spread is None:
+        return (f"Seed-to-seed spread: not measured for these settings (fingerprint {params_fingerprint(params)}; "
+                f"`python benchmarks/seed_spread.py` measures it into {SPREAD_CSV}). Without it, differences "
+                f"between methods and between machines cannot be judged: each number is one trained model.")
+    return (f"Seed-to-seed spread measured with {spread.seeds} seeds on split {spread.split} ({SPREAD_CSV}, "
+            f"fingerprint {spread.fingerprint}): each published number is one model per split, and another seed "
+            f"or another CPU's rounding moves it like the sigmas below. A difference between two methods smaller "
+            f"than 2 sqrt(sigma_a^2/n_a + sigma_b^2/n_b) (n = splits averaged) is marked \"not meaningful\".")
