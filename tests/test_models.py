@@ -141,6 +141,15 @@ def test_resnet_stem_strides_only_for_64px():
     assert resnet18(image_size=64).conv1.stride == (2, 2)
 
 
+def test_resnet_takes_imagenets_stem_from_128px():
+    """He et al.'s 7x7 convolution and 3x3 max pooling (Table 6, 224 px); below 128 px the 3x3 stem."""
+    for size in (128, 224):
+        net = resnet18(image_size=size)
+        assert net.conv1.kernel_size == (7, 7) and isinstance(net.pool, nn.MaxPool2d)
+        assert net(torch.zeros(2, 3, size, size)).shape == (2, 512)
+    assert resnet18(image_size=64).conv1.kernel_size == (3, 3) and isinstance(resnet18(image_size=64).pool, nn.Identity)
+
+
 def test_resnet_abn_covers_shortcut_batch_norms():
     model = resnet18(abn=True)
     plain_bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
