@@ -12,6 +12,7 @@ in one thread (``run.workers: 1``, ``OMP_NUM_THREADS=1``).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -88,6 +89,10 @@ def test_quick_run_of_paper_profile(profile, tmp_path):
     body = index.split("<body>", 1)[1].lstrip()
     assert body.startswith('<p class="warning">Quick run of profile'), body[:300]
     _check_paper_tables(repo, params)
+    if not params["data"]["splits"]:  # DomainNet, ImageNet: the all-class model's OOD sets are the headline
+        assert json.loads((repo / "metrics" / "osr.json").read_text()) == {}
+        assert "switched off in this profile (data.splits)" in index
+        assert f"{params['ood']['sets'][0]} AUROC / OSCR" in index
     ood_page = (repo / "reports" / "05_ood.html").read_text()
     for name in params["ood"]["sets"]:
         assert name in set(pd.read_csv(repo / "runs" / "ood" / "table3.csv").out), name

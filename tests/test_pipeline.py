@@ -210,57 +210,6 @@ def _epoch_of(checkpoint: Path) -> int:
     return payload["epoch"] if payload["train_spec"]["epochs"] == 40 else 0
 
 
-def _write_small_domainnet(base: Path) -> None:
-    """DomainNet's layout with 345 class folders per domain; one 16 px image per class and part (two for
-    training), so every class of both halves exists. Colours follow the class, so the task is learnable."""
-    from PIL import Image
-
-    classes = [f"class_{i:03d}" for i in range(345)]
-    for domain, shade in (("real", 0), ("clipart", 90)):
-        for name in classes:
-            (base / domain / name).mkdir(parents=True)
-        for part, count in (("train", 2), ("test", 1)):
-            lines = []
-            for label, name in enumerate(classes[:335]):
-                for k in range(count):
-                    relative = f"{domain}/{name}/{part}_{k}.png"
-                    colour = ((label * 37 + shade) % 256, (label * 11) % 256, (label * 53 + k) % 256)
-                    Image.new("RGB", (20, 16), colour).save(base / relative)
-                    lines.append(f"{relative} {label}")
-            (base / f"{domain}_{part}.txt").write_text("\n".join(lines) + "\n")
-
-
-def test_profile_without_trials_runs_end_to_end(tmp_path):
-    """The domainnet profile, shrunk to CPU size, on small files in DomainNet's layout: the all-class models
-    train, osr / incremental / figures / ablations record that they are switched off, the OOD table has
-    AUROC and OSCR per shifted set, and the report's headline is built from it."""
-    import yaml
-
-    from arpl.config import profile_text
-
-    repo = _copy_repository(tmp_path)
-    params = yaml.safe_load(profile_text("domainnet"))
-    params["model"]["backbone"] = "small"
-    params["data"]["image_size"] = 32
-    params["train"].update(epochs=1, batch_size=64, amp=False, channels_last=False)
-    params["confusing"].update(ngf=8, ndf=8)
-    params["ood"]["sets"] = ["domainnet-real-B", "domainnet-clipart-A"]
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _write_small_domainnet(repo / "data" / "external" / "domainnet")
-    _run(["dvc", "repro"], repo)
-    osr_page = (repo / "runs" / "notebooks" / "04_osr.ipynb").read_text()
-    assert "switched off" in osr_page and json.loads((repo / "metrics" / "osr.json").read_text()) == {}
-    for stage in ("07_incremental", "08_figures", "09_ablations"):
-        assert "switched off" in (repo / "runs" / "notebooks" / f"{stage}.ipynb").read_text()
-    ood = pd.read_csv(repo / "runs" / "ood" / "table3.csv")
-    assert set(ood.method) == {"Softmax", "ARPL", "ARPL+CS"}
-    assert set(ood.out) == {"domainnet-real-B", "domainnet-clipart-A"} and ood.OSCR.between(0, 100).all()
-    assert set(json.loads((repo / "metrics" / "closed_set.json").read_text())) == {"Softmax", "ARPL", "ARPL+CS"}
-    index = (repo / "reports" / "index.html").read_text()
-    assert "domainnet-clipart-A AUROC / OSCR" in index and "04_osr.html" in index
-    assert "switched off in this profile (data.splits)" in index
-
-
 def _copy_finished_run(repo: Path, target: Path) -> Path:
     """A copy of the finished smoke run (workspace, git repository and DVC cache), so a test can change it."""
     shutil.copytree(repo, target, symlinks=True, ignore=shutil.ignore_patterns("plots_html"))
