@@ -40,5 +40,5 @@ def paper_comparison(table: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
         published = paper.paper_results(table=name, metric="ACC")
         if dataset in set(published.dataset):
             ours = pd.DataFrame({"method": table.method, "metric": "ACC", "mean": table.ACC})
-            return paper.paper_vs_ours(ours, table=name, dataset=dataset)
+            return paper.paper_vs_ours(ours, table=name, dataset=dataset, percent=True)
     return None

@@ -43,4 +43,4 @@ def paper_comparison(table: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
         var_name="metric", value_name="mean")
     reported = set(zip(published.out_dataset, published.metric))
     ours = ours[[key in reported for key in zip(ours.out_dataset, ours.metric)]]
-    return paper.paper_vs_ours(ours, table=name, dataset=dataset)
+    return paper.paper_vs_ours(ours, table=name, dataset=dataset, percent=True)

@@ -173,5 +173,5 @@ def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame | None
     for table, metric in (("table1", "AUROC"), ("table2", "OSCR")):
         ours = pd.DataFrame({"method": own.method, "metric": metric, "mean": own[f"{metric}_mean"],
                              "std": own[f"{metric}_std"]})
-        parts.append(paper.paper_vs_ours(ours, table=table, dataset=published))
+        parts.append(paper.paper_vs_ours(ours, table=table, dataset=published, percent=True))
     return pd.concat(parts, ignore_index=True)

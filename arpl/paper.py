@@ -189,16 +189,18 @@ def _resolve_dataset(paper: pd.DataFrame, dataset: str | None, table: str) -> st
 
 
 def paper_vs_ours(ours: pd.DataFrame, table: str | int, dataset: str | None = None,
-                  out_dataset: str | None = None) -> pd.DataFrame:
+                  out_dataset: str | None = None, percent: bool = False) -> pd.DataFrame:
     """Put our results beside the paper's ``table`` row by row; ``difference`` = ours - paper (percent).
 
     ``ours`` has columns method, metric, mean (percent), optionally std, dataset and out_dataset (per-row
     values override the ``dataset``/``out_dataset`` arguments). Method names follow the paper's strings,
     except that our "Softmax" is the paper's "Cross Entropy" in Table 3. Our rows the paper has no entry
-    for are kept with NaN paper values and a ``note`` saying so.
+    for are kept with NaN paper values and a ``note`` saying so. Values that are all <= 1 are refused as
+    fractions unless ``percent`` says they are percentages.
     """
     _require_columns(ours, ("method", "metric", "mean"), "ours")
-    _require_percent(ours["mean"], "ours['mean'] values")
+    if not percent:  # the pipeline's own tables are percent by construction, and may all be <= 1 % (quick runs)
+        _require_percent(ours["mean"], "ours['mean'] values")
     name = table_name(table)
     paper = paper_results(name)
     per_row_keys = [column for column in ("dataset", "out_dataset") if column in ours.columns]

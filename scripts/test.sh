@@ -6,4 +6,4 @@ if [ ! -x .venv/bin/python ]; then
   echo "No .venv yet: run 'bash scripts/setup.sh' (or scripts/reproduce.sh) first." >&2
   exit 2
 fi
-exec .venv/bin/python -m pytest -n 2 -q "$@"
+exec .venv/bin/python -m pytest -n 2 --dist worksteal -q "$@"

@@ -78,6 +78,8 @@ def test_closed_set_accuracy_beside_table4_and_table6():
     assert table4.paper_mean.tolist() == [70.8, 72.1] and table4.difference.tolist() == pytest.approx([19.2, 18.9])
     assert closed_set.paper_comparison(ours, "imagenet-1k").paper_mean.tolist() == [69.6, 70.2]
     assert closed_set.paper_comparison(ours, "svhn") is None
+    tiny = pd.DataFrame({"method": ["Softmax", "ARPL"], "ACC": [1.0, 0.0]})  # 1 % of 100 classes: a quick run
+    assert closed_set.paper_comparison(tiny, "cifar100").ours_mean.tolist() == [1.0, 0.0]
 
 
 def test_osr_comparison_only_where_tables_1_2_have_the_dataset():
