@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,7 @@ def test_quick_run_of_paper_profile(profile, tmp_path):
            **fake_environment(repo / params["run"]["data_root"] / MD5_FILE)}
     again = subprocess.run(["dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True, check=True)
     assert "Running stage" not in again.stdout, again.stdout
+    shutil.rmtree(repo.parent)  # checkpoints and DVC cache take 3-15 GB a profile; a failed run stays to look at
 
 
 def _check_paper_tables(repo: Path, params: dict) -> None:
