@@ -4,6 +4,7 @@ fail its stage with the cell named."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -33,12 +34,11 @@ def _run(command: list[str], cwd: Path, check: bool = True) -> subprocess.Comple
 
 
 def _copy_repository(target: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
+    """The repository's files in ``target`` (``scripts/quick_run.py``'s copy), as the smoke profile's git repository."""
+    spec = importlib.util.spec_from_file_location("quick_run", ROOT / "scripts" / "quick_run.py")
+    quick_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quick_run)
+    quick_run.copy_repository(target)
     _run([sys.executable, "-m", "arpl", "profile", "smoke"], target)
     _run(["git", "init", "-q"], target)
     _run(["git", "add", "-A"], target)
