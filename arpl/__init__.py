@@ -1,12 +1,14 @@
 """arpl: a reference companion for 'Adversarial Reciprocal Points Learning for Open Set Recognition'
-(Chen, Peng, Wang, Tian; IEEE TPAMI). Modules, one concept each:
+(Chen, Peng, Wang, Tian; IEEE TPAMI). Three layers, each importing only the ones below it (docs/architecture.md):
 
-- data: datasets, transforms, open-set splits, batches     - models: backbones with auxiliary BN, DCGAN
-- heads: Softmax / GCPL / RPL / ARPL losses (Eq. 6-19)     - scores: open-set scores (Eq. 20 and others)
-- metrics, stats: AUROC, OSCR (Eq. 21-22), TNR, DTACC...   - training: Algorithms 1 and 2
-- registry: datasets and backbones by name or import path  - config: the params.yaml schema
-- profile_data, run_specs, runs, train_runs: params.yaml -> images, specs, run folders and seeds, trained runs
-- figures: the paper's figures, one module per family      - report, paper: the HTML report, the paper's numbers
+- ``arpl.stages``: one module per pipeline stage, named like its notebook (data, train, confusing, osr, ood,
+  closed_set, incremental, figures, ablations, report), plus the download stage and the training plan;
+- ``arpl.pipeline``: the plumbing that turns ``params.yaml`` into runs: schema and validation, profiles, run
+  specs and folders, trained runs, the worker pool, the notebook runner, the report pages, derived DVC deps;
+- the library, which your own code imports: ``data`` (datasets, splits, batches), ``models`` (backbones with
+  auxiliary BN, the DCGAN pair), ``methods`` (Softmax / GCPL / RPL / ARPL losses, Eq. 6-19), ``training``
+  (Algorithms 1 and 2, specs, checkpoints, DDP), ``scores``, ``metrics`` (AUROC, OSCR Eq. 21-22, TNR, DTACC),
+  ``stats``, ``evaluate``, ``figures``, ``paper`` (the published numbers), ``registry``, ``io``, ``portable``.
 """
 
 __version__ = "0.1.0"

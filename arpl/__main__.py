@@ -73,9 +73,9 @@ def _portable_kernels(params_path: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from arpl.checks import check_everything
-    from arpl.config import load_params
-    from arpl.plan import plan_summary
+    from arpl.pipeline.checks import check_everything
+    from arpl.pipeline.params import load_params
+    from arpl.stages.plan import plan_summary
 
     for line in check_everything(args.params) + plan_summary(load_params(args.params)):
         print(line)
@@ -86,8 +86,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _prepare_data(args: argparse.Namespace) -> int:
-    from arpl.config import load_params
     from arpl.data.sources import ensure_fashion_mnist
+    from arpl.pipeline.params import load_params
 
     params = load_params(args.params)
     root = Path(params["run"]["data_root"])
@@ -97,9 +97,10 @@ def _prepare_data(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from arpl.config import profile_names, profile_params, profile_text, validate
     from arpl.io import save_text
-    from arpl.quick import quick_profile_text
+    from arpl.pipeline.params import validate
+    from arpl.pipeline.profile import profile_names, profile_params, profile_text
+    from arpl.pipeline.quick import quick_profile_text
 
     if args.name is None:
         print("profiles: " + ", ".join(profile_names()) + " (each also as a quick run: --quick)")
@@ -114,13 +115,13 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _notebook(args: argparse.Namespace) -> int:
-    from arpl.notebook import NotebookFailed, parse_parameters, run_notebook
+    from arpl.pipeline.notebook import NotebookFailed, parse_parameters, run_notebook
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("papermill").addFilter(_notebook_output_only)
     if args.when:
-        from arpl.config import load_params
-        from arpl.notebook import param_value, write_switched_off
+        from arpl.pipeline.notebook import param_value, write_switched_off
+        from arpl.pipeline.params import load_params
 
         value = param_value(load_params(), args.when)
         if not value:
@@ -152,8 +153,8 @@ def _notebook_output_only(record: logging.LogRecord) -> bool:
 
 def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:
     """Your own modules named in ``params_path`` that a stage reading them misses in its deps in dvc.yaml
-    (:func:`arpl.stage_deps.own_module_gaps`): of every stage, or of the one running ``notebook``."""
-    from arpl.stage_deps import notebook_stage, own_module_gaps
+    (:func:`arpl.pipeline.stage_deps.own_module_gaps`): of every stage, or of the one running ``notebook``."""
+    from arpl.pipeline.stage_deps import notebook_stage, own_module_gaps
 
     if not (Path("dvc.yaml").is_file() and Path(params_path).is_file()):
         return []
@@ -168,10 +169,11 @@ def _train(args: argparse.Namespace) -> int:
     following ``dvc repro`` reuses them); under ``torchrun --nproc_per_node=N`` with DistributedDataParallel."""
     import torch.distributed as dist
 
-    from arpl import runs, train_runs
-    from arpl.config import load_params
-    from arpl.distributed import init_distributed
     from arpl.methods import registered_name
+    from arpl.pipeline import runs, trained
+    from arpl.pipeline.params import load_params
+    from arpl.stages import train
+    from arpl.training.distributed import init_distributed
 
     params = load_params(args.params)
     names = params["train"]["methods"] if args.stage == "train" else params["confusing"]["variants"]
@@ -182,10 +184,10 @@ def _train(args: argparse.Namespace) -> int:
                          f"of those or add it there.")
     context = init_distributed(params["run"]["device"])
     try:
-        rows = train_runs.train_stage(params, args.stage, [name], context)[name]
+        rows = trained.train_stage(params, args.stage, [name], context)[name]
         if context.is_main:
             for row in rows:
-                metrics = "  ".join(f"{key} {value}" for key, value in train_runs.headline(row).items())
+                metrics = "  ".join(f"{key} {value}" for key, value in train.headline(row).items())
                 print(f"{runs.method_name(name)} {row['run']}: {metrics}", flush=True)
     finally:
         if dist.is_initialized():
@@ -194,8 +196,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from arpl.config import load_params
-    from arpl.download import download
+    from arpl.pipeline.params import load_params
+    from arpl.stages.download import download
 
     for name, status in download(load_params(args.params)).items():
         print(f"{name}: {status}")
@@ -225,12 +227,12 @@ def _prepare_imagenet(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    """Print the per-number comparison (:mod:`arpl.reproduce`); exit 1 when a number lies outside the spread."""
+    """Print the per-number comparison (:mod:`arpl.pipeline.reproduce`); exit 1 when a number lies outside the spread."""
     import pandas as pd
 
-    from arpl.config import load_params
-    from arpl.reproduce import OUTSIDE, IDENTICAL, committed_metrics, compare, current_metrics, summary_line
-    from arpl.spread import load_spread, params_fingerprint
+    from arpl.pipeline.params import load_params
+    from arpl.pipeline.reproduce import IDENTICAL, OUTSIDE, committed_metrics, compare, current_metrics, summary_line
+    from arpl.pipeline.spread import load_spread, params_fingerprint
 
     params = load_params(args.params)
     spread = load_spread(params, args.spread)
@@ -251,7 +253,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _deps(args: argparse.Namespace) -> int:
-    from arpl.stage_deps import check, compact_files, derive
+    from arpl.pipeline.stage_deps import check, compact_files, derive
 
     for name, derived in derive(".").items():
         print(f"{name}:")

@@ -10,8 +10,8 @@ import torch
 
 from arpl.data.files import ImageFiles, eval_batches
 from arpl.methods import get_method
-from arpl.network import OpenSetNet
 from arpl.scores import score
+from arpl.training.network import OpenSetNet
 
 
 @dataclass

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+
 def unknown_name_error(kind: str, name: object, allowed: tuple[str, ...] | list[str]) -> ValueError:
     """A ValueError naming the bad value, the allowed values and the closest match."""
     message = f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}"

@@ -71,11 +71,11 @@ def trace(out: Path, method: str, split: int, batches: int, flags: dict[str, boo
     from torch.utils._python_dispatch import TorchDispatchMode
 
     sys.path.insert(0, str(ROOT))
-    from arpl.config import profile_params
     from arpl.data.batches import Batches
-    from arpl.profile_data import open_set
-    from arpl.run_specs import run_specs
-    from arpl.runs import split_run
+    from arpl.pipeline.profile import profile_params
+    from arpl.pipeline.profile_data import open_set
+    from arpl.pipeline.run_specs import run_specs
+    from arpl.pipeline.runs import split_run
     from arpl.training.parts import build_parts
     from arpl.training.step import memory_format
 

@@ -1,8 +1,8 @@
 """What each lever of the CPU default buys: AUROC per split against seconds (issue: a default that means something).
 
-A *recipe* is a set of ``params.yaml`` overrides (dotted keys) on top of ``arpl/profiles/cpu-default.yaml``.
+A *recipe* is a set of ``params.yaml`` overrides (dotted keys) on top of ``arpl/pipeline/profiles/cpu-default.yaml``.
 For each recipe, method and split this trains one open-set model with the pipeline's own code
-(``arpl.train_runs.train_run``), scores the full test split with the method's own score, and appends one
+(``arpl.pipeline.trained.train_run``), scores the full test split with the method's own score, and appends one
 row to ``benchmarks/levers.csv``: accuracy, AUROC, OSCR, seconds and images/s of training. Runs go to
 independent single-thread worker processes (``--workers``, default: the CPU count), the way the pipeline
 trains, because two torch threads on two busy cores are much slower than two one-thread processes.
@@ -52,7 +52,8 @@ def parse_override(text: str) -> tuple[str, object]:
 
 def recipe_params(overrides: dict) -> dict:
     """cpu-default with ``overrides`` applied and validated (data root: the repository's data/raw)."""
-    from arpl.config import profile_text, validate
+    from arpl.pipeline.params import validate
+    from arpl.pipeline.profile import profile_text
 
     params = yaml.safe_load(profile_text("cpu-default"))
     for key, value in overrides.items():
@@ -67,16 +68,17 @@ def measure(job: tuple[str, dict, str, int]) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from arpl import metrics, profile_data, train_runs
+    from arpl import metrics
     from arpl.evaluate import predict
-    from arpl.runs import split_run
+    from arpl.pipeline import profile_data, trained
+    from arpl.pipeline.runs import split_run
 
     name, overrides, method, split = job
     params = recipe_params(overrides)
     data = profile_data.open_set(params, split)
     with tempfile.TemporaryDirectory() as folder:
         tic = time.perf_counter()
-        result = train_runs.train_run(params, method, data.train_known, Path(folder), split_run(split))
+        result = trained.train_run(params, method, data.train_known, Path(folder), split_run(split))
         seconds = time.perf_counter() - tic
     known = predict(result.net, data.test_known.images)
     unknown = predict(result.net, data.test_unknown.images)

@@ -4,12 +4,12 @@ trained with a few seeds, evaluated as the pipeline evaluates them.
 The pipeline publishes one model per split and one all-class model per method, so each number of ``metrics/``
 is one draw: another seed, or another CPU whose kernels round differently (docs/reproducibility.md), draws
 another. This script measures how far such draws lie apart. For each seed it sets ``run.seed``, keeps only
-``--split`` of ``data.splits`` and trains, with the pipeline's own code (``arpl.train_runs.train_stage``, the
+``--split`` of ``data.splits`` and trains, with the pipeline's own code (``arpl.pipeline.trained.train_stage``, the
 one-thread workers of ``run.workers`` included), every method of ``train.methods`` and the first variant of
 ``confusing.variants`` (ARPL+CS) on that split and on all classes, in ``--work``/seed<N>/runs (never the
 pipeline's ``runs/``). It then evaluates them like the osr, ood and closed_set stages (own score) and appends
 one row per number to ``--output`` (default benchmarks/seed_spread.csv, committed), tagged with the profile,
-the settings' fingerprint (``arpl.spread.params_fingerprint``), torch, the CPU capability and whether the
+the settings' fingerprint (``arpl.pipeline.spread.params_fingerprint``), torch, the CPU capability and whether the
 kernels were portable. The report and ``python -m arpl reproduce`` read the rows of the current settings.
 A seed already measured under the same fingerprint and split is skipped (rerun to add seeds).
 
@@ -53,18 +53,19 @@ def seed_params(params: dict, seed: int, split: int) -> dict:
 def measure_seed(params: dict) -> list[dict]:
     """Train (or reuse) and evaluate the runs of one seed in the current folder; one row per number:
     ``{"file", "method", "metric", "value"}`` (file: osr = the open-set trial, ood_auroc, closed_set)."""
-    from arpl import closed_set, ood, osr, train_runs
+    from arpl.pipeline import trained
+    from arpl.stages import closed_set, ood, osr
 
-    train_runs.train_stage(params, "train", params["train"]["methods"])
+    trained.train_stage(params, "train", params["train"]["methods"])
     if params["confusing"]["variants"]:
-        train_runs.train_stage(params, "confusing", params["confusing"]["variants"])
+        trained.train_stage(params, "confusing", params["confusing"]["variants"])
     rows = []
     for trial in osr.predict_all(params):
         values = osr.trial_metrics(trial, "own")
         rows += [{"file": "osr", "method": trial.method, "metric": m, "value": values[m]}
                  for m in ("AUROC", "OSCR", "ACC")]
     if params["train"]["closed_set"]:
-        models = closed_set.all_class_models(params)
+        models = trained.all_class_models(params)
         rows += [{"file": "ood_auroc", "method": r.method, "metric": r.out, "value": r.AUROC}
                  for r in ood.ood_table(params, models).itertuples()]
         rows += [{"file": "closed_set", "method": r.method, "metric": "ACC", "value": r.ACC}
@@ -86,9 +87,9 @@ def main() -> int:
     import pandas as pd
     import torch
 
-    from arpl.config import load_params
+    from arpl.pipeline.params import load_params
+    from arpl.pipeline.spread import COLUMNS, params_fingerprint
     from arpl.portable import active, apply_backend_flags
-    from arpl.spread import COLUMNS, params_fingerprint
 
     apply_backend_flags()
     params = load_params(args.params)

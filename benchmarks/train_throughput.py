@@ -40,8 +40,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arpl.specs import ModelSpec, TrainSpec  # noqa: E402
 from arpl.training import fit  # noqa: E402
+from arpl.training.specs import ModelSpec, TrainSpec  # noqa: E402
 
 METHODS = ("Softmax", "GCPL", "RPL", "ARPL", "ARPL+CS")
 NETWORKS = {"classifier32": (3, 32), "small": (1, 28)}  # network -> (channels, image size)

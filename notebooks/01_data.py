@@ -12,13 +12,13 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
-# %%
-from arpl import data_overview
-from arpl.checks import check_data
-from arpl.config import load_params
 from arpl.figures.images import image_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
+from arpl.pipeline.checks import check_data
+from arpl.pipeline.params import load_params
+# %%
+from arpl.stages import data
 
 params = load_params(params_file)
 
@@ -37,7 +37,7 @@ for line in check_data(params):
 # (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four.
 
 # %%
-splits = data_overview.describe_splits(params)
+splits = data.describe_splits(params)
 splits
 
 # %%
@@ -48,5 +48,5 @@ save_json(splits.to_dict(orient="records"), "runs/data/splits.json")
 # ## Known and unknown samples
 
 # %%
-figure = image_grid(data_overview.sample_rows(params))
+figure = image_grid(data.sample_rows(params))
 publish(figure, "runs/data/samples.png")

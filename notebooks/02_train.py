@@ -14,7 +14,7 @@
 #   cross-entropy (Eq. 8) plus `lambda` times the adversarial margin constraint (Eq. 12), Eq. 14.
 #
 # Each epoch prints one line (loss, training accuracy, test accuracy, AUROC and OSCR with the method's own
-# score, on a fixed subset of 250 test images per class: `arpl.train_runs.MONITOR_PER_CLASS`; the tables of
+# score, on a fixed subset of 250 test images per class: `arpl.pipeline.trained.MONITOR_PER_CLASS`; the tables of
 # the later stages use every test image) and writes an atomic checkpoint: an interrupted run resumes from its
 # last complete epoch. On the CPU the runs are independent one-thread processes side by side, one per core
 # (`run.workers`); the numbers do not depend on how many run at once.
@@ -25,9 +25,10 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl import train_runs
-from arpl.config import load_params
 from arpl.io import save_json
+from arpl.pipeline import trained
+from arpl.pipeline.params import load_params
+from arpl.stages import train
 
 params = load_params(params_file)
 methods = params["train"]["methods"]
@@ -37,7 +38,7 @@ methods = params["train"]["methods"]
 # The known classes of split *i* are the authors' list *i*; the seed of split *i* is `run.seed + i`.
 
 # %%
-runs = train_runs.train_stage(params, "train", methods)
+runs = trained.train_stage(params, "train", methods)
 summary = pd.DataFrame([{"method": method, **row} for method, rows in runs.items() for row in rows])
 
 # %% [markdown]
@@ -46,7 +47,7 @@ summary = pd.DataFrame([{"method": method, **row} for method, rows in runs.items
 # stage evaluates every model with every score, with intervals and the paper's numbers beside them.
 
 # %%
-save_json({method: {row["run"]: train_runs.headline(row) for row in rows} for method, rows in runs.items()},
+save_json({method: {row["run"]: train.headline(row) for row in rows} for method, rows in runs.items()},
           "runs/train/summary.json")
 summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seconds") if c in summary]].round(4)
 
@@ -58,4 +59,4 @@ summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seco
 # cross-entropy on `d_e - d_d`, which explains why it behaves much like Softmax scored by its max logit.
 
 # %%
-train_runs.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"
+train.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"

@@ -25,14 +25,15 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl import confusing_samples, profile_data, train_runs
-from arpl.config import load_params
 from arpl.figures.feature_space import feature_scatter
 from arpl.figures.images import image_grid, real_and_generated_rows
 from arpl.figures.saving import publish
 from arpl.figures.training import training_curves
 from arpl.io import save_json
-from arpl.runs import checkpoint_path, method_name
+from arpl.pipeline import profile_data, trained
+from arpl.pipeline.params import load_params
+from arpl.pipeline.runs import checkpoint_path, method_name
+from arpl.stages import confusing, train
 
 params = load_params(params_file)
 variants = params["confusing"]["variants"]
@@ -45,9 +46,9 @@ run, data = profile_data.showcase(params)  # the first split, or the all-class r
 # test images per class, as in the `train` stage).
 
 # %%
-runs = train_runs.train_stage(params, "confusing", variants)
+runs = trained.train_stage(params, "confusing", variants)
 summary = pd.DataFrame([{"variant": method_name(v), **row} for v, rows in runs.items() for row in rows])
-save_json({method_name(v): {row["run"]: train_runs.headline(row) for row in rows} for v, rows in runs.items()},
+save_json({method_name(v): {row["run"]: train.headline(row) for row in rows} for v, rows in runs.items()},
           "runs/confusing/summary.json")
 summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "loss_g") if c in summary]].round(4)
 
@@ -60,8 +61,8 @@ summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "l
 # %%
 cs_variant = "cs" if "cs" in variants else variants[0]
 checkpoint = checkpoint_path("confusing", cs_variant, run)
-generator = confusing_samples.load_generator(checkpoint)
-fake = confusing_samples.generate(generator, 30, seed=params["run"]["seed"])
+generator = confusing.load_generator(checkpoint)
+fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
 figure = image_grid(real_and_generated_rows(data.train_known.images, fake))
 publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 
@@ -73,12 +74,12 @@ publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 # generated samples to the low-response centre, where the unknowns are, and away from the known classes.
 
 # %%
-fake = confusing_samples.generate(generator, 500, seed=params["run"]["seed"])
+fake = confusing.generate(generator, 500, seed=params["run"]["seed"])
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
     path = checkpoint_path(stage, name, run)
     if path.exists():
-        views[title] = confusing_samples.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
+        views[title] = confusing.feature_view(path, data.test_known.images, data.test_known.labels.numpy(),
                                                       data.test_unknown.images, fake)
 for title, view in views.items():
     figure = feature_scatter(view["features"], view["labels"], None, f"Fig. 4: {title}, {run}", extra=view["extra"])
@@ -91,10 +92,10 @@ for title, view in views.items():
 # The paper reports that without ABN training collapses and that FT improves AUROC.
 
 # %%
-histories = {method_name(v): confusing_samples.history(checkpoint_path("confusing", v, run)) for v in variants}
+histories = {method_name(v): confusing.history(checkpoint_path("confusing", v, run)) for v in variants}
 arpl_path = checkpoint_path("train", "ARPL", run)
 if arpl_path.exists():
-    histories["ARPL"] = confusing_samples.history(arpl_path)
+    histories["ARPL"] = confusing.history(arpl_path)
 curves = ["test_acc", "auroc"] if run != "all" else ["test_acc", "loss"]  # the all-class run has no unknowns
 figure = training_curves(histories, curves, f"Fig. 10: ARPL+CS variants, {run}")
 publish(figure, "runs/confusing/figures/fig10_cs_variants.png")

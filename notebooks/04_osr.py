@@ -17,12 +17,13 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
-# %%
-from arpl import osr, paper
-from arpl.config import load_params
+from arpl import paper
 from arpl.figures.osr import oscr_curves, roc_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
+from arpl.pipeline.params import load_params
+# %%
+from arpl.stages import osr
 
 params = load_params(params_file)
 trials = osr.predict_all(params)

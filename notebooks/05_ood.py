@@ -16,15 +16,17 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
-# %%
-from arpl import closed_set, ood, paper
-from arpl.config import load_params
+from arpl import paper
 from arpl.io import save_json, save_table
-from arpl.profile_data import available_ood_sets
+# %%
+from arpl.pipeline import trained
+from arpl.pipeline.params import load_params
+from arpl.pipeline.profile_data import available_ood_sets
+from arpl.stages import ood
 
 params = load_params(params_file)
 print("out-of-distribution sets used:", ", ".join(available_ood_sets(params)))
-models = closed_set.all_class_models(params)
+models = trained.all_class_models(params)
 
 # %% [markdown]
 # ## Table 3 on this profile

@@ -8,15 +8,17 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
-# %%
-from arpl import closed_set, paper
-from arpl.config import load_params
+from arpl import paper
 from arpl.figures.bars import bar_table
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
+# %%
+from arpl.pipeline import trained
+from arpl.pipeline.params import load_params
+from arpl.stages import closed_set
 
 params = load_params(params_file)
-table = closed_set.accuracy_table(params, closed_set.all_class_models(params))
+table = closed_set.accuracy_table(params, trained.all_class_models(params))
 save_table(table, "runs/closed_set/table4.csv")
 save_json({r.method: {"ACC": round(r.ACC, 2)} for r in table.itertuples()}, "metrics/closed_set.json")
 table.round(2)

@@ -4,7 +4,7 @@
 # The paper trains a classifier on half of CIFAR100's classes, then adds the other classes one by one and
 # represents them with a set of *bases* learned on the base classes: softmax weights, GCPL prototypes or
 # ARPL reciprocal points. It reports that reciprocal points forget least. No code was published; the
-# reading implemented in `arpl.incremental` is:
+# reading implemented in `arpl.stages.incremental` is:
 #
 # 1. train backbone and head on the first `incremental.base_classes` classes of a random class order,
 #    then freeze them;
@@ -22,12 +22,13 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
-# %%
-from arpl import incremental, profile_data
-from arpl.config import load_params
 from arpl.figures.incremental import incremental_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
+from arpl.pipeline import profile_data
+from arpl.pipeline.params import load_params
+# %%
+from arpl.stages import incremental
 
 params = load_params(params_file)
 params = profile_data.with_train_subset(params, params["incremental"]["train_per_class"])

@@ -13,12 +13,13 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
-# %%
-from arpl import feature_space, profile_data
-from arpl.config import load_params
 from arpl.figures.feature_space import feature_scatter, score_histograms
 from arpl.figures.images import retrieval_strip
 from arpl.figures.saving import publish
+from arpl.pipeline import profile_data
+from arpl.pipeline.params import load_params
+# %%
+from arpl.stages import figures
 
 params = load_params(params_file)
 params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
@@ -33,8 +34,8 @@ split = params["figures"]["split"]
 # processes (one per CPU core); each epoch prints one line. The cells below only load them.
 
 # %%
-feature_space.train_models(params)
-views = feature_space.figure7_views(params)
+figures.train_models(params)
+views = figures.figure7_views(params)
 
 # %% [markdown]
 # ## Feature spaces (Fig. 1 and Fig. 7, top row)
@@ -64,7 +65,7 @@ for v in views:
 # %%
 arpl_view = views[4]
 data = profile_data.open_set(params, split)
-strip, positions = feature_space.retrieval_along_line(arpl_view, data)
+strip, positions = figures.retrieval_along_line(arpl_view, data)
 figure = retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
 publish(figure, "runs/figures/figures/fig6a_retrieval.png")
 
@@ -73,6 +74,6 @@ publish(figure, "runs/figures/figures/fig6a_retrieval.png")
 # ARPL with K known classes (a random K-class split for each K); the rest are unknown.
 
 # %%
-for v in feature_space.figure12_views(params):
+for v in figures.figure12_views(params):
     figure = feature_scatter(v.features, v.labels, v.points, f"Fig. 12: ARPL, {v.title}")
     display(publish(figure, f"runs/figures/figures/fig12_{v.slug}.png"))

@@ -10,10 +10,12 @@ params_file = "params.yaml"
 # %%
 from pathlib import Path
 
-from arpl import paper, report, spread, summary
-from arpl.config import load_params
+from arpl import paper
 from arpl.figures.bars import anchor_bars
 from arpl.figures.saving import save_figure
+from arpl.pipeline import pages, spread
+from arpl.pipeline.params import load_params
+from arpl.stages import report
 
 params = load_params(params_file)
 reports = Path("reports")
@@ -22,22 +24,22 @@ reports = Path("reports")
 # ## Stage pages
 
 # %%
-pages = summary.render_stage_pages("runs/notebooks", reports)
-[p["file"] for p in pages]
+stage_pages = report.render_stage_pages("runs/notebooks", reports)
+[p["file"] for p in stage_pages]
 
 # %% [markdown]
 # ## Headline table and the facts behind it
 
 # %%
-headline = summary.headline_table()
-facts = summary.facts(params)
+headline = report.headline_table()
+facts = report.facts(params)
 seed_spread = spread.load_spread(params)
-means = summary.auroc_means()
+means = report.auroc_means()
 if means:
     headline["AUROC vs best"] = headline.method.map(spread.versus_best(means, seed_spread))
-notes = [note for note in (paper.reference_note(params["data"]["dataset"]), summary.spread_note(),
+notes = [note for note in (paper.reference_note(params["data"]["dataset"]), report.spread_note(),
                            spread.spread_note(params, seed_spread)) if note]
-headline_html = report.dataframe_html(headline)
+headline_html = pages.dataframe_html(headline)
 headline
 
 # %% [markdown]
@@ -49,12 +51,12 @@ headline
 
 # %%
 if seed_spread is not None:
-    spread_html = report.dataframe_html(spread.spread_table(seed_spread, summary.own_per_split()))
+    spread_html = pages.dataframe_html(spread.spread_table(seed_spread, report.own_per_split()))
     differences = spread.method_differences(means, seed_spread) if means else None
     headline_html += ("<h2>Seed-to-seed spread</h2>" + spread_html
                       + ("<h3>Differences between methods (AUROC, row - column)</h3>"
-                         + report.dataframe_html(differences.reset_index()) if differences is not None else ""))
-    display_tables = (spread.spread_table(seed_spread, summary.own_per_split()), differences)
+                         + pages.dataframe_html(differences.reset_index()) if differences is not None else ""))
+    display_tables = (spread.spread_table(seed_spread, report.own_per_split()), differences)
 else:
     display_tables = "not measured for these settings"
 display_tables
@@ -65,13 +67,13 @@ display_tables
 # Softmax and ARPL) stands beside each of our methods, with the difference (ours - anchor).
 
 # %%
-anchors = summary.anchor_comparison(params)
+anchors = report.anchor_comparison(params)
 if anchors is not None:
     figure = anchor_bars(anchors)
     save_figure(figure, reports / "anchors_auroc.png")
     headline_html += ("<h2>Split by split: ours vs the authors' code (anchors)</h2>"
-                      f'<p class="note">{summary.anchor_note(params)}</p>'
-                      + report.dataframe_html(anchors) + report.image_html(reports / "anchors_auroc.png", "AUROC per split"))
+                      f'<p class="note">{report.anchor_note(params)}</p>'
+                      + pages.dataframe_html(anchors) + pages.image_html(reports / "anchors_auroc.png", "AUROC per split"))
 anchors
 
 # %% [markdown]
@@ -81,8 +83,8 @@ anchors
 # then only that of loading and evaluating them.
 
 # %%
-times = summary.stage_times("runs/notebooks")
+times = report.stage_times("runs/notebooks")
 headline_html += ("<h2>Time per stage (s)</h2><p>Each stage notebook's last run; a stage that reused trained "
-                  "checkpoints shows only its evaluation time.</p>" + report.dataframe_html(times, float_format="{:.0f}"))
-report.build_index(reports, pages, headline_html, facts, notes=notes, warning=summary.quick_warning(params))
+                  "checkpoints shows only its evaluation time.</p>" + pages.dataframe_html(times, float_format="{:.0f}"))
+pages.build_index(reports, stage_pages, headline_html, facts, notes=notes, warning=report.quick_warning(params))
 times

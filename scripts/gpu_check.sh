@@ -89,7 +89,7 @@ fi
 PY=.venv/bin/python
 export PYTHONUNBUFFERED=1
 
-if ! DEVICES=$("$PY" -m arpl.gpu_check devices $DEVICE_ARGS); then
+if ! DEVICES=$("$PY" scripts/gpu_check.py devices $DEVICE_ARGS); then
   { echo "gpu_check: $DEVICES; nothing was run."
     echo "On a machine with CUDA GPUs this command runs, in at most 8 minutes, into \$OUT or runs/gpu_check/:"
     plan; } >&2
@@ -103,16 +103,16 @@ echo "GPU check $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/n
 echo "step,name,status,seconds,budget_s" > "$OUT/steps.csv"
 
 run_step 1 tests "$BUDGET_TESTS" "$PY" -m pytest tests/test_cuda.py -m cuda -p no:xdist -p no:cacheprovider -q -rs
-run_step 2 throughput "$BUDGET_THROUGHPUT" "$PY" -m arpl.gpu_check throughput --out "$OUT" \
+run_step 2 throughput "$BUDGET_THROUGHPUT" "$PY" scripts/gpu_check.py throughput --out "$OUT" \
   --budget-s $((BUDGET_THROUGHPUT - PYTHON_MARGIN)) $DEVICE_ARGS
-run_step 3 ddp "$BUDGET_DDP" "$PY" -m arpl.gpu_check ddp --out "$OUT" $DEVICE_ARGS
+run_step 3 ddp "$BUDGET_DDP" "$PY" scripts/gpu_check.py ddp --out "$OUT" $DEVICE_ARGS
 QUICK_DEVICE=cuda
 [ "${GPU_CHECK_TINY:-0}" = 1 ] && QUICK_DEVICE=cpu
 # shellcheck disable=SC2086
 run_step 4 profiles "$BUDGET_PROFILES" "$PY" scripts/quick_run.py $QUICK_PROFILES --fake-data \
   --device "$QUICK_DEVICE" --out "$OUT"
 fidelity_budget=${BUDGET_FIDELITY:-$((TOTAL_BUDGET - (SECONDS - START)))}
-run_step 5 fidelity "$fidelity_budget" "$PY" -m arpl.gpu_check fidelity --out "$OUT" \
+run_step 5 fidelity "$fidelity_budget" "$PY" scripts/gpu_check.py fidelity --out "$OUT" \
   --budget-s $((fidelity_budget - PYTHON_MARGIN)) $DEVICE_ARGS
 
 echo "gpu_check: steps ($STEPS) passed in $((SECONDS - START)) s (budget $TOTAL_BUDGET s)" >> "$OUT/summary.txt"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arpl.config import profile_text
+from arpl.pipeline.profile import profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

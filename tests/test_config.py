@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from arpl.config import ParamsError, load_params, overlay, profile_names, profile_params, profile_text, validate
+from arpl.pipeline.params import load_params, validate
+from arpl.pipeline.profile import overlay, profile_names, profile_params, profile_text
+from arpl.pipeline.schema import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +124,7 @@ def test_profiles_without_open_set_trials(smoke_params_raw):
 
 
 def test_import_paths_lists_every_own_entry_with_its_key(smoke_params):
-    from arpl.config import import_paths
+    from arpl.pipeline.params import import_paths
 
     assert import_paths(smoke_params) == []
     smoke_params["train"]["methods"] = ["Softmax", "my_pkg.heads:Head"]

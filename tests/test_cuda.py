@@ -27,15 +27,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from arpl.checkpoint import load_model, read_checkpoint
 from arpl.data.batches import Batches
 from arpl.data.transforms import Augment
 from arpl.evaluate import predict
 from arpl.models import BACKBONES, build_backbone, build_gan
-from arpl.network import build_model
-from arpl.optim import build_gan_optimizer, build_optimizer
-from arpl.specs import ModelSpec, TrainSpec
 from arpl.training import fit
+from arpl.training.checkpoint import load_model, read_checkpoint
+from arpl.training.network import build_model
+from arpl.training.optim import build_gan_optimizer, build_optimizer
+from arpl.training.specs import ModelSpec, TrainSpec
 
 DEVICE = torch.device(os.environ.get("ARPL_CUDA_TESTS_DEVICE", "cuda"))
 METHODS = ("Softmax", "GCPL", "RPL", "ARPL")

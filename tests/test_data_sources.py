@@ -21,9 +21,9 @@ import torch
 import torchvision
 from PIL import Image
 
-from arpl.data import checksums, folders, sources
+from arpl.data import (DATASETS, ImageSet, checksums, dataset_source, ensure_fashion_mnist, folders, load_image_set,
+                       sources)
 from arpl.data.checksums import CorruptDataError, DataNotFoundError
-from arpl.data import DATASETS, ImageSet, dataset_source, ensure_fashion_mnist, load_image_set
 
 IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 

@@ -28,8 +28,8 @@ import pytest
 import torch
 import yaml
 
-from arpl.config import profile_text
-from arpl.distributed import DistContext, resolve_device
+from arpl.pipeline.profile import profile_text
+from arpl.training.distributed import DistContext, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.05
@@ -71,8 +71,8 @@ import sys
 import torch
 from arpl import training
 from arpl.training import step
-from arpl.distributed import init_distributed
-from arpl.specs import ModelSpec, TrainSpec
+from arpl.training.distributed import init_distributed
+from arpl.training.specs import ModelSpec, TrainSpec
 
 context = init_distributed("cpu")
 finite = step._finite

@@ -1,5 +1,5 @@
 """dvc.yaml's deps and params cannot drift from the code: every stage declares the arpl modules, package data
-and params sections its command reads, as derived by arpl/stage_deps.py (the test that DVC then reruns exactly
+and params sections its command reads, as derived by arpl/pipeline/stage_deps.py (the test that DVC then reruns exactly
 those stages is in tests/test_pipeline.py)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arpl import stage_deps
 from arpl.__main__ import main
+from arpl.pipeline import stage_deps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,9 +29,9 @@ def test_every_stage_is_derived_from_its_notebook_and_the_runner():
     for name, deps in derived.items():
         assert "arpl/__main__.py" in deps.files and "arpl/__init__.py" in deps.files, name
         if name != "download":
-            assert "arpl/notebook.py" in deps.files and any(f.startswith("notebooks/") for f in deps.files), name
-            assert "arpl.notebook" in deps.modules and "arpl.config" in deps.modules, name
-        assert "arpl/stage_deps.py" not in deps.files, f"{name}: stage_deps only gates a stage (GATE_ONLY)"
+            assert "arpl/pipeline/notebook.py" in deps.files and any(f.startswith("notebooks/") for f in deps.files), name
+            assert "arpl.pipeline.notebook" in deps.modules and "arpl.pipeline.params" in deps.modules, name
+        assert "arpl/pipeline/stage_deps.py" not in deps.files, f"{name}: stage_deps only gates a stage (GATE_ONLY)"
 
 
 def _copy_sources(target: Path) -> Path:
@@ -65,7 +65,7 @@ def test_a_new_import_in_a_module_is_a_new_dep(tmp_path):
     """Editing code to import another module (here inside a function) makes dvc.yaml stale until it lists it."""
     root = _copy_sources(tmp_path)
     assert stage_deps.check(root) == []
-    report = root / "arpl" / "report.py"
+    report = root / "arpl" / "stages" / "report.py"
     report.write_text(report.read_text() + "\n\ndef _uses_stats():\n    from arpl import stats\n\n    return stats\n")
     assert "arpl/stats.py" in stage_deps.derive(root)["report"].files
     assert "stage report reads arpl/stats.py but dvc.yaml does not list it in its deps" in stage_deps.check(root)
@@ -159,7 +159,7 @@ def test_compact_files_uses_a_folder_only_when_all_of_it_is_read():
     derived = stage_deps.derive(ROOT)["osr"].files
     compact = stage_deps.compact_files(derived, ROOT)
     assert "arpl/data" in compact and not any(f.startswith("arpl/data/") for f in compact)
-    assert "arpl" not in compact and "arpl/report.py" not in compact
+    assert "arpl" not in compact and "arpl/pipeline/pages.py" not in compact
 
 
 def test_cli_prints_the_derived_deps_and_checks_dvc_yaml(monkeypatch, capsys):
@@ -207,7 +207,7 @@ def test_an_own_module_in_the_deps_or_outside_the_repository_is_no_gap(tmp_path)
 
 def test_gate_modules_are_no_dep_of_any_stage():
     """`python -m arpl notebook` imports stage_deps to refuse a stage that misses your module in its deps."""
-    assert all("arpl/stage_deps.py" not in deps.files for deps in stage_deps.derive(ROOT).values())
+    assert all("arpl/pipeline/stage_deps.py" not in deps.files for deps in stage_deps.derive(ROOT).values())
     assert stage_deps.notebook_stage("notebooks/02_train.py", ROOT) == "train"
     assert stage_deps.notebook_stage("notebooks/none.py", ROOT) is None
 

@@ -19,11 +19,12 @@ import pytest
 import torch
 import yaml
 
-from arpl.config import ParamsError, validate
 from arpl.methods import (ConfusingVariant, Method, build_head, colours, display_name, get_method, get_variant,
                           method_names, register_method, register_variant, registered_name, variant_names)
-from arpl.network import build_model
-from arpl.specs import ModelSpec, TrainSpec, fingerprint, spec_dict
+from arpl.pipeline.params import validate
+from arpl.pipeline.schema import ParamsError
+from arpl.training.network import build_model
+from arpl.training.specs import ModelSpec, TrainSpec, fingerprint, spec_dict
 
 COSINE = "tests.plugins.cosine_head:CosineHead"
 BUILT_IN = ["Softmax", "GCPL", "RPL", "ARPL"]
@@ -169,8 +170,8 @@ def test_a_variant_outside_the_package_is_found_by_its_import_path(tmp_path, mon
     params = copy.deepcopy(smoke_params_raw)
     params["confusing"]["variants"] = ["cs", path]
     assert validate(params)["confusing"]["variants"] == ["cs", path]
-    from arpl.run_specs import train_spec
-    from arpl.runs import run_path
+    from arpl.pipeline.run_specs import train_spec
+    from arpl.pipeline.runs import run_path
 
     spec = train_spec(params, "split0", variant=path)
     assert spec.confusing and not spec.focus_training
@@ -191,7 +192,7 @@ def test_the_fingerprint_covers_the_source_of_a_method_outside_the_package(tmp_p
         # an edit of the method's module
     """))
     assert fingerprint(spec, TrainSpec()) != before
-    monkeypatch.setattr("arpl.specs.code_version", lambda: "fixed")
+    monkeypatch.setattr("arpl.training.specs.code_version", lambda: "fixed")
     arpl_spec = ModelSpec(method="ARPL", backbone="small", num_classes=3)
     train = {key: value for key, value in spec_dict(TrainSpec()).items() if key != "portable_kernels"}  # off: left out
     payload = json.dumps([spec_dict(arpl_spec), train, "fixed"], sort_keys=True)

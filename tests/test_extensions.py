@@ -7,13 +7,14 @@ import copy
 
 import pytest
 
-from arpl.checkpoint import load_model
-from arpl.checks import check_data
-from arpl.config import ParamsError, validate
 from arpl.evaluate import predict
-from arpl.profile_data import open_set
-from arpl.runs import split_run
-from arpl.train_runs import train_run
+from arpl.pipeline.checks import check_data
+from arpl.pipeline.params import validate
+from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs import split_run
+from arpl.pipeline.schema import ParamsError
+from arpl.pipeline.trained import train_run
+from arpl.training.checkpoint import load_model
 
 DATASET, BACKBONE = "tiny_extensions:TINY_BLOBS", "tiny_extensions:TINY_NET"
 

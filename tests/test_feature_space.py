@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from arpl import feature_space, train_runs
+from arpl.pipeline import trained
+from arpl.stages import figures
 
 
 @pytest.fixture
@@ -18,10 +19,10 @@ def calls(monkeypatch):
         recorded.append({"folder": folder.as_posix(), "variant": variant, **train_overrides})
         return SimpleNamespace(net=None)
 
-    monkeypatch.setattr(feature_space, "train_run", fake_train_run)
-    monkeypatch.setattr(feature_space, "open_set", lambda params, split: SimpleNamespace(train_known=_TinySet()))
-    monkeypatch.setattr(train_runs, "per_class_subset", lambda images, per_class, seed: images)
-    monkeypatch.setattr(train_runs, "read_checkpoint", lambda path: {"fingerprint": "f00d"})
+    monkeypatch.setattr(figures, "train_run", fake_train_run)
+    monkeypatch.setattr(figures, "open_set", lambda params, split: SimpleNamespace(train_known=_TinySet()))
+    monkeypatch.setattr(trained, "per_class_subset", lambda images, per_class, seed: images)
+    monkeypatch.setattr(trained, "read_checkpoint", lambda path: {"fingerprint": "f00d"})
     return recorded
 
 
@@ -30,13 +31,13 @@ class _TinySet:
 
 
 def _cs_model(params):
-    return next(m for m in feature_space.figure7_models(params["train"]["weight_pl"]) if m.variant == "cs")
+    return next(m for m in figures.figure7_models(params["train"]["weight_pl"]) if m.variant == "cs")
 
 
 def test_arpl_cs_is_fine_tuned_from_the_2d_arpl_model_under_init_arpl(smoke_params, calls):
     params = copy.deepcopy(smoke_params)
     params["confusing"].update(init="arpl", epochs=1)
-    feature_space.figure7_run(params, _cs_model(params))
+    figures.figure7_run(params, _cs_model(params))
     source, cs = calls
     assert source == {"folder": "runs/figures/ARPL_lambda0.1/split0", "variant": None,
                       "epochs": params["figures"]["epochs"]}
@@ -47,7 +48,7 @@ def test_arpl_cs_is_fine_tuned_from_the_2d_arpl_model_under_init_arpl(smoke_para
 def test_arpl_cs_trains_from_scratch_for_figures_epochs_under_init_scratch(smoke_params, calls):
     params = copy.deepcopy(smoke_params)
     params["confusing"]["init"] = "scratch"
-    feature_space.figure7_run(params, _cs_model(params))
+    figures.figure7_run(params, _cs_model(params))
     assert calls == [{"folder": "runs/figures/ARPL_CS/split0", "variant": "cs", "epochs": params["figures"]["epochs"]}]
 
 
@@ -56,8 +57,8 @@ def test_the_source_model_is_not_trained_twice_side_by_side(smoke_params, monkey
     params = copy.deepcopy(smoke_params)
     params["confusing"]["init"] = init
     jobs = []
-    monkeypatch.setattr(feature_space, "train_ahead", lambda params, runs: jobs.extend(runs))
-    feature_space.train_models(params)
-    titles = [job.args[1].title for job in jobs if job.func is feature_space.figure7_run]
+    monkeypatch.setattr(figures, "train_ahead", lambda params, runs: jobs.extend(runs))
+    figures.train_models(params)
+    titles = [job.args[1].title for job in jobs if job.func is figures.figure7_run]
     assert titles[0] == "ARPL+CS" and len(titles) == 5 + trained_apart
     assert ("ARPL (lambda=0.1)" in titles) == trained_apart

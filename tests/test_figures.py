@@ -374,8 +374,8 @@ def test_bar_table_grouped_bars_with_missing_value() -> None:
 
 def test_a_stage_depends_only_on_the_figure_modules_it_draws_with() -> None:
     """``arpl/figures/__init__.py`` imports none of its modules, so editing one family of figures reruns only
-    the stages that draw with it (``dvc.yaml``'s deps as ``arpl.stage_deps`` derives them)."""
-    from arpl.stage_deps import derive
+    the stages that draw with it (``dvc.yaml``'s deps as ``arpl.pipeline.stage_deps`` derives them)."""
+    from arpl.pipeline.stage_deps import derive
 
     shared = ["arpl.figures", "arpl.figures.inputs", "arpl.figures.saving", "arpl.figures.style"]
     drawn = {stage: sorted(m for m in deps.modules if m.startswith("arpl.figures"))

@@ -1,6 +1,6 @@
 """scripts/gpu_check.sh without a GPU: it says what it would run and exits non-zero; its CUDA tests are skipped
 with the reason; and its steps run on the CPU at toy size (``GPU_CHECK_TINY=1`` for the script,
-``--device cpu --tiny`` for ``python -m arpl.gpu_check``), so that their code is exercised before a GPU is at
+``--device cpu --tiny`` for ``python scripts/gpu_check.py``), so that their code is exercised before a GPU is at
 hand. The toy numbers mean nothing."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from arpl import gpu_check
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import gpu_check  # noqa: E402  (scripts/gpu_check.py)
+
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine the script runs for real")
 
@@ -134,7 +136,7 @@ def test_ddp_step_on_cpu_in_tiny_size(tmp_path):
     """Step 3 on the CPU: `python -m arpl train` in one process against two processes over gloo sharing the
     device (the path of a one-GPU machine), compared by their training loss (three processes: ~30 s)."""
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "arpl.gpu_check", "ddp", "--device", "cpu", "--tiny", "--out", str(tmp_path)]
+    command = [sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "ddp", "--device", "cpu", "--tiny", "--out", str(tmp_path)]
     result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     single, ddp = _rows(tmp_path / "ddp.csv")

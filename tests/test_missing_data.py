@@ -15,11 +15,10 @@ import pytest
 import torchvision
 import yaml
 
-from arpl.checks import check_data
-from arpl.config import profile_params
-from arpl.data import DataNotFoundError, load_image_set
-from arpl.data import archives, folders
-from arpl.download import download
+from arpl.data import DataNotFoundError, archives, folders, load_image_set
+from arpl.pipeline.checks import check_data
+from arpl.pipeline.profile import profile_params
+from arpl.stages.download import download
 from tests.fake_data import write_idx, write_tinyimagenet
 
 ROOT = Path(__file__).resolve().parents[1]

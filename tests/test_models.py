@@ -10,15 +10,8 @@ from torch import nn
 
 from arpl.models import BACKBONES, Classifier32, LeNetPP, SmallNet, bn_domain, build_backbone, build_gan
 from arpl.models.abn import AuxBatchNorm1d, AuxBatchNorm2d, aux_batch_norms, count_bn_domains
-from arpl.models.dcgan import (
-    Discriminator28,
-    Discriminator32,
-    Discriminator64,
-    Generator,
-    Generator28,
-    Generator32,
-    Generator64,
-)
+from arpl.models.dcgan import (Discriminator28, Discriminator32, Discriminator64, Generator, Generator28, Generator32,
+                               Generator64)
 from arpl.models.resnet import resnet18
 
 

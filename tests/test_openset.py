@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from arpl.data.openset import make_open_set, per_class_subset, select_classes
 from arpl.data.imageset import ImageSet
+from arpl.data.openset import make_open_set, per_class_subset, select_classes
 from arpl.data.splits import OpenSetSplit, open_set_split
 
 

@@ -7,7 +7,7 @@ import torch
 
 from arpl import metrics, stats
 from arpl.evaluate import Predictions
-from arpl.osr import TrialPredictions, bootstrap_table, softmax
+from arpl.stages.osr import TrialPredictions, bootstrap_table, softmax
 
 
 def test_authors_oscr_sees_the_same_probabilities_as_the_msp_score():
@@ -40,7 +40,7 @@ def test_bootstrap_table_gives_the_metric_loops_intervals():
     np.testing.assert_allclose([row.AUROC_low, row.AUROC_high, row.OSCR_low, row.OSCR_high],
                                100 * np.array([*auroc, *oscr]), rtol=0, atol=1e-10)
 def test_every_model_is_evaluated_on_the_splits_it_was_trained_on(smoke_params, monkeypatch):
-    from arpl import osr
+    from arpl.stages import osr
 
     params = {**smoke_params, "data": {**smoke_params["data"], "splits": [0, 1]},
               "train": {**smoke_params["train"], "methods": ["ARPL"], "closed_set": True},

@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from arpl.config import profile_names
-from arpl.notebook import param_value
+from arpl.pipeline.notebook import param_value
+from arpl.pipeline.profile import profile_names
 from tests.fake_data import MD5_FILE, fake_environment
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,14 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from arpl.data import domainnet, folders
+from arpl.data import dataset_source, domainnet, folders, load_image_set
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles
-from arpl.data import dataset_source, load_image_set
 from arpl.evaluate import predict
-from arpl.network import build_model
-from arpl.specs import ModelSpec, TrainSpec
 from arpl.training import fit
+from arpl.training.network import build_model
+from arpl.training.specs import ModelSpec, TrainSpec
 
 
 def class_colour(index: int) -> tuple[int, int, int]:
@@ -153,8 +152,8 @@ def test_download_stage_stops_with_the_fix_when_hand_prepared_data_is_missing(tm
     """`dvc repro` of the domainnet profile without the data fails in its first stage, naming what to get."""
     import yaml
 
-    from arpl.config import profile_text
-    from arpl.download import download
+    from arpl.pipeline.profile import profile_text
+    from arpl.stages.download import download
 
     params = yaml.safe_load(profile_text("domainnet"))
     params["run"]["data_root"] = str(tmp_path / "external")

@@ -11,14 +11,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from arpl import parallel, profile_data, run_specs, train_runs
-from arpl.checkpoint import read_checkpoint
-from arpl.config import ParamsError, validate
 from arpl.methods.arpl import ARPLHead
-from arpl.specs import ModelSpec, TrainSpec
+from arpl.pipeline import parallel, profile_data, run_specs, trained
+from arpl.pipeline.params import validate
+from arpl.pipeline.runs import checkpoint_path
+from arpl.pipeline.schema import ParamsError
 from arpl.training import fit, warm_start
-from arpl.network import build_model
-from arpl.runs import checkpoint_path
+from arpl.training.checkpoint import read_checkpoint
+from arpl.training.network import build_model
+from arpl.training.specs import ModelSpec, TrainSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_
     (tmp_path / "ahead").mkdir(), (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "ahead")
     tiny_params["run"]["workers"] = 2
-    runs = [partial(train_runs.train_stage_run, tiny_params, "train", method, "split0") for method in ("ARPL", "GCPL")]
+    runs = [partial(trained.train_stage_run, tiny_params, "train", method, "split0") for method in ("ARPL", "GCPL")]
     parallel.train_ahead(tiny_params, runs)
     ahead = {m: _weights(checkpoint_path("train", m, "split0")) for m in ("ARPL", "GCPL")}
     monkeypatch.chdir(tmp_path / "here")
@@ -59,7 +60,7 @@ def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_
 def test_one_worker_trains_nothing_ahead(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tiny_params["run"]["workers"] = 1
-    parallel.train_ahead(tiny_params, [partial(train_runs.train_stage_run, tiny_params, "train", "ARPL", "split0")])
+    parallel.train_ahead(tiny_params, [partial(trained.train_stage_run, tiny_params, "train", "ARPL", "split0")])
     assert not (tmp_path / "runs").exists()
 
 
@@ -89,14 +90,14 @@ def test_warm_start_copies_the_known_domain_into_the_auxiliary_batch_norm(tmp_pa
 def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tiny_params["confusing"].update(init="arpl", epochs=2, lr=0.01, train_per_class=10)
-    train_runs.train_stage_run(tiny_params, "train", "ARPL", "split0")
+    trained.train_stage_run(tiny_params, "train", "ARPL", "split0")
     train = profile_data.open_set(tiny_params, 0).train_known
     source = checkpoint_path("train", "ARPL", "split0")
-    subset, overrides = train_runs.confusing_settings(tiny_params, train, "split0", "cs", source)
+    subset, overrides = trained.confusing_settings(tiny_params, train, "split0", "cs", source)
     assert len(subset) == 10 * len(train.classes)
     assert overrides["epochs"] == 2 and overrides["lr"] == 0.01 and overrides["milestones"] == ()
     assert overrides["init_from"] == f"{source}@{read_checkpoint(source)['fingerprint']}"
-    row = train_runs.train_stage_run(tiny_params, "confusing", "cs", "split0")
+    row = trained.train_stage_run(tiny_params, "confusing", "cs", "split0")
     assert row["epoch"] == 2
 
 
@@ -154,11 +155,11 @@ def test_per_epoch_evaluators_see_a_fixed_stratified_subset_of_the_test_images(m
         seen.append(len(batch))
         return Predictions(features=torch.zeros(len(batch), 2).numpy(), logits=torch.zeros(len(batch), 3).numpy())
 
-    monkeypatch.setattr(train_runs, "predict", fake_predict)
-    per_class = train_runs.MONITOR_PER_CLASS
+    monkeypatch.setattr(trained, "predict", fake_predict)
+    per_class = trained.MONITOR_PER_CLASS
     data = OpenSetData(images(3, 5), images(3, per_class + 40), images(2, per_class + 7),
                        OpenSetSplit([0, 1, 2], [3, 4], "test"))
     net = SimpleNamespace(head=None)  # a head without a margin: no R to report
-    row = train_runs.open_set_evaluator(data, "Softmax", torch.device("cpu"))(net, 1)
-    train_runs.closed_set_evaluator(images(3, 10), torch.device("cpu"))(net, 1)
+    row = trained.open_set_evaluator(data, "Softmax", torch.device("cpu"))(net, 1)
+    trained.closed_set_evaluator(images(3, 10), torch.device("cpu"))(net, 1)
     assert seen == [3 * per_class, 2 * per_class, 3 * 10] and 0 <= row["auroc"] <= 1

@@ -201,7 +201,7 @@ def test_sigkilled_training_resumes_on_the_next_repro(repro):
 
 
 def _epoch_of(checkpoint: Path) -> int:
-    from arpl.checkpoint import read_checkpoint
+    from arpl.training.checkpoint import read_checkpoint
 
     try:
         payload = read_checkpoint(checkpoint)
@@ -232,11 +232,11 @@ def _stages_with_changed_dep(repo: Path, path: str) -> set[str]:
 def test_editing_figure_style_reruns_exactly_the_stages_that_import_it(repro, tmp_path):
     """In a copy of the finished run, append a harmless statement to one function of arpl/figures/style.py (the
     look every figure shares): `dvc status` reports the change for every stage whose notebook imports
-    arpl.figures.style (directly or through other arpl modules, as arpl/stage_deps.py derives it) and for no
+    arpl.figures.style (directly or through other arpl modules, as arpl/pipeline/stage_deps.py derives it) and for no
     other stage."""
     import ast
 
-    from arpl.stage_deps import derive, importers
+    from arpl.pipeline.stage_deps import derive, importers
 
     repo, _ = repro
     copy = _copy_finished_run(repo, tmp_path / "copy")

@@ -1,4 +1,4 @@
-"""The training plan of ``python -m arpl check`` (arpl.plan): which models each stage trains, how many
+"""The training plan of ``python -m arpl check`` (arpl.stages.plan): which models each stage trains, how many
 image-epochs that is, and the expected hours from benchmarks/results.csv."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arpl.config import profile_names, profile_params
-from arpl.plan import STAGE_SWITCHES, STAGES, plan_summary, training_plan
+from arpl.pipeline.profile import profile_names, profile_params
+from arpl.stages.plan import STAGE_SWITCHES, STAGES, plan_summary, training_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

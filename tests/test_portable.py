@@ -15,9 +15,10 @@ import torch
 import yaml
 
 from arpl import portable
-from arpl.config import ParamsError, validate
-from arpl.specs import ModelSpec, TrainSpec
+from arpl.pipeline.params import validate
+from arpl.pipeline.schema import ParamsError
 from arpl.training import fit
+from arpl.training.specs import ModelSpec, TrainSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,7 @@ def record(path):
 NOTEBOOK = '''# %%
 from functools import partial
 import probe
-from arpl.parallel import train_ahead
+from arpl.pipeline.parallel import train_ahead
 
 probe.record("kernel.json")
 train_ahead({"run": {"device": "cpu", "workers": 2}}, [partial(probe.record, f"worker{i}.json") for i in range(2)])
@@ -106,7 +107,7 @@ def test_the_schema_wants_a_bool(smoke_params):
 
 
 def test_portable_runs_have_their_own_fingerprint_and_plain_ones_keep_theirs():
-    from arpl.specs import fingerprint
+    from arpl.training.specs import fingerprint
 
     model = ModelSpec(method="ARPL", backbone="small", num_classes=6)
     assert fingerprint(model, TrainSpec()) != fingerprint(model, TrainSpec(portable_kernels=True))

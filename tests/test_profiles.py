@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arpl.config import profile_params, profile_text
+from arpl.pipeline.profile import profile_params, profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_PROFILES = {"mnist": "mnist", "svhn": "svhn", "cifar10": "cifar10", "cifar+10": "cifar+10",
@@ -44,7 +44,7 @@ def test_paper_profiles_follow_the_authors_protocol(name, dataset):
     elif name != "cifar100":
         assert (params["model"]["backbone"], params["train"]["optimizer"], params["train"]["lr"]) == ("classifier32", "sgd", 0.1)
     if name == "fashion-mnist-anchor":
-        from arpl.summary import is_anchor_profile
+        from arpl.stages.report import is_anchor_profile
 
         assert is_anchor_profile(params) and params["train"]["epochs"] == 40 and params["data"]["splits"] == [0, 1, 2]
 

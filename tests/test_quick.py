@@ -1,4 +1,4 @@
-"""The quick run of a profile (``python -m arpl profile NAME --quick``, :mod:`arpl.quick`) and what the report
+"""The quick run of a profile (``python -m arpl profile NAME --quick``, :mod:`arpl.pipeline.quick`) and what the report
 and the paper comparisons make of it."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from arpl import closed_set, ood, osr, report, summary
 from arpl.__main__ import main
-from arpl.config import profile_names, profile_params, validate
-from arpl.quick import IMAGES_PER_CLASS, quick_profile_text
+from arpl.pipeline import pages
+from arpl.pipeline.params import validate
+from arpl.pipeline.profile import profile_names, profile_params
+from arpl.pipeline.quick import IMAGES_PER_CLASS, quick_profile_text
+from arpl.stages import closed_set, ood, osr, report
 
 KEPT = [("data", "dataset"), ("data", "image_size"), ("data", "channels"), ("data", "num_known"),
         ("model", "backbone"), ("model", "feat_dim"), ("train", "methods"), ("train", "optimizer"), ("train", "lr"),
@@ -45,12 +47,12 @@ def test_profile_command_writes_the_quick_run(tmp_path, capsys):
 
 def test_front_page_opens_with_the_quick_warning(tmp_path):
     quick = validate(yaml.safe_load(quick_profile_text("cifar10")))
-    warning = summary.quick_warning(quick)
+    warning = report.quick_warning(quick)
     assert warning.startswith("Quick run of profile cifar10") and "mean nothing" in warning
-    assert summary.quick_warning(profile_params("cifar10")) == ""
-    html = report.index_html([], "<p>h</p>", {"profile": "cifar10"}, tmp_path, warning=warning)
+    assert report.quick_warning(profile_params("cifar10")) == ""
+    html = pages.index_html([], "<p>h</p>", {"profile": "cifar10"}, tmp_path, warning=warning)
     assert html.split("<body>", 1)[1].lstrip().startswith(f'<p class="warning">{warning}</p>')
-    assert 'class="warning"' not in report.index_html([], "", {}, tmp_path)
+    assert 'class="warning"' not in pages.index_html([], "", {}, tmp_path)
 
 
 def _ood_table(outs: list[str]) -> pd.DataFrame:

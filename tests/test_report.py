@@ -1,4 +1,4 @@
-"""The report site: notebooks rendered without code, the index page, failing-cell detection (arpl/report.py)."""
+"""The report site: notebooks rendered without code, the index page, failing-cell detection (arpl/pipeline/pages.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arpl import report
+from arpl.pipeline import pages
 
 ONE_PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 
@@ -38,7 +38,7 @@ def _executed_notebook() -> nbformat.NotebookNode:
 def test_render_notebook_shows_markdown_and_outputs_but_no_code(tmp_path: Path):
     source = tmp_path / "stage.ipynb"
     nbformat.write(_executed_notebook(), source)
-    written = report.render_notebook(source, tmp_path / "site" / "stage.html", title="OSR stage")
+    written = pages.render_notebook(source, tmp_path / "site" / "stage.html", title="OSR stage")
     page = written.read_text(encoding="utf-8")
     assert written == tmp_path / "site" / "stage.html"
     assert "MARKDOWN_VISIBLE" in page and "OUTPUT_TABLE_CELL 84.9" in page and "STDOUT_SUMMARY" in page
@@ -46,17 +46,17 @@ def test_render_notebook_shows_markdown_and_outputs_but_no_code(tmp_path: Path):
     assert "SECRET_CODE_TOKEN" not in page
     assert "STDERR_NOISE" not in page and "HIDDEN_CELL_TOKEN" not in page and "HIDDEN_OUT" not in page
     assert "<title>OSR stage</title>" in page and "In&nbsp;[" not in page
-    assert report.TABLE_CLASS in page
+    assert pages.TABLE_CLASS in page
     assert [path.name for path in (tmp_path / "site").iterdir()] == ["stage.html"]
 
 
 def test_render_notebook_can_keep_stderr_and_rejects_a_missing_notebook(tmp_path: Path):
     source = tmp_path / "stage.ipynb"
     nbformat.write(_executed_notebook(), source)
-    page = report.render_notebook(source, tmp_path / "stage.html", "t", drop_stderr=False).read_text()
+    page = pages.render_notebook(source, tmp_path / "stage.html", "t", drop_stderr=False).read_text()
     assert "STDERR_NOISE" in page
     with pytest.raises(ValueError, match="does not exist"):
-        report.render_notebook(tmp_path / "absent.ipynb", tmp_path / "absent.html", "t")
+        pages.render_notebook(tmp_path / "absent.ipynb", tmp_path / "absent.html", "t")
 
 
 def test_notebook_errors_names_the_failing_cell(tmp_path: Path):
@@ -67,35 +67,35 @@ def test_notebook_errors_names_the_failing_cell(tmp_path: Path):
     failed, clean = tmp_path / "failed.ipynb", tmp_path / "clean.ipynb"
     nbformat.write(notebook, failed)
     nbformat.write(_executed_notebook(), clean)
-    assert report.notebook_errors(failed) == ["cell 3 (In [3]: train(split=7)): ValueError: split 7 does not exist"]
-    assert report.notebook_errors(clean) == []
+    assert pages.notebook_errors(failed) == ["cell 3 (In [3]: train(split=7)): ValueError: split 7 does not exist"]
+    assert pages.notebook_errors(clean) == []
 
 
 def test_dataframe_html_formats_numbers_and_escapes_text():
     frame = pd.DataFrame({"method": ["ARPL", "<b>GCPL</b>"], "split": [0, 1], "AUROC": [84.876, np.nan]})
-    table = report.dataframe_html(frame, float_format="{:.2f}")
-    assert table.startswith(f'<table class="{report.TABLE_CLASS}">')
+    table = pages.dataframe_html(frame, float_format="{:.2f}")
+    assert table.startswith(f'<table class="{pages.TABLE_CLASS}">')
     assert '<th class="num">AUROC</th>' in table and '<td class="num">84.88</td>' in table
-    assert '<td class="num">1</td>' in table and report.MISSING_VALUE in table
+    assert '<td class="num">1</td>' in table and pages.MISSING_VALUE in table
     assert "&lt;b&gt;GCPL&lt;/b&gt;" in table and "<b>" not in table
     assert table.count("<tr>") == 3
     with pytest.raises(ValueError, match="float_format"):
-        report.dataframe_html(frame, float_format="{:.1f} {}")
+        pages.dataframe_html(frame, float_format="{:.1f} {}")
 
 
 def test_build_index_links_every_page_and_shows_the_headline(tmp_path: Path):
     (tmp_path / "01_data.html").write_text("<html></html>")
     (tmp_path / "02_osr.html").write_text("<html></html>")
-    pages = [{"title": "Data", "file": "01_data.html", "summary": "Splits & sample images"},
+    stage_pages = [{"title": "Data", "file": "01_data.html", "summary": "Splits & sample images"},
              {"title": "Open-set recognition", "file": "02_osr.html", "summary": "Tables 1-2"},
              {"title": "Class-incremental", "file": "09_incremental.html", "summary": "Fig. 13"}]
-    headline = report.dataframe_html(pd.DataFrame({"method": ["ARPL"], "AUROC": [84.9]}))
+    headline = pages.dataframe_html(pd.DataFrame({"method": ["ARPL"], "AUROC": [84.9]}))
     facts = {"profile": "cpu-default", "dataset": "fashion-mnist", "splits": "0, 1, 2", "epochs": "8",
              "device": "cpu", "wall time": "12 min", "git commit": "abc1234"}
-    index = report.build_index(tmp_path, pages, headline, facts, notes=["NOTE_TEXT about MNIST"])
+    index = pages.build_index(tmp_path, stage_pages, headline, facts, notes=["NOTE_TEXT about MNIST"])
     page = index.read_text(encoding="utf-8")
     assert index == tmp_path / "index.html"
-    for entry in pages:
+    for entry in stage_pages:
         assert f'href="{entry["file"]}"' in page and entry["title"] in page
     assert "Splits &amp; sample images" in page and headline in page
     for key, value in facts.items():
@@ -108,7 +108,7 @@ def test_build_index_links_every_page_and_shows_the_headline(tmp_path: Path):
 
 def test_build_index_rejects_a_page_without_a_file(tmp_path: Path):
     with pytest.raises(ValueError, match="title and a file"):
-        report.build_index(tmp_path, [{"title": "Data"}], "", {})
+        pages.build_index(tmp_path, [{"title": "Data"}], "", {})
 
 
 class _ExternalResources(HTMLParser):
@@ -156,9 +156,9 @@ def test_report_pages_load_nothing_from_the_network(tmp_path: Path):
         "version_major": 2, "version_minor": 0, "state": {}}}
     source = tmp_path / "stage.ipynb"
     nbformat.write(notebook, source)
-    stage = report.render_notebook(source, tmp_path / "site" / "04_osr.html", "OSR")
-    headline = report.dataframe_html(pd.DataFrame({"method": ["ARPL"], "AUROC": [84.9]}))
-    index = report.build_index(tmp_path / "site", [{"title": "OSR", "file": "04_osr.html", "summary": "Tables 1-2"}],
+    stage = pages.render_notebook(source, tmp_path / "site" / "04_osr.html", "OSR")
+    headline = pages.dataframe_html(pd.DataFrame({"method": ["ARPL"], "AUROC": [84.9]}))
+    index = pages.build_index(tmp_path / "site", [{"title": "OSR", "file": "04_osr.html", "summary": "Tables 1-2"}],
                                headline, {"profile": "smoke"})
     for page in (stage, index):
         html = page.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The measured seed spread (arpl/spread.py) and the reproduce check (arpl/reproduce.py, `python -m arpl
+"""The measured seed spread (arpl/pipeline/spread.py) and the reproduce check (arpl/pipeline/reproduce.py, `python -m arpl
 reproduce`) on small fabricated metric files and spread tables."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from arpl import reproduce, spread
 from arpl.__main__ import main
-from arpl.config import profile_text
+from arpl.pipeline import reproduce, spread
+from arpl.pipeline.profile import profile_text
 
 BASELINE = {
     "osr": {"ARPL": {"AUROC": 75.2, "OSCR": 71.66, "ACC": 91.77, "splits": 3},
@@ -165,12 +165,12 @@ def test_the_front_page_says_whether_the_spread_was_measured(params):
 
 
 def test_the_front_page_reads_the_own_score_means_and_splits(tmp_path):
-    from arpl import summary
+    from arpl.stages import report
 
     pd.DataFrame({"method": ["ARPL", "ARPL", "Softmax"], "score": ["own", "msp", "own"], "splits": [3, 3, 1],
                   "AUROC_mean": [75.2, 70.0, 68.4]}).to_csv(tmp_path / "summary.csv", index=False)
-    assert summary.auroc_means(tmp_path / "summary.csv") == {"ARPL": (75.2, 3), "Softmax": (68.4, 1)}
-    assert summary.auroc_means(tmp_path / "absent.csv") == {}
+    assert report.auroc_means(tmp_path / "summary.csv") == {"ARPL": (75.2, 3), "Softmax": (68.4, 1)}
+    assert report.auroc_means(tmp_path / "absent.csv") == {}
     pd.DataFrame({"method": ["ARPL", "ARPL"], "score": ["own", "msp"], "AUROC": [80.0, 81.0]}).to_csv(
         tmp_path / "per_split.csv", index=False)
-    assert summary.own_per_split(tmp_path / "per_split.csv").AUROC.tolist() == [80.0]
+    assert report.own_per_split(tmp_path / "per_split.csv").AUROC.tolist() == [80.0]

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from arpl import specs
-from arpl.config import profile_params
-from arpl.profile_data import with_train_subset
-from arpl.run_specs import model_spec, run_specs, train_spec
-from arpl.runs import checkpoint_path, known_run, order_run, seed_offset, split_index, split_run, stage_runs
-from arpl.specs import TrainSpec, from_sections, setting
+from arpl.pipeline.profile import profile_params
+from arpl.pipeline.profile_data import with_train_subset
+from arpl.pipeline.run_specs import model_spec, run_specs, train_spec
+from arpl.pipeline.runs import checkpoint_path, known_run, order_run, seed_offset, split_index, split_run, stage_runs
+from arpl.training import specs
+from arpl.training.specs import TrainSpec, from_sections, setting
 
-# Fingerprints (arpl.specs.fingerprint, with the code version held fixed) computed at commit cb6fe79, before the
+# Fingerprints (arpl.training.specs.fingerprint, with the code version held fixed) computed at commit cb6fe79, before the
 # specs were built from the params sections by field name: one per kind of run of the pipeline.
 FINGERPRINTS_AT_CB6FE79 = {
     "cpu-default": {

@@ -7,8 +7,7 @@ from importlib import resources
 
 import pytest
 
-from arpl.data.splits import (authors_splits, authors_unknown_splits, duplicate_splits, open_set_split,
-                              random_split)
+from arpl.data.splits import authors_splits, authors_unknown_splits, duplicate_splits, open_set_split, random_split
 
 # Literal copies from the authors' split.py (and anchors/README.md for the MNIST lists).
 MNIST_LISTS = [[2, 4, 5, 9, 8, 3], [3, 2, 6, 9, 4, 0], [5, 8, 3, 2, 4, 6], [3, 7, 8, 4, 0, 5], [6, 3, 4, 9, 8, 2]]

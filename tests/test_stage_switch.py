@@ -11,8 +11,8 @@ import nbformat
 import yaml
 
 from arpl.__main__ import main
-from arpl.config import profile_text
-from arpl.notebook import switched_off_by
+from arpl.pipeline.notebook import switched_off_by
+from arpl.pipeline.profile import profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,8 +48,8 @@ def test_empty_list_switches_off_and_unknown_key_is_an_error(tmp_path, monkeypat
 
 
 def test_report_pages_say_which_stages_were_switched_off(tmp_path):
-    from arpl.notebook import write_switched_off
-    from arpl.summary import render_stage_pages
+    from arpl.pipeline.notebook import write_switched_off
+    from arpl.stages.report import render_stage_pages
 
     notebooks = tmp_path / "runs" / "notebooks"
     ran = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Out-of-distribution detection")])

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arpl import summary
 from arpl.figures.bars import anchor_bars
 from arpl.paper import _anchor_table
+from arpl.stages import report
 
 
 def _per_split(path, rows):
@@ -29,7 +29,7 @@ def per_split(tmp_path):
 
 
 def test_anchor_comparison_sets_each_method_and_split_beside_the_authors_code(smoke_params, per_split):
-    table = summary.anchor_comparison(smoke_params, per_split)
+    table = report.anchor_comparison(smoke_params, per_split)
     anchors = _anchor_table()
     softmax0 = anchors[(anchors.method == "Softmax") & (anchors.split == 0)].iloc[0]
     row = table[(table.method == "Softmax") & (table.split == 0)].iloc[0]
@@ -43,12 +43,12 @@ def test_anchor_comparison_sets_each_method_and_split_beside_the_authors_code(sm
 
 def test_anchor_comparison_only_on_fashion_mnist(smoke_params, per_split):
     other = {**smoke_params, "data": {**smoke_params["data"], "dataset": "mnist"}}
-    assert summary.anchor_comparison(other, per_split) is None
-    assert summary.anchor_comparison(smoke_params, per_split.parent / "missing.csv") is None
+    assert report.anchor_comparison(other, per_split) is None
+    assert report.anchor_comparison(smoke_params, per_split.parent / "missing.csv") is None
 
 
 def test_anchor_plot_draws_one_bar_per_method_and_split_and_a_tick_per_anchor(smoke_params, per_split):
-    table = summary.anchor_comparison(smoke_params, per_split)
+    table = report.anchor_comparison(smoke_params, per_split)
     figure = anchor_bars(table)
     ax = figure.axes[0]
     assert sum(len(bars) for bars in ax.containers) == 4
@@ -64,7 +64,7 @@ def test_stage_times_read_papermill_durations_in_pipeline_order(tmp_path):
         notebook.metadata["papermill"] = {"duration": seconds}
         nbformat.write(notebook, tmp_path / f"{stem}.ipynb")
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "09_ablations.ipynb")  # switched off: no record
-    times = summary.stage_times(tmp_path)
+    times = report.stage_times(tmp_path)
     assert times.stage.tolist() == ["01_data", "02_train", "04_osr", "09_ablations", "total"]
     assert times.seconds.tolist() == [12, 100, 30, 0, 143]
     assert json.loads(times.to_json())  # plain numbers, ready for the page
@@ -86,9 +86,9 @@ def test_the_commit_is_clean_after_a_run_that_rewrote_dvc_lock_and_metrics(tmp_p
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dvc.lock").write_text("b\n")
     (tmp_path / "metrics" / "osr.json").write_text("b\n")
-    assert "uncommitted" not in summary._git_commit()
+    assert "uncommitted" not in report._git_commit()
     (tmp_path / "params.yaml").write_text("b\n")
-    assert summary._git_commit().endswith("(with uncommitted changes)")
+    assert report._git_commit().endswith("(with uncommitted changes)")
 
 
 def test_headline_gives_mean_and_spread_over_splits_and_a_single_split_as_its_value(tmp_path):
@@ -97,6 +97,6 @@ def test_headline_gives_mean_and_spread_over_splits_and_a_single_split_as_its_va
             {"method": "ARPL+CS (w/o FT)", "score": "own", "splits": 1, "ACC_mean": 96.2, "ACC_std": 0.0,
              "AUROC_mean": 83.43, "AUROC_std": 0.0, "OSCR_mean": 81.84, "OSCR_std": 0.0}]
     pd.DataFrame(rows).to_csv(tmp_path / "summary.csv", index=False)
-    table = summary.headline_table(tmp_path / "summary.csv", tmp_path / "none.json").set_index("method")
+    table = report.headline_table(tmp_path / "summary.csv", tmp_path / "none.json").set_index("method")
     assert table.loc["ARPL", "AUROC"] == "75.2 ± 13.5" and table.loc["ARPL", "splits"] == 3
     assert table.loc["ARPL+CS (w/o FT)", "AUROC"] == "83.4" and table.loc["ARPL+CS (w/o FT)", "OSCR"] == "81.8"

@@ -4,22 +4,23 @@ a SIGKILLed run resumes to the same numbers, non-finite losses stop or skip, che
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
-from fractions import Fraction
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from arpl import metrics, profile_data
-from arpl.checkpoint import CheckpointMismatchError, load_model, read_checkpoint
+from arpl import metrics
 from arpl.evaluate import predict
-from arpl.specs import ModelSpec, TrainSpec
+from arpl.pipeline import profile_data
 from arpl.training import NonFiniteLossError, fit
+from arpl.training.checkpoint import CheckpointMismatchError, load_model, read_checkpoint
+from arpl.training.specs import ModelSpec, TrainSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +97,7 @@ def test_confusing_samples_run_is_deterministic_and_uses_abn(split0, tmp_path):
 KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys, torch
     from arpl.data import batches
-    from arpl.specs import ModelSpec, TrainSpec
+    from arpl.training.specs import ModelSpec, TrainSpec
     from arpl.training import fit
 
     original = batches.Batches.epoch

@@ -35,7 +35,7 @@ class DatasetSource:
     images of any shape, e.g. the noise sets of Sec. 5.3) is given. ``check`` verifies cheaply, without
     loading, that a source's files are there (``python -m arpl check`` and the download stage); None when the
     source reads no files under ``run.data_root``. ``train_images_per_class`` is the published average number
-    of training images per class, used only for estimates (:mod:`arpl.plan`: how long a profile trains); None
+    of training images per class, used only for estimates (:mod:`arpl.stages.plan`: how long a profile trains); None
     when unknown (the estimate then assumes the profile's ``*_per_class`` limits are what the data has).
     """
 
@@ -52,7 +52,7 @@ class DatasetSource:
     unknowns_from: str | None = None    # unknown test images from another source (CIFAR+N: cifar100)
     check: CheckFn | None = None
     prepared_by_hand: bool = False      # not fetched by ``python -m arpl download`` (DomainNet, ImageNet)
-    train_images_per_class: int | None = None  # published average, for estimates only (arpl.plan)
+    train_images_per_class: int | None = None  # published average, for estimates only (arpl.stages.plan)
 
     def __post_init__(self) -> None:
         if (self.load is None) == (self.generate is None):

@@ -2,8 +2,8 @@
 
 Every drawing function takes arrays (numpy, or torch tensors, which are copied to the CPU) and returns a
 ``matplotlib.figure.Figure`` built with the object API: no pyplot, no GUI backend, nothing to close.
-Nothing here trains, loads checkpoints or reads files; the stage modules (``arpl.osr``,
-``arpl.feature_space``, ...) compute what these modules draw.
+Nothing here trains, loads checkpoints or reads files; the stage modules (``arpl.stages.osr``,
+``arpl.stages.figures``, ...) compute what these modules draw.
 
 * :mod:`~arpl.figures.style`: the look shared by every figure (rc style, sizes, method and class colours).
 * :mod:`~arpl.figures.inputs`: argument checks that turn arrays into numpy with errors naming the fix.

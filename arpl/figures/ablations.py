@@ -1,4 +1,4 @@
-"""The ablations of Sec. 5.4, drawn from the tables :mod:`arpl.ablations` computes: a metric against the
+"""The ablations of Sec. 5.4, drawn from the tables :mod:`arpl.stages.ablations` computes: a metric against the
 open-space weight lambda (Fig. 8), and the learned margin R and AUROC against the number of known classes
 (Fig. 11)."""
 

@@ -52,7 +52,7 @@ def anchor_bars(table: Any, metric: str = "AUROC",
     """Bars of our ``metric`` (percent) per split, one bar per method, and a black tick with the value of the
     authors' own code (the anchor) where it exists, labelled with our difference to it.
 
-    ``table`` is :func:`arpl.summary.anchor_comparison`'s frame: columns method, split, ``metric`` and
+    ``table`` is :func:`arpl.stages.report.anchor_comparison`'s frame: columns method, split, ``metric`` and
     ``"<metric> anchor"`` (NaN where the authors' code was not run).
     """
     methods = list(dict.fromkeys(table["method"]))

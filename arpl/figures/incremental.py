@@ -1,5 +1,5 @@
 """Class-incremental learning (Sec. 5.5.4): overall accuracy against the number of classes seen, mean and
-spread over class orders (Fig. 13), drawn from the table :func:`arpl.incremental.run_incremental` computes."""
+spread over class orders (Fig. 13), drawn from the table :func:`arpl.stages.incremental.run_incremental` computes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """ROC and OSCR curves, one line per method (Fig. 9; OSCR is Eq. 21-22), drawn from the rates
-:func:`arpl.osr.curves` computes."""
+:func:`arpl.stages.osr.curves` computes."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class Method(nn.Module, metaclass=abc.ABCMeta):
     ``forward(features, labels) -> (logits, loss)`` (``loss`` a scalar tensor). Optional:
     ``bases() -> [K, m]`` (its class vectors, drawn in the 2-D feature-space figures) and, for Algorithm 2,
     ``entropy_term(features, form)``. ``__init__(feat_dim, num_classes, **options)`` receives the settings of
-    :class:`arpl.specs.ModelSpec` that it names among its keyword arguments (``temperature``, ``weight_pl``,
+    :class:`arpl.training.specs.ModelSpec` that it names among its keyword arguments (``temperature``, ``weight_pl``,
     ``margin_form``, ``distance``).
     """
 

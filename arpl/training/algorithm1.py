@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from arpl.distributed import DistContext, reduce_sum
-from arpl.specs import TrainSpec
+from arpl.training.distributed import DistContext, reduce_sum
 from arpl.training.parts import Parts
+from arpl.training.specs import TrainSpec
 from arpl.training.step import BatchSource, all_finite, autocast, memory_format, numbered_batches
 
 

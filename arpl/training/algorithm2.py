@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arpl.distributed import DistContext, reduce_sum, unwrap
-from arpl.specs import TrainSpec
+from arpl.training.distributed import DistContext, reduce_sum, unwrap
 from arpl.training.parts import Parts
+from arpl.training.specs import TrainSpec
 from arpl.training.step import BatchSource, all_finite, autocast, memory_format, numbered_batches
 
 

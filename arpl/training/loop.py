@@ -19,17 +19,17 @@ from typing import Callable
 import torch
 from torch import nn
 
-from arpl.checkpoint import checkpoint_in, read_checkpoint, save_checkpoint
 from arpl.data.batches import Batches
 from arpl.data.files import ImageFiles, StreamBatches
 from arpl.data.transforms import Augment
-from arpl.distributed import DistContext, barrier, unwrap
-from arpl.network import OpenSetNet
 from arpl.portable import check_process
-from arpl.specs import ModelSpec, TrainSpec, fingerprint
 from arpl.training.algorithm1 import plain_pass
 from arpl.training.algorithm2 import confusing_pass
+from arpl.training.checkpoint import checkpoint_in, read_checkpoint, save_checkpoint
+from arpl.training.distributed import DistContext, barrier, unwrap
+from arpl.training.network import OpenSetNet
 from arpl.training.parts import Parts, build_parts, wrap_parts
+from arpl.training.specs import ModelSpec, TrainSpec, fingerprint
 from arpl.training.step import BatchSource
 
 EvaluateFn = Callable[[OpenSetNet, int], dict]

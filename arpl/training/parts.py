@@ -9,12 +9,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from arpl.checkpoint import CheckpointMismatchError, read_checkpoint
-from arpl.distributed import DistContext, unwrap, wrap
 from arpl.models.dcgan import build_gan
-from arpl.network import OpenSetNet, build_model
-from arpl.optim import build_gan_optimizer, build_optimizer, build_scheduler
-from arpl.specs import ModelSpec, TrainSpec
+from arpl.training.checkpoint import CheckpointMismatchError, read_checkpoint
+from arpl.training.distributed import DistContext, unwrap, wrap
+from arpl.training.network import OpenSetNet, build_model
+from arpl.training.optim import build_gan_optimizer, build_optimizer, build_scheduler
+from arpl.training.specs import ModelSpec, TrainSpec
 
 
 @dataclass

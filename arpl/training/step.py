@@ -10,8 +10,8 @@ import torch
 
 from arpl.data.batches import Batches
 from arpl.data.files import StreamBatches
-from arpl.distributed import DistContext, reduce_sum
-from arpl.specs import TrainSpec
+from arpl.training.distributed import DistContext, reduce_sum
+from arpl.training.specs import TrainSpec
 
 BatchSource = Batches | StreamBatches  # in-memory or decoded from files; the same interface
 

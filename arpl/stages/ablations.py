@@ -9,10 +9,10 @@ import pandas as pd
 
 from arpl import metrics
 from arpl.evaluate import predict
-from arpl.parallel import train_ahead
-from arpl.profile_data import open_set
-from arpl.runs import device, known_run, run_path, split_run
-from arpl.train_runs import train_run
+from arpl.pipeline.parallel import train_ahead
+from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs import device, known_run, run_path, split_run
+from arpl.pipeline.trained import train_run
 
 # The four distance/margin combinations of Fig. 8: (head, distance). RPL's margin pulls d_e to a radius;
 # ARPL's is the adversarial margin constraint (AMC, Eq. 12); "cosine" adds the dot product of Eq. 6.
@@ -40,15 +40,15 @@ def lambda_run(params: dict, name: str, weight: float):
 
 def train_models(params: dict) -> None:
     """Train every model of both ablations at once, in parallel one-thread processes on the CPU
-    (:mod:`arpl.parallel`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
+    (:mod:`arpl.pipeline.parallel`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
     them."""
     counts = sorted(params["figures"]["known_counts"], reverse=True)  # the most data first
     train_ahead(params, [partial(known_count_run, params, method, count) for count in counts
                          for method in KNOWN_COUNT_METHODS]
-                + [partial(lambda_run, params, name, weight) for name, weight in _lambda_runs(params)])
+                + [partial(lambda_run, params, name, weight) for name, weight in lambda_runs(params)])
 
 
-def _lambda_runs(params: dict) -> list[tuple[str, float]]:
+def lambda_runs(params: dict) -> list[tuple[str, float]]:
     return [(name, weight) for name in LAMBDA_VARIANTS for weight in params["figures"]["lambdas"]]
 
 
@@ -59,7 +59,7 @@ def run_lambda_ablation(params: dict) -> pd.DataFrame:
     split, dev = params["figures"]["split"], device(params)
     data = open_set(params, split)
     rows = []
-    for name, weight in _lambda_runs(params):
+    for name, weight in lambda_runs(params):
         auroc, accuracy = _auroc(lambda_run(params, name, weight), data, dev, "max_distance")
         rows.append({"variant": name, "lambda": weight, "AUROC": 100 * auroc, "ACC": 100 * accuracy})
     return pd.DataFrame(rows)

@@ -11,11 +11,11 @@ import torch
 
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import predict, resolve_score
-from arpl.parallel import train_ahead
-from arpl.profile_data import open_set
-from arpl.runs import checkpoint_path, device, known_run, run_path, split_run
+from arpl.pipeline.parallel import train_ahead
+from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs import checkpoint_path, device, known_run, run_path, split_run
+from arpl.pipeline.trained import confusing_settings, train_run
 from arpl.scores import score_label
-from arpl.train_runs import confusing_settings, train_run
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class FeatureView:
 
 def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
     """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes (``run``: see
-    :mod:`arpl.runs`) for ``figures.epochs``; with ``confusing.init: arpl``, ARPL+CS is instead trained (first)
+    :mod:`arpl.pipeline.runs`) for ``figures.epochs``; with ``confusing.init: arpl``, ARPL+CS is instead trained (first)
     and fine-tuned from the 2-D ARPL model, as the ``confusing`` stage does (:func:`confusing_settings`)."""
     settings = params["figures"]
     model_overrides = {"backbone": settings["backbone"], "feat_dim": 2}
@@ -109,7 +109,7 @@ def figure12_run(params: dict, count: int):
 
 def train_models(params: dict) -> None:
     """Train every model of Fig. 1, 7 and 12 at once, in parallel one-thread processes on the CPU
-    (:mod:`arpl.parallel`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
+    (:mod:`arpl.pipeline.parallel`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
     models = figure7_models(params["train"]["weight_pl"])
     if params["confusing"]["init"] == "arpl":  # ARPL+CS trains the model it starts from itself
         models = [model for model in models if model not in {m.init for m in models}]

@@ -1,27 +1,14 @@
 """Closed-set accuracy (Sec. 5.5.1, Table 4): the models trained on all classes of the dataset, classifying
-its whole test set. The out-of-distribution stage (:mod:`arpl.ood`) evaluates the same models."""
+its whole test set. The out-of-distribution stage (:mod:`arpl.stages.ood`) evaluates the same models."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from arpl import metrics, paper
-from arpl.checkpoint import load_model
 from arpl.evaluate import predict
-from arpl.osr import trained_models
-from arpl.profile_data import all_classes
-from arpl.runs import ALL_CLASSES, checkpoint_path, device
-
-
-def all_class_models(params: dict) -> dict[str, tuple[str, object]]:
-    """Every all-class model of the pipeline: display name -> (head method, network in eval mode)."""
-    _, test = all_classes(params)
-    models = {}
-    for display, stage, name in trained_models(params):
-        net, payload = load_model(checkpoint_path(stage, name, ALL_CLASSES),
-                                  expected={"num_classes": len(test.classes)}, device=device(params))
-        models[display] = (payload["model_spec"]["method"], net)
-    return models
+from arpl.pipeline.profile_data import all_classes
+from arpl.pipeline.runs import device
 
 
 def accuracy_table(params: dict, models: dict) -> pd.DataFrame:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arpl.config import load_params
 from arpl.data import DataNotFoundError, dataset_source
 from arpl.data.checksums import CorruptDataError
-from arpl.profile_data import OPTIONAL_OOD, training_datasets
+from arpl.pipeline.params import load_params
+from arpl.pipeline.profile_data import OPTIONAL_OOD, training_datasets
 
 
 def check_data(params: dict) -> list[str]:

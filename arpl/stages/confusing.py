@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arpl.checkpoint import load_model, read_checkpoint
 from arpl.evaluate import predict
 from arpl.models.dcgan import build_gan
+from arpl.training.checkpoint import load_model, read_checkpoint
 
 
 def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> torch.nn.Module:

@@ -28,7 +28,7 @@ import torch
 
 def worker_count(params: dict) -> int:
     """Processes for independent runs: ``run.workers`` (0 = one per CPU core) on the CPU, else 1."""
-    from arpl.distributed import resolve_device
+    from arpl.training.distributed import resolve_device
 
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if under_torchrun or resolve_device(params["run"]["device"]).type != "cpu":
@@ -38,7 +38,7 @@ def worker_count(params: dict) -> int:
 
 def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:
     """Train ``runs`` (picklable zero-argument callables, e.g. ``functools.partial`` of a module-level
-    function that calls ``arpl.train_runs.train_run``) in :func:`worker_count` single-thread processes, in
+    function that calls ``arpl.pipeline.trained.train_run``) in :func:`worker_count` single-thread processes, in
     the order given (longest first balances the workers best). With one worker this does nothing: the caller's loop trains them in this process."""
     workers = min(worker_count(params), len(runs))
     if workers <= 1:

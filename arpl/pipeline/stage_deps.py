@@ -9,7 +9,7 @@ runs some ``arpl`` code; :func:`derive` finds it with :mod:`ast`, without runnin
 * **package data**: the non-Python files next to those modules that they name (``splits.json``,
   ``paper_results.csv``, ...);
 * **params**: every ``params["section"]`` the notebook and those modules index (except the validation in
-  ``arpl/config.py``, which checks every key but shapes no output; for the same reason the registries it
+  ``arpl/pipeline/params.py``, which checks every key but shapes no output; for the same reason the registries it
   imports to check names, such as :mod:`arpl.models`, count only for stages that import them otherwise).
   ``params["section"]["key"]``
   reads only that key; any other use of ``params["section"]`` (``train = params["train"]``, passing it on)
@@ -35,11 +35,11 @@ PACKAGE = "arpl"
 PARAMS_NAME = "params"          # the name the notebooks and helpers give the params dict
 # Modules that only validate: ``load_params`` checks the whole file (a bad value stops the stage before it computes
 # anything), so neither the values it looks at nor the modules it imports to check them shape a stage's outputs.
-VALIDATION_ONLY = ("arpl.config",)
+VALIDATION_ONLY = ("arpl.pipeline.params", "arpl.pipeline.schema")
 # Modules that only decide whether a stage may start (your own modules in its deps?), never what it computes: not a
 # dep of any stage, so that refining the derivation reruns nothing.
-GATE_ONLY = ("arpl.stage_deps",)
-ROOT = Path(__file__).resolve().parents[1]
+GATE_ONLY = ("arpl.pipeline.stage_deps",)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -170,15 +170,15 @@ def _params_read(tree: ast.AST, sections: set[str]) -> set[str]:
 
 
 def _sections() -> set[str]:
-    from arpl.config import SCHEMA
+    from arpl.pipeline.schema import SCHEMA
 
     return set(SCHEMA)
 
 
 def simplify_params(read: set[str]) -> list[str]:
-    """``read`` with the keys of a section replaced by the section when all its keys (:data:`arpl.config.SCHEMA`)
+    """``read`` with the keys of a section replaced by the section when all its keys (:data:`arpl.pipeline.schema.SCHEMA`)
     or the section itself are read; sorted."""
-    from arpl.config import SCHEMA
+    from arpl.pipeline.schema import SCHEMA
 
     whole = {entry for entry in read if "." not in entry}
     for section, spec in SCHEMA.items():
@@ -358,11 +358,11 @@ def _reads_key(read: list[str], key: str) -> bool:
 
 def own_module_gaps(params: dict, root: str | Path = ROOT, dvc_file: str = "dvc.yaml",
                     stage: str | None = None) -> list[str]:
-    """The user's own modules that ``params`` names by import path (:func:`arpl.config.import_paths`) and that
+    """The user's own modules that ``params`` names by import path (:func:`arpl.pipeline.params.import_paths`) and that
     a stage reading that key does not list in its deps: DVC would not rerun the stage after an edit of the module.
     One sentence per module, naming every such stage and the fix (for ``stage``: only the modules it misses).
     Modules outside the repository (installed packages) are versioned by their installer, not by DVC."""
-    from arpl.config import import_paths
+    from arpl.pipeline.params import import_paths
 
     named = import_paths(params)
     if not named:

@@ -1,37 +1,36 @@
 """Training runs of the pipeline: train (or resume, or reuse a finished) run, every run of a training stage,
-the per-epoch test metrics they record, and the summaries the train and confusing stages show."""
+the per-epoch test metrics they record, and the trained models the evaluation stages load.
+
+Every stage that trains (train, confusing, incremental, figures, ablations) goes through :func:`train_run`, so
+resuming, reusing a finished run and the one-thread workers of :mod:`arpl.pipeline.parallel` work the same in each."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from arpl import metrics
-from arpl.checkpoint import read_checkpoint
 from arpl.data.imageset import ImageSet
 from arpl.data.openset import OpenSetData, per_class_subset
-from arpl.distributed import DistContext
 from arpl.evaluate import predict
 from arpl.methods import get_variant
-from arpl.parallel import train_ahead
-from arpl.profile_data import all_classes, open_set, with_train_subset
-from arpl.run_specs import data_tag, run_specs
-from arpl.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
-                       trained_runs)
+from arpl.pipeline.parallel import train_ahead
+from arpl.pipeline.profile_data import all_classes, open_set, with_train_subset
+from arpl.pipeline.run_specs import data_tag, run_specs
+from arpl.pipeline.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
+                                trained_runs)
 from arpl.training import EvaluateFn, FitResult, fit
-
-if TYPE_CHECKING:
-    import pandas as pd
+from arpl.training.checkpoint import load_model, read_checkpoint
+from arpl.training.distributed import DistContext
 
 
 def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: str, variant: str | None = None,
               evaluate: EvaluateFn | None = None, context: DistContext = DistContext(),
               model_overrides: dict | None = None, train_overrides: dict | None = None) -> FitResult:
     """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``; ``run`` (see
-    :mod:`arpl.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2."""
+    :mod:`arpl.pipeline.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2."""
     model, train = run_specs(params, method, len(images.classes), run, variant, model_overrides, train_overrides)
     label = f"{method_name(variant or method)} {run}"
     return fit(model, train, images.images, images.labels, run_dir, device=device(params, context),
@@ -82,7 +81,7 @@ def closed_set_evaluator(test: ImageSet, dev: torch.device) -> EvaluateFn:
 
 
 def train_stage_run(params: dict, stage: str, name: str, run: str, context: DistContext = DistContext()) -> dict:
-    """Train (or reuse) run ``run`` (see :func:`arpl.runs.stage_runs`) of ``name``, a method of ``train.methods``
+    """Train (or reuse) run ``run`` (see :func:`arpl.pipeline.runs.stage_runs`) of ``name``, a method of ``train.methods``
     or, for stage ``confusing``, a variant; returns its last epoch's row."""
     variant = name if stage == "confusing" else None
     method = get_variant(variant).method if variant else name
@@ -104,7 +103,7 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
 
 
 def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, source: Path) -> tuple[ImageSet, dict]:
-    """The training images and :class:`~arpl.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own
+    """The training images and :class:`~arpl.training.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own
     epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
     ``confusing.init: arpl``, a warm start from ``source``, the finished checkpoint of the same run of the
     method ``variant`` trains (ARPL)."""
@@ -120,8 +119,8 @@ def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, so
 
 
 def train_stage(params: dict, stage: str, names: list[str], context: DistContext = DistContext()) -> dict[str, list[dict]]:
-    """Train every run (:func:`arpl.runs.stage_runs`) of every method (or, for stage ``confusing``, variant) in
-    ``names``; independent runs go to parallel one-thread processes on the CPU (:mod:`arpl.parallel`). Returns one
+    """Train every run (:func:`arpl.pipeline.runs.stage_runs`) of every method (or, for stage ``confusing``, variant) in
+    ``names``; independent runs go to parallel one-thread processes on the CPU (:mod:`arpl.pipeline.parallel`). Returns one
     summary row per run, by name."""
     runs_of = {name: trained_runs(params, stage, name) for name in names}
     jobs = [(name, run) for run in reversed(stage_runs(params)) for name in names if run in runs_of[name]]
@@ -129,17 +128,18 @@ def train_stage(params: dict, stage: str, names: list[str], context: DistContext
     return {name: [train_stage_run(params, stage, name, run, context) for run in runs_of[name]] for name in names}
 
 
-def margin_history(params: dict, stage: str, name: str) -> pd.DataFrame:
-    """ARPL's margin ``R`` and the share of known test images whose margin term is active (Eq. 12), per epoch
-    (rows) and split (columns), from the training histories of the open-set runs of ``name``."""
-    import pandas as pd
-
-    rows = [{"split": run, "epoch": row["epoch"], "R": row["R"], "active share": row["margin_active"]}
-            for run in stage_runs(params) if run != ALL_CLASSES
-            for row in read_checkpoint(checkpoint_path(stage, name, run))["history"]]
-    return pd.DataFrame(rows).pivot(index="epoch", columns="split", values=["R", "active share"])
+def trained_models(params: dict) -> list[tuple[str, str, str]]:
+    """``(display name, stage, name)`` of every open-set model the pipeline trains."""
+    models = [(method_name(m), "train", m) for m in params["train"]["methods"]]
+    return models + [(method_name(v), "confusing", v) for v in params["confusing"]["variants"]]
 
 
-def headline(row: dict) -> dict:
-    """The metrics of a run's last epoch worth tracking with ``dvc metrics``."""
-    return {key: round(row[key], 4) for key in ("test_acc", "auroc", "oscr", "loss") if key in row}
+def all_class_models(params: dict) -> dict[str, tuple[str, object]]:
+    """Every all-class model of the pipeline: display name -> (head method, network in eval mode)."""
+    _, test = all_classes(params)
+    models = {}
+    for display, stage, name in trained_models(params):
+        net, payload = load_model(checkpoint_path(stage, name, ALL_CLASSES),
+                                  expected={"num_classes": len(test.classes)}, device=device(params))
+        models[display] = (payload["model_spec"]["method"], net)
+    return models

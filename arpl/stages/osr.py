@@ -6,17 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 import pandas as pd
+import torch
 
 from arpl import metrics, stats
-from arpl.checkpoint import load_model
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import Predictions, predict, resolve_score
-from arpl.profile_data import open_set
 from arpl.io import save_table
-from arpl.runs import checkpoint_path, device, method_name, split_run, trained_runs
 from arpl.methods import get_method
+from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs import checkpoint_path, device, split_run, trained_runs
+from arpl.pipeline.trained import trained_models
+from arpl.training.checkpoint import load_model
 
 METRICS = ("ACC", "AUROC", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
 
@@ -50,14 +51,8 @@ def predict_trial(checkpoint, data: OpenSetData, method: str, split: int, dev) -
                             unknown=predict(net, data.test_unknown.images, device=dev))
 
 
-def trained_models(params: dict) -> list[tuple[str, str, str]]:
-    """``(display name, stage, name)`` of every open-set model the pipeline trains."""
-    models = [(method_name(m), "train", m) for m in params["train"]["methods"]]
-    return models + [(method_name(v), "confusing", v) for v in params["confusing"]["variants"]]
-
-
 def predict_all(params: dict) -> list[TrialPredictions]:
-    """Predictions of every trained model on every split it was trained on (:func:`arpl.runs.trained_runs`)."""
+    """Predictions of every trained model on every split it was trained on (:func:`arpl.pipeline.runs.trained_runs`)."""
     dev = device(params)
     trials = []
     for split in params["data"]["splits"]:

@@ -1,7 +1,7 @@
 """``python -m arpl reproduce``: a finished run's ``metrics/*.json`` against a committed baseline, number by number.
 
 Each number is *identical* to the baseline's, *within the measured spread* (it moved by less than
-:func:`arpl.spread.tolerance` of its seed-to-seed sigma, measured by ``benchmarks/seed_spread.py`` for these
+:func:`arpl.pipeline.spread.tolerance` of its seed-to-seed sigma, measured by ``benchmarks/seed_spread.py`` for these
 settings: what another CPU's rounding or another seed moves it by), or *outside it*. A number without a
 measured sigma (the spread was not measured for this profile, or not for that number) that moved is
 *moved (no measured spread)*. The baseline is read with ``git show REV:metrics/<file>`` (default ``HEAD``:
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arpl.spread import Spread, tolerance
+from arpl.pipeline.spread import Spread, tolerance
 
 IDENTICAL, WITHIN, OUTSIDE, UNMEASURED = ("identical", "within the measured spread", "outside it",
                                           "moved (no measured spread)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from arpl.data import DataNotFoundError, dataset_source, load_image_set
 from arpl.io import save_json
-from arpl.profile_data import OPTIONAL_OOD, training_datasets
+from arpl.pipeline.profile_data import OPTIONAL_OOD, training_datasets
 
 DOWNLOADS = Path("data/downloads")
 

@@ -1,5 +1,5 @@
 """Out-of-distribution detection (Sec. 5.3, Table 3; Tables 5-6 on DomainNet and ImageNet) with the models
-trained on all classes of the dataset (:func:`arpl.closed_set.all_class_models`)."""
+trained on all classes of the dataset (:func:`arpl.pipeline.trained.all_class_models`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 
 from arpl import metrics, paper
 from arpl.evaluate import predict
-from arpl.profile_data import all_classes, available_ood_sets, load_set
-from arpl.runs import device
+from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_set
+from arpl.pipeline.runs import device
 
 
 def ood_table(params: dict, models: dict) -> pd.DataFrame:

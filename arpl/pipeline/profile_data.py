@@ -11,7 +11,7 @@ from arpl.data.imageset import ImageSet
 from arpl.data.openset import OpenSetData, make_open_set, per_class_subset, select_classes
 from arpl.data.registry import load_image_set
 from arpl.data.splits import OpenSetSplit, open_set_split
-from arpl.runs import ALL_CLASSES, split_run
+from arpl.pipeline.runs import ALL_CLASSES, split_run
 
 OPTIONAL_OOD = ("mnist", "kmnist")  # OOD sets left out (not an error) when their files are absent
 

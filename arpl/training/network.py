@@ -8,7 +8,7 @@ from torch import nn
 from arpl.methods import build_head, head_options
 from arpl.models import build_backbone
 from arpl.models.abn import bn_domain
-from arpl.specs import ModelSpec
+from arpl.training.specs import ModelSpec
 
 KNOWN_DOMAIN, FAKE_DOMAIN = 0, 1
 # The loss settings of a ModelSpec; a method's head receives those its __init__ names (arpl.methods.Method).

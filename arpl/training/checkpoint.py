@@ -8,8 +8,8 @@ from typing import Any
 import torch
 
 from arpl.io import save_torch
-from arpl.network import OpenSetNet, build_model
-from arpl.specs import ModelSpec, TrainSpec, fingerprint, model_spec_from_dict, spec_dict
+from arpl.training.network import OpenSetNet, build_model
+from arpl.training.specs import ModelSpec, TrainSpec, fingerprint, model_spec_from_dict, spec_dict
 
 FORMAT = 1
 CHECKPOINT_FILE = "checkpoint.pt"

@@ -28,8 +28,8 @@ STAGE_PAGES = [
 def render_stage_pages(notebooks: str | Path = "runs/notebooks", reports: str | Path = "reports") -> list[dict]:
     """Render every executed stage notebook to ``reports/<stem>.html`` (no code), in :data:`STAGE_PAGES` order;
     returns one ``{"title", "file", "summary"}`` per page (a stage switched off in the profile says so)."""
-    from arpl.notebook import switched_off_by
-    from arpl.report import render_notebook
+    from arpl.pipeline.notebook import switched_off_by
+    from arpl.pipeline.pages import render_notebook
 
     pages = []
     for pattern, title, text in STAGE_PAGES:
@@ -103,7 +103,7 @@ def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict
 
 
 def quick_warning(params: dict) -> str:
-    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.quick`); empty otherwise."""
+    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.pipeline.quick`); empty otherwise."""
     if not params["run"]["quick"]:
         return ""
     return (f"Quick run of profile {params['profile']}: {params['train']['epochs']} epoch(s) on "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import yaml
 
-from arpl.config import overlay, profile_params, profile_text
+from arpl.pipeline.profile import overlay, profile_params, profile_text
 
 IMAGES_PER_CLASS = 8      # training images per class of every model of a quick run
 TEST_IMAGES_PER_CLASS = 4

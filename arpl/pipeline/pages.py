@@ -11,8 +11,8 @@ import base64
 import math
 import numbers
 import re
-from pathlib import Path
 from html import escape
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import nbformat
@@ -266,7 +266,7 @@ def build_index(reports_dir: str | Path, pages: Sequence[Mapping[str, str]], hea
     fragment (e.g. from :func:`dataframe_html`) inserted as is; ``facts`` (profile, dataset, splits,
     images per split, epochs, device, wall time, git commit, ...) are shown in the given order;
     ``notes`` are highlighted paragraphs (e.g. :func:`arpl.paper.reference_note`); ``warning`` (e.g.
-    :func:`arpl.summary.quick_warning`) is the page's first line.
+    :func:`arpl.stages.report.quick_warning`) is the page's first line.
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)

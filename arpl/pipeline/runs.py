@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from arpl.checkpoint import checkpoint_in
-from arpl.distributed import DistContext, resolve_device
 from arpl.methods import display_name, get_variant, registered_name
+from arpl.training.checkpoint import checkpoint_in
+from arpl.training.distributed import DistContext, resolve_device
 
 RUNS = Path("runs")
 ALL_CLASSES = "all"
@@ -63,7 +63,7 @@ def seed_offset(run: str) -> int:
     match = _RUN_NAME.match(run)
     if match is None:
         raise ValueError(f"run {run!r} is not one of split<i>, all, order<i>, known<K>; name it with "
-                         f"split_run, order_run or known_run of arpl.runs")
+                         f"split_run, order_run or known_run of arpl.pipeline.runs")
     return SEED_OFFSETS[match["kind"]] + int(match["number"])
 
 

@@ -1,5 +1,5 @@
-"""The specs of one run from ``params.yaml``: its :class:`~arpl.specs.ModelSpec` and
-:class:`~arpl.specs.TrainSpec`, built from the params sections by field name (:func:`arpl.specs.from_sections`)
+"""The specs of one run from ``params.yaml``: its :class:`~arpl.training.specs.ModelSpec` and
+:class:`~arpl.training.specs.TrainSpec`, built from the params sections by field name (:func:`arpl.training.specs.from_sections`)
 plus what the run itself decides: its method, classes, seed, data and algorithm."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from arpl.data import dataset_source
 from arpl.methods import get_variant
-from arpl.profile_data import base_dataset
-from arpl.runs import seed_offset
-from arpl.specs import ModelSpec, TrainSpec, from_sections
+from arpl.pipeline.profile_data import base_dataset
+from arpl.pipeline.runs import seed_offset
+from arpl.training.specs import ModelSpec, TrainSpec, from_sections
 
 
 def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
@@ -21,7 +21,7 @@ def model_spec(params: dict, method: str, num_classes: int, **overrides) -> Mode
 
 
 def train_spec(params: dict, run: str, variant: str | None = None, **overrides) -> TrainSpec:
-    """The optimisation of run ``run`` (see :mod:`arpl.runs`: it sets the seed and data tag); ``variant``
+    """The optimisation of run ``run`` (see :mod:`arpl.pipeline.runs`: it sets the seed and data tag); ``variant``
     (cs, cs-no-abn, cs-no-ft: see :mod:`arpl.methods`) turns on Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures,
     ablations, incremental) gets the learning-rate milestones scaled to its length, unless ``milestones`` is
     overridden too."""

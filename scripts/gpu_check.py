@@ -1,10 +1,10 @@
 """Steps 2-4 of ``bash scripts/gpu_check.sh``, the one-command check of the CUDA path (step 1 is
 ``pytest -m cuda tests/test_cuda.py``). The script runs each step under its own time limit:
 
-    python -m arpl.gpu_check devices                            # what it runs on; exit 2 without CUDA
-    python -m arpl.gpu_check throughput --out DIR --budget-s S  # 2: images/s and peak memory, ratio to the goals
-    python -m arpl.gpu_check ddp --out DIR                      # 3: torchrun on every GPU against one process
-    python -m arpl.gpu_check fidelity --out DIR --budget-s S    # 4: fashion-mnist-anchor, split 0, vs the anchors
+    python scripts/gpu_check.py devices                            # what it runs on; exit 2 without CUDA
+    python scripts/gpu_check.py throughput --out DIR --budget-s S  # 2: images/s and peak memory, ratio to the goals
+    python scripts/gpu_check.py ddp --out DIR                      # 3: torchrun on every GPU against one process
+    python scripts/gpu_check.py fidelity --out DIR --budget-s S    # 4: fashion-mnist-anchor, split 0, vs the anchors
 
 Each step prints what it does, writes a CSV and a few summary lines (``DIR/<step>.txt``) and exits non-zero on
 a failure. ``--device cpu --tiny`` runs a step on the CPU at toy size, so that its code also runs where there
@@ -114,7 +114,8 @@ def device_line() -> str:
 def anchor_params(options: Options, **data) -> dict:
     """The validated fashion-mnist-anchor profile on split 0 with this repository's data; ``data`` overrides
     keys of its ``data`` section. ``--tiny``: 8 training and 8 test images per class."""
-    from arpl.config import profile_text, validate
+    from arpl.pipeline.params import validate
+    from arpl.pipeline.profile import profile_text
 
     params = yaml.safe_load(profile_text(ANCHOR_PROFILE))
     params["run"].update(device=options.device.type, data_root=str(DATA_ROOT), progress=False)
@@ -230,7 +231,7 @@ def ddp_command(processes: int, backend: str) -> list[str]:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     if backend == "nccl":
         return [*launcher, "-m", "arpl", "train", "train", "ARPL", "--params", "params.yaml"]
-    return [*launcher, "-m", "arpl.gpu_check", "ddp-worker", "params.yaml"]
+    return [*launcher, str(Path(__file__).resolve()), "ddp-worker", "params.yaml"]
 
 
 def run_training(command: list[str], folder: Path) -> float:
@@ -247,8 +248,8 @@ def run_training(command: list[str], folder: Path) -> float:
 
 def last_epoch(folder: Path) -> dict:
     """The last history row of the ARPL split-0 checkpoint in ``folder``."""
-    from arpl.checkpoint import read_checkpoint
-    from arpl.runs import checkpoint_path, split_run
+    from arpl.pipeline.runs import checkpoint_path, split_run
+    from arpl.training.checkpoint import read_checkpoint
 
     return read_checkpoint(folder / checkpoint_path("train", "ARPL", split_run(0)))["history"][-1]
 
@@ -291,8 +292,8 @@ def ddp_worker(params_path: str) -> int:
     process group is gloo and every process takes device 0 of its kind (local rank 0 for all)."""
     import torch.distributed as dist
 
-    from arpl import distributed
     from arpl.__main__ import main as arpl_main
+    from arpl.training import distributed
 
     def join_shared_device(device_name: str) -> distributed.DistContext:
         dist.init_process_group("gloo")
@@ -307,12 +308,12 @@ def ddp_worker(params_path: str) -> int:
 
 def train_within(params: dict, method: str, data, deadlines: tuple[float, float], min_epochs: int,
                  epochs_csv: Path) -> dict:
-    """Train ``method`` with the profile's settings (train_runs.train_run) and stop after the last epoch that
+    """Train ``method`` with the profile's settings (trained.train_run) and stop after the last epoch that
     ends before the first of ``deadlines`` (this method's share of the time), or, before ``min_epochs``, before
     the second (the whole step's). Every epoch's test metrics go to ``epochs_csv``; returns the last epoch's."""
-    from arpl import runs, train_runs
+    from arpl.pipeline import runs, trained
 
-    evaluate = train_runs.open_set_evaluator(data, method, runs.device(params))
+    evaluate = trained.open_set_evaluator(data, method, runs.device(params))
     share, hard = deadlines
     start, rows = time.perf_counter(), []
 
@@ -330,7 +331,7 @@ def train_within(params: dict, method: str, data, deadlines: tuple[float, float]
 
     with tempfile.TemporaryDirectory(prefix="arpl-gpu-check-fidelity-") as run_dir:
         try:
-            train_runs.train_run(params, method, data.train_known, Path(run_dir), runs.split_run(0),
+            trained.train_run(params, method, data.train_known, Path(run_dir), runs.split_run(0),
                                  evaluate=evaluate_then_check_time)
         except _OutOfTime:
             pass
@@ -344,7 +345,8 @@ def fidelity(options: Options) -> None:
     ``--tiny``: at most 2 epochs, at least 1."""
     import pandas as pd
 
-    from arpl import paper, profile_data
+    from arpl import paper
+    from arpl.pipeline import profile_data
 
     start = time.perf_counter()
     params = anchor_params(options)
@@ -411,7 +413,7 @@ STEPS = {"throughput": throughput, "ddp": ddp, "fidelity": fidelity}
 
 def main(argv: list[str] | None = None) -> int:
     """Run one step; returns the exit code (1 when a check fails, with the reason on stderr)."""
-    parser = argparse.ArgumentParser(prog="python -m arpl.gpu_check", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python scripts/gpu_check.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=["devices", *STEPS, "ddp-worker"])
     parser.add_argument("params", nargs="?", help="ddp-worker only: the params.yaml to train with")

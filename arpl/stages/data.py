@@ -9,8 +9,8 @@ import torch
 
 from arpl.data.files import decode_all
 from arpl.data.splits import duplicate_splits
-from arpl.profile_data import all_classes, available_ood_sets, load_set, open_set, with_train_subset
-from arpl.runs import ALL_CLASSES
+from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_set, open_set, with_train_subset
+from arpl.pipeline.runs import ALL_CLASSES
 
 if TYPE_CHECKING:
     import pandas as pd

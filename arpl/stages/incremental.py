@@ -22,10 +22,10 @@ import torch
 
 from arpl.data.openset import select_classes
 from arpl.evaluate import predict
-from arpl.parallel import train_ahead
-from arpl.profile_data import all_classes
-from arpl.runs import device, order_run, run_path
-from arpl.train_runs import train_run
+from arpl.pipeline.parallel import train_ahead
+from arpl.pipeline.profile_data import all_classes
+from arpl.pipeline.runs import device, order_run, run_path
+from arpl.pipeline.trained import train_run
 
 
 def class_orders(num_classes: int, orders: int, seed: int) -> list[list[int]]:
@@ -78,7 +78,7 @@ def base_model(params: dict, method: str, index: int):
 
 def run_incremental(params: dict) -> pd.DataFrame:
     """Fig. 13: one row per method, order and number of seen classes, with the accuracy (percent). The base
-    models are trained first, in parallel one-thread processes on the CPU (:mod:`arpl.parallel`)."""
+    models are trained first, in parallel one-thread processes on the CPU (:mod:`arpl.pipeline.parallel`)."""
     settings, dev = params["incremental"], device(params)
     train, test = all_classes(params)
     orders = orders_of(params)

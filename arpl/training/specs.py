@@ -1,9 +1,9 @@
 """What defines a model and a training run: plain dataclasses, stored inside every checkpoint.
 
 A field declared with :func:`setting` is read from ``params.yaml`` by its own name (or the key it names) in its
-section, so a new training setting is one profile line, one schema line (:mod:`arpl.config`), one field here
+section, so a new training setting is one profile line, one schema line (:mod:`arpl.pipeline.params`), one field here
 and its use in :mod:`arpl.training`: :func:`from_sections` carries it over. The other fields describe the run
-(its seed, data, algorithm) and are given by :mod:`arpl.run_specs`.
+(its seed, data, algorithm) and are given by :mod:`arpl.pipeline.run_specs`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TrainSpec:
     weight_decay: float = setting("train", 1e-4)
     milestones: tuple[int, ...] = setting("train", (30, 60, 90, 120))
     lr_gamma: float = setting("train", 0.1)
-    seed: int = 0                   # run.seed + the run's offset (arpl.runs)
+    seed: int = 0                   # run.seed + the run's offset (arpl.pipeline.runs)
     augment: bool = False           # crop + flip, when the dataset source asks for it (Sec. 5.1)
     confusing: bool = False         # Algorithm 2 (ARPL+CS)
     focus_training: bool = True     # the plain pass after each CS pass (step 6 of Algorithm 2)
@@ -87,7 +87,7 @@ def from_sections(spec_type: type[Spec], sections: dict[str, dict], **given: Any
         key = spec_field.metadata["key"] or spec_field.name
         if key not in sections[section]:
             raise KeyError(f"{spec_type.__name__}.{spec_field.name} reads {section}.{key}, which params.yaml lacks; "
-                           f"add it to arpl/profiles/cpu-default.yaml and the schema in arpl/config.py")
+                           f"add it to arpl/pipeline/profiles/cpu-default.yaml and the schema in arpl/pipeline/params.py")
         values[spec_field.name] = _cast(types[spec_field.name], sections[section][key])
     return spec_type(**values, **given)
 
@@ -112,15 +112,14 @@ def model_spec_from_dict(data: dict) -> ModelSpec:
     return ModelSpec(**data)
 
 
-TRAINING_CODE = ("data", "models", "methods", "training", "registry.py", "network.py", "optim.py", "specs.py",
-                 "checkpoint.py", "distributed.py")
+TRAINING_CODE = ("data", "models", "methods", "training", "registry.py")  # below the arpl package
 
 
 def code_version() -> str:
     """A hash of the code that shapes training (:data:`TRAINING_CODE`): a checkpoint made by other
     training code is never resumed; editing plots or reports does not invalidate checkpoints."""
     digest = hashlib.sha256()
-    root = Path(__file__).parent
+    root = Path(__file__).parents[1]
     files = [path for name in TRAINING_CODE
              for path in ([root / name] if name.endswith(".py") else (root / name).rglob("*.py"))]
     for path in sorted(files):

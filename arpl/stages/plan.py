@@ -16,14 +16,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from arpl.ablations import KNOWN_COUNT_METHODS, LAMBDA_VARIANTS, _lambda_runs
 from arpl.data import dataset_source
-from arpl.feature_space import FeatureModel, figure7_models
 from arpl.methods import get_variant, registered_name
-from arpl.parallel import worker_count
-from arpl.profile_data import base_dataset, split_of, with_train_subset
-from arpl.runs import ALL_CLASSES, known_run, order_run, split_index, split_run, trained_runs
-from arpl.runs import device as run_device
+from arpl.pipeline.parallel import worker_count
+from arpl.pipeline.profile_data import base_dataset, split_of, with_train_subset
+from arpl.pipeline.runs import ALL_CLASSES
+from arpl.pipeline.runs import device as run_device
+from arpl.pipeline.runs import known_run, order_run, split_index, split_run, trained_runs
+from arpl.stages.ablations import KNOWN_COUNT_METHODS, LAMBDA_VARIANTS, lambda_runs
+from arpl.stages.figures import FeatureModel, figure7_models
 
 STAGES = ("train", "confusing", "incremental", "figures", "ablations")
 # The ``--when KEY`` of each stage's command in dvc.yaml (the others always run); tests/test_plan.py compares them.
@@ -31,7 +32,7 @@ STAGE_SWITCHES = {"confusing": "confusing.variants", "incremental": "incremental
                   "figures": "figures.enabled", "ablations": "figures.enabled"}
 CONFUSING_BENCHMARK = "ARPL+CS"  # the method column of benchmarks/results.csv for Algorithm 2
 OPTIONS = ("batch_size", "amp", "channels_last", "compile")  # train.* options that results.csv rows record
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class PlannedRun:
 
     stage: str
     name: str             # method, ARPL+CS variant, figure model folder or Fig. 8 variant
-    run: str              # split<i>, all, order<i>, known<K> (arpl.runs), or lambda<w> for Fig. 8
+    run: str              # split<i>, all, order<i>, known<K> (arpl.pipeline.runs), or lambda<w> for Fig. 8
     epochs: int
     images: int | None    # training images per epoch; None: the dataset's own count is not known
     algorithm: int        # 1: plain training (Algorithm 1); 2: with confusing samples and the GAN (Algorithm 2)
@@ -87,13 +88,13 @@ def _split_classes(params: dict, run: str) -> int:
 
 
 def _confusing_budget(params: dict) -> tuple[int, int | None]:
-    """Epochs and images-per-class limit of Algorithm 2 (:func:`arpl.train_runs.confusing_settings`)."""
+    """Epochs and images-per-class limit of Algorithm 2 (:func:`arpl.pipeline.trained.confusing_settings`)."""
     return params["confusing"]["epochs"] or params["train"]["epochs"], params["confusing"]["train_per_class"]
 
 
 def _stage_run(params: dict, stage: str, name: str, run: str) -> PlannedRun:
     """Run ``run`` of method (stage train) or variant (stage confusing) ``name``, as
-    :func:`arpl.train_runs.train_stage_run` trains it."""
+    :func:`arpl.pipeline.trained.train_stage_run` trains it."""
     if run == ALL_CLASSES:
         params = with_train_subset(params, params["train"]["closed_set_per_class"])
     classes, backbone = _split_classes(params, run), params["model"]["backbone"]
@@ -111,7 +112,7 @@ def _training_runs(params: dict, stage: str, names: list[str]) -> list[PlannedRu
 
 
 def train_plan(params: dict) -> list[PlannedRun]:
-    """Stage train: every method of ``train.methods`` on each run of :func:`arpl.runs.stage_runs`."""
+    """Stage train: every method of ``train.methods`` on each run of :func:`arpl.pipeline.runs.stage_runs`."""
     return _training_runs(params, "train", params["train"]["methods"])
 
 
@@ -121,7 +122,7 @@ def confusing_plan(params: dict) -> list[PlannedRun]:
 
 
 def incremental_plan(params: dict) -> list[PlannedRun]:
-    """Stage incremental: a base model per method and class order (:func:`arpl.incremental.base_model`)."""
+    """Stage incremental: a base model per method and class order (:func:`arpl.stages.incremental.base_model`)."""
     settings = params["incremental"]
     per_class = images_per_class(with_train_subset(params, settings["train_per_class"]))
     images = _images(settings["base_classes"], per_class)
@@ -131,7 +132,7 @@ def incremental_plan(params: dict) -> list[PlannedRun]:
 
 
 def _figure_run(params: dict, model: FeatureModel, run: str, classes: int) -> PlannedRun:
-    """A 2-D model as :func:`arpl.feature_space.train_2d` trains it (ARPL+CS: Algorithm 2)."""
+    """A 2-D model as :func:`arpl.stages.figures.train_2d` trains it (ARPL+CS: Algorithm 2)."""
     epochs, limit = params["figures"]["epochs"], None
     if model.variant is not None and params["confusing"]["init"] == "arpl":
         epochs, limit = _confusing_budget(params)
@@ -156,7 +157,7 @@ def ablations_plan(params: dict) -> list[PlannedRun]:
     epochs, backbone, per_class = params["figures"]["epochs"], params["model"]["backbone"], images_per_class(params)
     classes = len(split_of(params, params["figures"]["split"]).known)
     lambdas = [PlannedRun("ablations", name, f"lambda{weight:g}", epochs, _images(classes, per_class), 1,
-                          LAMBDA_VARIANTS[name][0], backbone) for name, weight in _lambda_runs(params)]
+                          LAMBDA_VARIANTS[name][0], backbone) for name, weight in lambda_runs(params)]
     return lambdas + [PlannedRun("ablations", method, known_run(count), epochs, _images(count, per_class), 1, method,
                                  backbone)
                       for count in params["figures"]["known_counts"] for method in KNOWN_COUNT_METHODS]
