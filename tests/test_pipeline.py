@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,6 +82,20 @@ def test_every_stage_writes_sane_outputs(repro):
 STAGE_FIGURES = {"01_data": "runs/data", "03_confusing": "runs/confusing/figures", "04_osr": "runs/osr/figures",
                  "06_closed_set": "runs/closed_set/figures", "07_incremental": "runs/incremental/figures",
                  "08_figures": "runs/figures/figures", "09_ablations": "runs/ablations/figures", "index": "reports"}
+
+
+def test_the_log_shows_each_epoch_line_once_and_names_each_run(repro):
+    """`dvc repro`'s terminal log: every worker's epoch line appears once (not also relayed by the kernel), and
+    the ablation and figure runs name their lambda or K, so runs that differ only in those can be told apart."""
+    _, first = repro
+    lines = [line.strip() for line in (first.stdout + first.stderr).splitlines()]
+    epochs = [line for line in lines if re.match(r"^\[[^]]+\] epoch \d+/\d+ ", line)]
+    repeated = sorted({line for line in epochs if epochs.count(line) > 1})
+    assert epochs and not repeated, repeated[:5]
+    labels = {line[1:line.index("]")] for line in epochs}
+    for expected in ("RPL lambda=0.1 split0", "ARPL lambda=0 split0", "Softmax K=2", "ARPL K=4",
+                     "ARPL (lambda=0.1) 2-D split0", "ARPL K=4 2-D known4"):
+        assert expected in labels, sorted(labels)
 
 
 def test_every_saved_figure_is_an_image_on_its_page(repro):

@@ -28,11 +28,13 @@ from arpl.training.distributed import DistContext
 
 def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: str, variant: str | None = None,
               evaluate: EvaluateFn | None = None, context: DistContext = DistContext(),
-              model_overrides: dict | None = None, train_overrides: dict | None = None) -> FitResult:
+              model_overrides: dict | None = None, train_overrides: dict | None = None,
+              label: str | None = None) -> FitResult:
     """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``; ``run`` (see
-    :mod:`arpl.pipeline.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2."""
+    :mod:`arpl.pipeline.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2.
+    ``label`` names the run in its epoch lines (default: method and run); give it whatever else tells runs apart."""
     model, train = run_specs(params, method, len(images.classes), run, variant, model_overrides, train_overrides)
-    label = f"{method_name(variant or method)} {run}"
+    label = label or f"{method_name(variant or method)} {run}"
     return fit(model, train, images.images, images.labels, run_dir, device=device(params, context),
                evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
 

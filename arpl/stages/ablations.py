@@ -35,7 +35,8 @@ def lambda_run(params: dict, name: str, weight: float):
     folder = run_path("ablations", f"{name.replace('+', '_')}", f"lambda{weight:g}")
     return train_run(params, head, open_set(params, split).train_known, folder, split_run(split),
                      model_overrides={"distance": distance, "weight_pl": float(weight)},
-                     train_overrides={"epochs": params["figures"]["epochs"]}).net
+                     train_overrides={"epochs": params["figures"]["epochs"]},
+                     label=f"{name} lambda={weight:g} {split_run(split)}").net
 
 
 def train_models(params: dict) -> None:
@@ -72,7 +73,8 @@ def known_count_run(params: dict, method: str, count: int):
     """Train (or reuse) ``method`` on a random split with ``count`` known classes; returns the network."""
     data = open_set(params, params["figures"]["split"], num_known=count)
     return train_run(params, method, data.train_known, run_path("ablations", method, known_run(count)),
-                     known_run(count), train_overrides={"epochs": params["figures"]["epochs"]}).net
+                     known_run(count), train_overrides={"epochs": params["figures"]["epochs"]},
+                     label=f"{method} K={count}").net
 
 
 def run_known_count_ablation(params: dict) -> pd.DataFrame:

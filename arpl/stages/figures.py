@@ -80,7 +80,8 @@ def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
         source = checkpoint_path("figures", model.init.folder, run)
         train, train_overrides = confusing_settings(params, train, run, model.variant, source)
     return train_run(params, model.method, train, run_path("figures", model.folder, run), run,
-                     variant=model.variant, model_overrides=model_overrides, train_overrides=train_overrides).net
+                     variant=model.variant, model_overrides=model_overrides, train_overrides=train_overrides,
+                     label=f"{model.title} 2-D {run}").net
 
 
 def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device) -> FeatureView:
