@@ -14,15 +14,22 @@ AVX512_CORE ...), MKL's ``MKL_CBWR`` (COMPATIBLE | AVX2 | AUTO ...); ``mkldnn=0`
 backends off in torch. On a machine of one ISA, limiting the ISA further emulates an older CPU; a setting
 is portable only if limiting further changes nothing.
 
+Across machines: ``--record`` appends each setting's digests (initial and final weights, last loss) with this
+CPU's model and ISA to ``benchmarks/kernel_digests.csv`` (committed), and every run compares its digests with the
+rows recorded on other CPUs for the same setting, torch, method, split and batches: a portable setting must
+match them bitwise; the machine's own kernels need not.
+
 Usage (from the repository root; about 10 s per setting for 20 batches):
     python benchmarks/kernel_divergence.py                       # the settings of KNOWN_SETTINGS
     python benchmarks/kernel_divergence.py --batches 40 native: isa-default:ATEN_CPU_CAPABILITY=default
+    python benchmarks/kernel_divergence.py --batches 10 --record native: pinned:ATEN_CPU_CAPABILITY=default,...
 Not a test: it reports what this machine's kernels do.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -30,9 +37,13 @@ import re
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DIGESTS = ROOT / "benchmarks" / "kernel_digests.csv"
+DIGEST_COLUMNS = ("date", "cpu", "isa", "torch", "capability", "setting", "environment", "method", "split", "batches",
+                  "initial", "final", "last_loss")
 PINNED = "ATEN_CPU_CAPABILITY=default,MKL_CBWR=COMPATIBLE,mkldnn=0,nnpack=0"
 ONEDNN_PINNED = "ATEN_CPU_CAPABILITY=default,MKL_CBWR=COMPATIBLE,ONEDNN_MAX_CPU_ISA=SSE41"
 KNOWN_SETTINGS = (
@@ -174,12 +185,46 @@ def compare(reference: dict, other: dict) -> str:
     return text
 
 
+def cpu_model() -> tuple[str, str]:
+    """This CPU's model name and the widest vector ISA it has (avx512 / avx2 / sse4.2), from /proc/cpuinfo."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    isa = next((name for flag, name in (("avx512f", "avx512"), ("avx2", "avx2"), ("sse4_2", "sse4.2")) if flag in flags),
+               "?")
+    return model, isa
+
+
+def digest_row(result: dict, text: str, method: str, split: int, batches: int) -> dict:
+    """One row of :data:`DIGESTS`: the digests of one setting's run on this CPU."""
+    import torch
+
+    def digest(tensor) -> str:
+        return hashlib.blake2b(tensor.contiguous().numpy().tobytes(), digest_size=8).hexdigest()
+
+    model, isa = cpu_model()
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "cpu": model, "isa": isa,
+            "torch": torch.__version__, "capability": result["capability"], "setting": result["name"],
+            "environment": text.partition(":")[2], "method": method, "split": split, "batches": batches,
+            "initial": digest(result["initial"]), "final": digest(result["weights"]), "last_loss": result["losses"][-1]}
+
+
+def across_machines(row: dict, recorded: list[dict]) -> str:
+    """How ``row`` compares with the rows recorded on other CPUs for the same run (empty: none recorded)."""
+    same_run = [r for r in recorded if all(str(r[k]) == str(row[k]) for k in ("environment", "torch", "method", "split",
+                                                                               "batches"))
+                and (r["cpu"], r["isa"]) != (row["cpu"], row["isa"])]
+    return "; ".join(f"{'same digests as' if r['final'] == row['final'] and r['initial'] == row['initial'] else 'DIFFERS from'} "
+                     f"{r['cpu']} ({r['isa']}, {r['date'][:10]})" for r in same_run)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("settings", nargs="*", default=list(KNOWN_SETTINGS))
     parser.add_argument("--method", default="ARPL")
     parser.add_argument("--split", type=int, default=1)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--record", action="store_true", help=f"append the digests to {DIGESTS.relative_to(ROOT)}")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--flags", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,6 +240,18 @@ def main() -> int:
         reference = max(bases, key=lambda r: len(r["name"]))
         print(f"  {result['name']} vs {reference['name']} (ATen {result['capability']}, mkldnn {result['mkldnn']}, "
               f"{len(result['log'])} ops): {compare(reference, result)}", flush=True)
+    recorded = list(csv.DictReader(DIGESTS.open())) if DIGESTS.exists() else []
+    rows = [digest_row(result, text, args.method, args.split, args.batches) for result, text in zip(results, args.settings)]
+    print(f"final-weight digests on {rows[0]['cpu']} ({rows[0]['isa']}), against other CPUs in {DIGESTS.name}:")
+    for row in rows:
+        print(f"  {row['setting']}: {row['final']}  {across_machines(row, recorded) or '(no other CPU recorded)'}")
+    if args.record:
+        new = not DIGESTS.exists()
+        with DIGESTS.open("a", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=DIGEST_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerows(rows)
     return 0
 
 
