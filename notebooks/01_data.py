@@ -12,14 +12,16 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
+# %%
 from arpl.figures.images import image_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline.checks import check_data
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
-# %%
 from arpl.stages import data
 
+enter_repository_root()
 params = load_params(params_file)
 
 # %% [markdown]

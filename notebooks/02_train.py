@@ -27,9 +27,11 @@ import pandas as pd
 
 from arpl.io import save_json
 from arpl.pipeline import trained
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import train
 
+enter_repository_root()
 params = load_params(params_file)
 methods = params["train"]["methods"]
 

@@ -31,10 +31,12 @@ from arpl.figures.saving import publish
 from arpl.figures.training import training_curves
 from arpl.io import save_json
 from arpl.pipeline import profile_data, trained
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.pipeline.runs import checkpoint_path, method_name
 from arpl.stages import confusing, train
 
+enter_repository_root()
 params = load_params(params_file)
 variants = params["confusing"]["variants"]
 run, data = profile_data.showcase(params)  # the first split, or the all-class run when there are no splits

@@ -17,14 +17,16 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
+# %%
 from arpl import paper
 from arpl.figures.osr import oscr_curves, roc_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
-# %%
 from arpl.stages import osr
 
+enter_repository_root()
 params = load_params(params_file)
 trials = osr.predict_all(params)
 

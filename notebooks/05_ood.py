@@ -16,14 +16,16 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
+# %%
 from arpl import paper
 from arpl.io import save_json, save_table
-# %%
 from arpl.pipeline import trained
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.pipeline.profile_data import available_ood_sets
 from arpl.stages import ood
 
+enter_repository_root()
 params = load_params(params_file)
 print("out-of-distribution sets used:", ", ".join(available_ood_sets(params)))
 models = trained.all_class_models(params)

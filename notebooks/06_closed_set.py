@@ -8,15 +8,17 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
+# %%
 from arpl import paper
 from arpl.figures.bars import bar_table
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-# %%
 from arpl.pipeline import trained
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import closed_set
 
+enter_repository_root()
 params = load_params(params_file)
 table = closed_set.accuracy_table(params, trained.all_class_models(params))
 save_table(table, "runs/closed_set/table4.csv")

@@ -13,14 +13,16 @@
 # %% tags=["parameters"]
 params_file = "params.yaml"
 
+# %%
 from arpl.figures.feature_space import feature_scatter, score_histograms
 from arpl.figures.images import retrieval_strip
 from arpl.figures.saving import publish
 from arpl.pipeline import profile_data
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
-# %%
 from arpl.stages import figures
 
+enter_repository_root()
 params = load_params(params_file)
 params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
 split = params["figures"]["split"]

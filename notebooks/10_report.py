@@ -14,9 +14,11 @@ from arpl import paper
 from arpl.figures.bars import anchor_bars
 from arpl.figures.saving import save_figure
 from arpl.pipeline import pages, spread
+from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import report
 
+enter_repository_root()
 params = load_params(params_file)
 reports = Path("reports")
 

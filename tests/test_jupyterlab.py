@@ -1,9 +1,11 @@
 """The stage notebooks open in JupyterLab: the project's environment has JupyterLab, its jupytext server
-extension serves ``notebooks/*.py`` as notebooks through the contents API, and saving one from JupyterLab
-writes the source back unchanged (no outputs, no metadata header), as ``jupytext.toml`` asks."""
+extension serves ``notebooks/*.py`` as notebooks through the contents API, saving one from JupyterLab
+writes the source back unchanged (no outputs, no metadata header), as ``jupytext.toml`` asks, and "Run All"
+in a kernel started in ``notebooks/`` runs a stage notebook as the pipeline would."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -17,8 +19,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -114,3 +118,30 @@ def test_saving_from_jupyterlab_writes_the_source_back_unchanged(tmp_path):
         assert (tmp_path / relative).read_bytes() == source, f"saving {relative} changed it"
     assert sorted(p.name for p in (tmp_path / "notebooks").iterdir() if not p.name.startswith(".")) == \
         [p.name for p in NOTEBOOKS], "no paired .ipynb appears"
+
+
+def test_run_all_in_a_kernel_started_in_notebooks_runs_a_stage_notebook(tmp_path, smoke_params):
+    """What JupyterLab's "Run All" does with ``notebooks/01_data.py``: the project's python3 kernel, started in
+    ``notebooks/``, runs the source as jupytext reads it (no papermill, no injected parameters). The notebook makes
+    the repository root its working directory itself, so it reads ``params.yaml`` and writes ``runs/`` there, as
+    ``dvc repro`` would. On a copy of the repository (scripts/quick_run.py's) with the smoke profile, reading the
+    repository's data/raw (conftest's ``smoke_params``)."""
+    from nbclient import NotebookClient
+
+    spec = importlib.util.spec_from_file_location("quick_run", ROOT / "scripts" / "quick_run.py")
+    quick_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quick_run)
+    repo = tmp_path / "repo"
+    quick_run.copy_repository(repo)
+    (repo / "params.yaml").write_text(yaml.safe_dump(smoke_params, sort_keys=False))
+
+    assert not (repo / "runs").exists()
+    notebook = jupytext.read(repo / "notebooks" / "01_data.py")
+    NotebookClient(notebook, kernel_name="python3", timeout=300,
+                   resources={"metadata": {"path": str(repo / "notebooks")}}).execute()   # raises on a failing cell
+
+    errors = [out for cell in notebook.cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    assert errors == []
+    for name in ("splits.csv", "splits.json", "samples.png"):
+        assert (repo / "runs" / "data" / name).is_file(), f"runs/data/{name} not written at the repository root"
+    assert not (repo / "notebooks" / "runs").exists() and not (repo / "notebooks" / "reports").exists()

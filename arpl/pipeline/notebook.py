@@ -15,6 +15,23 @@ import nbformat
 import papermill
 
 
+def enter_repository_root() -> Path:
+    """Make the repository root the working directory and return it; every stage notebook calls this first.
+
+    The pipeline runs a notebook from the root, where ``params.yaml``, ``data/`` and ``runs/`` are; JupyterLab
+    starts its kernel in ``notebooks/``. The first folder from the working directory up that holds both
+    ``dvc.yaml`` and ``params.yaml`` becomes the working directory (nothing changes when already there), so
+    "Run All" reads and writes what ``dvc repro`` would.
+    """
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            os.chdir(folder)
+            return folder
+    raise FileNotFoundError(f"no folder from {here} up holds both dvc.yaml and params.yaml, so this kernel is not "
+                            f"inside a clone of the repository; start it there (e.g. `jupyter lab` in the clone)")
+
+
 class NotebookFailed(RuntimeError):
     """A cell of a stage notebook raised; the message names the notebook, the cell and the error."""
 
