@@ -227,7 +227,8 @@ def _prepare_imagenet(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    """Print the per-number comparison (:mod:`arpl.pipeline.reproduce`); exit 1 when a number lies outside the spread."""
+    """Print the per-number comparison (:mod:`arpl.pipeline.reproduce`); exit 1 when a number lies outside the
+    spread."""
     import pandas as pd
 
     from arpl.pipeline.params import load_params

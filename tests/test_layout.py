@@ -53,7 +53,8 @@ FORBIDDEN = {"library": {"stages", "pipeline", "cli"}, "pipeline": {"stages", "c
 
 
 def test_imports_point_down_only():
-    """The library never imports the pipeline or a stage; the pipeline never imports a stage; nothing imports the CLI."""
+    """The library never imports the pipeline or a stage; the pipeline never imports a stage; nothing imports the
+    command line."""
     wrong = [f"{module} ({layer(module)}) imports {target} ({layer(target)})"
              for module, path in _modules().items() for target in sorted(_imported(path))
              if layer(target) in FORBIDDEN[layer(module)]]

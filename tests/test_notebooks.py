@@ -43,8 +43,8 @@ def test_every_stage_runs_a_notebook_that_exists():
 
 @pytest.mark.parametrize("fd_capture", [True, False], ids=["ipykernel-captures-fds", "no-fd-capture"])
 def test_a_worker_line_reaches_the_terminal_once_and_stays_in_the_notebook(tmp_path, fd_capture):
-    """Epoch lines of the training workers (arpl.pipeline.parallel) are printed by the kernel itself: once in the terminal
-    (papermill's log), and kept in the executed notebook, whether or not ipykernel captures low-level output (it
+    """Epoch lines of the training workers (arpl.pipeline.parallel) are printed by the kernel itself: once in the
+    terminal (papermill's log), and kept in the executed notebook, whether or not ipykernel captures low-level output (it
     does not under pytest, nor on some platforms)."""
     source = tmp_path / "story.py"
     source.write_text('# %% [markdown]\n# # A story\n\n# %% tags=["parameters"]\nword = "x"\n\n# %%\n'

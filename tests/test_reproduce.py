@@ -1,5 +1,5 @@
-"""The measured seed spread (arpl/pipeline/spread.py) and the reproduce check (arpl/pipeline/reproduce.py, `python -m arpl
-reproduce`) on small fabricated metric files and spread tables."""
+"""The measured seed spread (arpl/pipeline/spread.py) and the reproduce check (arpl/pipeline/reproduce.py,
+`python -m arpl reproduce`) on small fabricated metric files and spread tables."""
 
 from __future__ import annotations
 

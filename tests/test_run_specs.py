@@ -16,8 +16,8 @@ from arpl.pipeline.runs import checkpoint_path, known_run, order_run, seed_offse
 from arpl.training import specs
 from arpl.training.specs import TrainSpec, from_sections, setting
 
-# Fingerprints (arpl.training.specs.fingerprint, with the code version held fixed) computed at commit cb6fe79, before the
-# specs were built from the params sections by field name: one per kind of run of the pipeline.
+# Fingerprints (arpl.training.specs.fingerprint, with the code version held fixed) computed at commit cb6fe79, before
+# the specs were built from the params sections by field name: one per kind of run of the pipeline.
 FINGERPRINTS_AT_CB6FE79 = {
     "cpu-default": {
         "train/Softmax/split1": "1fbe69a849cbaf7f", "train/GCPL/split1": "0465fb3583d52d4e",

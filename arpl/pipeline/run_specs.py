@@ -1,6 +1,7 @@
 """The specs of one run from ``params.yaml``: its :class:`~arpl.training.specs.ModelSpec` and
-:class:`~arpl.training.specs.TrainSpec`, built from the params sections by field name (:func:`arpl.training.specs.from_sections`)
-plus what the run itself decides: its method, classes, seed, data and algorithm."""
+:class:`~arpl.training.specs.TrainSpec`, built from the params sections by field name
+(:func:`arpl.training.specs.from_sections`) plus what the run itself decides: its method, classes, seed, data and
+algorithm."""
 
 from __future__ import annotations
 

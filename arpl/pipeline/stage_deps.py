@@ -176,8 +176,8 @@ def _sections() -> set[str]:
 
 
 def simplify_params(read: set[str]) -> list[str]:
-    """``read`` with the keys of a section replaced by the section when all its keys (:data:`arpl.pipeline.schema.SCHEMA`)
-    or the section itself are read; sorted."""
+    """``read`` with the keys of a section replaced by the section when all its keys
+    (:data:`arpl.pipeline.schema.SCHEMA`) or the section itself are read; sorted."""
     from arpl.pipeline.schema import SCHEMA
 
     whole = {entry for entry in read if "." not in entry}

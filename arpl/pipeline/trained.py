@@ -83,8 +83,8 @@ def closed_set_evaluator(test: ImageSet, dev: torch.device) -> EvaluateFn:
 
 
 def train_stage_run(params: dict, stage: str, name: str, run: str, context: DistContext = DistContext()) -> dict:
-    """Train (or reuse) run ``run`` (see :func:`arpl.pipeline.runs.stage_runs`) of ``name``, a method of ``train.methods``
-    or, for stage ``confusing``, a variant; returns its last epoch's row."""
+    """Train (or reuse) run ``run`` (see :func:`arpl.pipeline.runs.stage_runs`) of ``name``, a method of
+    ``train.methods`` or, for stage ``confusing``, a variant; returns its last epoch's row."""
     variant = name if stage == "confusing" else None
     method = get_variant(variant).method if variant else name
     dev = device(params, context)
@@ -105,8 +105,8 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
 
 
 def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, source: Path) -> tuple[ImageSet, dict]:
-    """The training images and :class:`~arpl.training.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2): its own
-    epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
+    """The training images and :class:`~arpl.training.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2):
+    its own epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
     ``confusing.init: arpl``, a warm start from ``source``, the finished checkpoint of the same run of the
     method ``variant`` trains (ARPL)."""
     cs, seed = params["confusing"], params["run"]["seed"]
@@ -120,10 +120,11 @@ def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, so
     return train, overrides
 
 
-def train_stage(params: dict, stage: str, names: list[str], context: DistContext = DistContext()) -> dict[str, list[dict]]:
-    """Train every run (:func:`arpl.pipeline.runs.stage_runs`) of every method (or, for stage ``confusing``, variant) in
-    ``names``; independent runs go to parallel one-thread processes on the CPU (:mod:`arpl.pipeline.parallel`). Returns one
-    summary row per run, by name."""
+def train_stage(params: dict, stage: str, names: list[str],
+                context: DistContext = DistContext()) -> dict[str, list[dict]]:
+    """Train every run (:func:`arpl.pipeline.runs.stage_runs`) of every method (or, for stage ``confusing``,
+    variant) in ``names``; independent runs go to parallel one-thread processes on the CPU
+    (:mod:`arpl.pipeline.parallel`). Returns one summary row per run, by name."""
     runs_of = {name: trained_runs(params, stage, name) for name in names}
     jobs = [(name, run) for run in reversed(stage_runs(params)) for name in names if run in runs_of[name]]
     train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in jobs])  # all-class first

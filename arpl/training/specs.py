@@ -87,7 +87,8 @@ def from_sections(spec_type: type[Spec], sections: dict[str, dict], **given: Any
         key = spec_field.metadata["key"] or spec_field.name
         if key not in sections[section]:
             raise KeyError(f"{spec_type.__name__}.{spec_field.name} reads {section}.{key}, which params.yaml lacks; "
-                           f"add it to arpl/pipeline/profiles/cpu-default.yaml and the schema in arpl/pipeline/params.py")
+                           f"add it to arpl/pipeline/profiles/cpu-default.yaml and the schema in "
+                           f"arpl/pipeline/schema.py")
         values[spec_field.name] = _cast(types[spec_field.name], sections[section][key])
     return spec_type(**values, **given)
 
