@@ -19,7 +19,7 @@ params_file = "params.yaml"
 # %%
 from arpl import paper
 from arpl.io import save_json, save_table
-from arpl.pipeline import trained
+from arpl.pipeline import spread, trained
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.pipeline.profile_data import available_ood_sets
@@ -43,6 +43,19 @@ table.pivot(index="method", columns="out", values="AUROC").round(2)
 
 # %%
 table.round(2)
+
+# %% [markdown]
+# ## One model per set: how far to trust a difference
+# Each AUROC above is one all-class model. `benchmarks/seed_spread.py` trained those models with several seeds
+# (`docs/reproducibility.md`); beside each AUROC stands its seed-to-seed sigma and its distance to the best
+# method on the same set, marked "not meaningful" where smaller than 2 sqrt(sigma_a^2 + sigma_b^2). Noise sets
+# are the least stable: there another seed, or another CPU's rounding, can move one model by many points.
+
+# %%
+seed_spread = spread.load_spread(params)
+marked = spread.with_spread(table[["method", "out", "AUROC"]], seed_spread, "ood_auroc", "AUROC", by="out")
+save_table(marked, "runs/ood/spread_marks.csv")
+marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
 
 # %% [markdown]
 # ## Beside the paper

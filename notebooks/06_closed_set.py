@@ -13,7 +13,7 @@ from arpl import paper
 from arpl.figures.bars import bar_table
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-from arpl.pipeline import trained
+from arpl.pipeline import spread, trained
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import closed_set
@@ -24,6 +24,17 @@ table = closed_set.accuracy_table(params, trained.all_class_models(params))
 save_table(table, "runs/closed_set/table4.csv")
 save_json({r.method: {"ACC": round(r.ACC, 2)} for r in table.itertuples()}, "metrics/closed_set.json")
 table.round(2)
+
+# %% [markdown]
+# ## How far to trust a difference
+# Each accuracy is one all-class model; beside it, its seed-to-seed sigma measured by `benchmarks/seed_spread.py`
+# and its distance to the best method, marked "not meaningful" where smaller than 2 sqrt(sigma_a^2 + sigma_b^2).
+
+# %%
+seed_spread = spread.load_spread(params)
+marked = spread.with_spread(table, seed_spread, "closed_set", "ACC")
+save_table(marked, "runs/closed_set/spread_marks.csv")
+marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
 
 # %% [markdown]
 # ## Beside the paper

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from arpl.__main__ import main
-from arpl.pipeline import stage_deps
+from arpl.pipeline import spread, stage_deps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +33,17 @@ def test_every_stage_is_derived_from_its_notebook_and_the_runner():
             assert any(f.startswith("notebooks/") for f in deps.files), name
             assert "arpl.pipeline.notebook" in deps.modules and "arpl.pipeline.params" in deps.modules, name
         assert "arpl/pipeline/stage_deps.py" not in deps.files, f"{name}: stage_deps only gates a stage (GATE_ONLY)"
+
+
+def test_every_stage_that_reads_the_seed_spread_lists_its_file():
+    """The measured spread lives outside ``arpl/`` (benchmarks/seed_spread.csv, read by arpl.pipeline.spread): a
+    stage that imports the module must list the file, or new seeds would leave its marks stale."""
+    derived = stage_deps.derive(ROOT)
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    readers = [name for name, deps in derived.items() if "arpl.pipeline.spread" in deps.modules]
+    assert {"ood", "closed_set", "report"} <= set(readers)
+    for name in readers:
+        assert str(spread.SPREAD_CSV) in stages[name]["deps"], name
 
 
 def _copy_sources(target: Path) -> Path:

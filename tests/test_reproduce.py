@@ -174,3 +174,21 @@ def test_the_front_page_reads_the_own_score_means_and_splits(tmp_path):
     pd.DataFrame({"method": ["ARPL", "ARPL"], "score": ["own", "msp"], "AUROC": [80.0, 81.0]}).to_csv(
         tmp_path / "per_split.csv", index=False)
     assert report.own_per_split(tmp_path / "per_split.csv").AUROC.tolist() == [80.0]
+
+
+def test_tables_mark_differences_within_the_spread_per_out_set(params, tmp_path):
+    """The OOD and closed-set tables carry each number's sigma and "not meaningful" where a method lies within
+    the spread of the best one on that set (threshold 2 sqrt(sa^2 + sb^2) for one model each)."""
+    path = tmp_path / "spread.csv"
+    _spread_rows(params, {("ood_auroc", "ARPL", "digits"): 1.0, ("ood_auroc", "Softmax", "digits"): 1.0,
+                          ("ood_auroc", "ARPL", "noise"): 8.0, ("ood_auroc", "Softmax", "noise"): 6.0}).to_csv(path)
+    measured = spread.load_spread(params, path)
+    table = pd.DataFrame({"method": ["ARPL", "Softmax", "ARPL", "Softmax"], "out": ["digits", "digits", "noise", "noise"],
+                          "AUROC": [97.0, 91.0, 95.0, 80.0]})
+    marked = spread.with_spread(table, measured, "ood_auroc", "AUROC", by="out").set_index(["out", "method"])
+    assert marked.loc[("digits", "ARPL"), "vs best"] == "best"
+    assert marked.loc[("digits", "Softmax"), "vs best"] == "-6.0"                    # 6 > 2 sqrt(2) = 2.8
+    assert marked.loc[("noise", "Softmax"), "vs best"] == "-15.0 (not meaningful)"   # 15 < 2 * 10
+    assert marked.loc[("noise", "ARPL"), "sigma over seeds"] == pytest.approx(8.0)
+    unmeasured = spread.with_spread(table[table.out == "digits"], None, "closed_set", "AUROC")
+    assert list(unmeasured["vs best"]) == ["best", "-6.0 (no measured spread)"]

@@ -165,6 +165,23 @@ def versus_best(means: dict[str, tuple[float, int]], spread: Spread | None, file
     return column
 
 
+def with_spread(table: pd.DataFrame, spread: Spread | None, file: str, value: str,
+                by: str | None = None) -> pd.DataFrame:
+    """``table`` (one row per method; with ``by``, per method and value of column ``by``) with two columns added:
+    the measured seed-to-seed sigma of ``value`` for one model, and its distance to the best method's
+    (:func:`versus_best`: "(not meaningful)" within the two methods' spread). ``file`` and the metric name locate
+    the sigma among the measured numbers: the OOD table (``file="ood_auroc"``, ``by="out"``) has one per
+    out-of-distribution set, the closed-set table (``file="closed_set"``, ``value="ACC"``) one per method."""
+    parts = []
+    for key, group in table.groupby(by, sort=False) if by else [(value, table)]:
+        means = {method: (number, 1) for method, number in zip(group.method, group[value])}
+        marks = versus_best(means, spread, file, key)
+        parts.append(group.assign(**{
+            "sigma over seeds": [spread.sigma(file, m, key) if spread else None for m in group.method],
+            "vs best": [marks[m] for m in group.method]}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def spread_note(params: dict, spread: Spread | None) -> str:
     """One paragraph for the front page: what the spread is and how the tables use it, or that it was not
     measured for these settings (and the command that measures it)."""
