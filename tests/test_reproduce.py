@@ -192,3 +192,16 @@ def test_tables_mark_differences_within_the_spread_per_out_set(params, tmp_path)
     assert marked.loc[("noise", "ARPL"), "sigma over seeds"] == pytest.approx(8.0)
     unmeasured = spread.with_spread(table[table.out == "digits"], None, "closed_set", "AUROC")
     assert list(unmeasured["vs best"]) == ["best", "-6.0 (no measured spread)"]
+
+
+def test_a_number_over_fewer_splits_is_compared_with_none(params, tmp_path):
+    """An ablation trained on split 0 only (w/o ABN, w/o FT) is no candidate for "best" and stays out of the
+    differences between methods: its number stands on other splits than the three-split means."""
+    path = tmp_path / "spread.csv"
+    _spread_rows(params, {("osr", "ARPL", "AUROC"): 1.0, ("osr", "Softmax", "AUROC"): 1.8}).to_csv(path, index=False)
+    measured = spread.load_spread(params, path)
+    means = {"ARPL": (75.2, 3), "Softmax": (68.4, 3), "ARPL+CS (w/o FT)": (83.4, 1)}
+    column = spread.versus_best(means, measured)
+    assert column["ARPL"] == "best" and column["Softmax"] == "-6.8"
+    assert column["ARPL+CS (w/o FT)"] == "not compared (1 split only)"
+    assert list(spread.method_differences(means, measured).columns) == ["ARPL", "Softmax"]

@@ -121,11 +121,20 @@ def spread_table(spread: Spread, per_split: pd.DataFrame | None = None) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def comparable(means: dict[str, tuple[float, int]]) -> dict[str, tuple[float, int]]:
+    """The methods of ``means`` (method -> (number, models it averages)) that average the most models: the main
+    methods over every split. A method averaging fewer (an ablation trained on split 0 only) stands on other
+    splits, so its number is compared with none of theirs."""
+    most = max(models for _, models in means.values())
+    return {method: value for method, value in means.items() if value[1] == most}
+
+
 def method_differences(means: dict[str, tuple[float, int]], spread: Spread, file: str = "osr",
                        metric: str = "AUROC") -> pd.DataFrame:
-    """Pairwise differences (row minus column) of ``means`` (method -> (published number, models it averages)),
-    each marked "(not meaningful)" when smaller than :func:`difference_threshold` of the two methods' measured
-    sigmas, or "(no spread)" when a method's sigma was not measured."""
+    """Pairwise differences (row minus column) of the :func:`comparable` ``means`` (method -> (published number,
+    models it averages)), each marked "(not meaningful)" when smaller than :func:`difference_threshold` of the two
+    methods' measured sigmas, or "(no spread)" when a method's sigma was not measured."""
+    means = comparable(means)
     methods = list(means)
     table = pd.DataFrame(index=methods, columns=methods, dtype=object)
     for a in methods:
@@ -149,10 +158,15 @@ def versus_best(means: dict[str, tuple[float, int]], spread: Spread | None, file
                 metric: str = "AUROC") -> dict[str, str]:
     """For the headline table, per method: its distance to the best method's ``metric`` (``means``: method ->
     (published number, models it averages)), marked "(not meaningful)" when within :func:`difference_threshold`
-    of the two methods' measured sigmas; "best" for the best one, "no measured spread" without a sigma."""
-    best = max(means, key=lambda method: means[method][0])
+    of the two methods' measured sigmas; "best" for the best one, "no measured spread" without a sigma. The best
+    is taken among the :func:`comparable` methods; the others are not compared."""
+    candidates = comparable(means)
+    best = max(candidates, key=lambda method: candidates[method][0])
     column = {}
     for method, (value, models) in means.items():
+        if method not in candidates:
+            column[method] = f"not compared ({models} split{'s' if models > 1 else ''} only)"
+            continue
         if method == best:
             column[method] = "best"
             continue
