@@ -15,8 +15,9 @@ from arpl.stages import figures
 def calls(monkeypatch):
     recorded = []
 
-    def fake_train_run(params, method, images, folder, run, variant=None, model_overrides=None, train_overrides=None):
-        recorded.append({"folder": folder.as_posix(), "variant": variant, **train_overrides})
+    def fake_train_run(params, method, images, folder, run, variant=None, model_overrides=None, train_overrides=None,
+                       label=None):
+        recorded.append({"folder": folder.as_posix(), "variant": variant, "label": label, **train_overrides})
         return SimpleNamespace(net=None)
 
     monkeypatch.setattr(figures, "train_run", fake_train_run)
@@ -40,7 +41,7 @@ def test_arpl_cs_is_fine_tuned_from_the_2d_arpl_model_under_init_arpl(smoke_para
     figures.figure7_run(params, _cs_model(params))
     source, cs = calls
     assert source == {"folder": "runs/figures/ARPL_lambda0.1/split0", "variant": None,
-                      "epochs": params["figures"]["epochs"]}
+                      "label": "ARPL (lambda=0.1) 2-D split0", "epochs": params["figures"]["epochs"]}
     assert cs["folder"] == "runs/figures/ARPL_CS/split0" and cs["variant"] == "cs" and cs["epochs"] == 1
     assert cs["init_from"] == "runs/figures/ARPL_lambda0.1/split0/checkpoint.pt@f00d"
 
@@ -49,7 +50,8 @@ def test_arpl_cs_trains_from_scratch_for_figures_epochs_under_init_scratch(smoke
     params = copy.deepcopy(smoke_params)
     params["confusing"]["init"] = "scratch"
     figures.figure7_run(params, _cs_model(params))
-    assert calls == [{"folder": "runs/figures/ARPL_CS/split0", "variant": "cs", "epochs": params["figures"]["epochs"]}]
+    assert calls == [{"folder": "runs/figures/ARPL_CS/split0", "variant": "cs", "label": "ARPL+CS 2-D split0",
+                      "epochs": params["figures"]["epochs"]}]
 
 
 @pytest.mark.parametrize("init, trained_apart", [("arpl", False), ("scratch", True)])
