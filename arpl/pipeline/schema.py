@@ -79,28 +79,26 @@ def _registered(help: str, lookup: Callable[[str], Any], registered: str) -> Fie
     return Field(str, help, lookup=lookup, registered=registered)
 
 
-def open_set_dataset(name: str) -> Any:
-    """The dataset source ``name`` if it can be ``data.dataset`` (see :mod:`arpl.data.registry`)."""
+def _dataset_in_role(name: str, role: str, mistake: str, hint: str = "") -> Any:
+    """The dataset source ``name`` (see :mod:`arpl.data.registry`) if its flag ``role`` (``open_set`` or ``ood``)
+    is set; otherwise a ValueError naming the ``mistake`` and the registered sources that fit the role."""
     from arpl.data import DATASETS, dataset_source
 
     source = dataset_source(name)
-    if not source.open_set:
-        usable = [entry.name for entry in DATASETS.entries() if entry.open_set]
-        raise ValueError(f"{name!r} is an out-of-distribution set, not an open-set dataset; use one of "
-                         f"{', '.join(usable)} or your own as 'module:attribute'")
+    if not getattr(source, role):
+        usable = [entry.name for entry in DATASETS.entries() if getattr(entry, role)]
+        raise ValueError(f"{name!r} {mistake}; use one of {', '.join(usable)} or your own as 'module:attribute'{hint}")
     return source
+
+
+def open_set_dataset(name: str) -> Any:
+    """The dataset source ``name`` if it can be ``data.dataset``."""
+    return _dataset_in_role(name, "open_set", "is an out-of-distribution set, not an open-set dataset")
 
 
 def _ood_set(name: str) -> Any:
     """The dataset source ``name`` if it can be one of ``ood.sets``."""
-    from arpl.data import DATASETS, dataset_source
-
-    source = dataset_source(name)
-    if not source.ood:
-        usable = [entry.name for entry in DATASETS.entries() if entry.ood]
-        raise ValueError(f"{name!r} is no out-of-distribution set; use one of {', '.join(usable)} or your own "
-                         f"as 'module:attribute' (a DatasetSource with ood=True)")
-    return source
+    return _dataset_in_role(name, "ood", "is no out-of-distribution set", " (a DatasetSource with ood=True)")
 
 
 def _backbone(name: str) -> Any:
