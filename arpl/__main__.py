@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     imagenet = commands.add_parser("prepare-imagenet", help="extract the ImageNet archives into class folders")
     imagenet.add_argument("root", help="folder holding imagenet/ with the official archives")
     deps = commands.add_parser("deps", help="print the arpl files and params each dvc.yaml stage reads (derived "
-                               "from the code); --check: exit 1 where dvc.yaml's deps/params differ")
+                               "from the code); --check: exit 1 where dvc.yaml's deps/params differ; --write: "
+                               "write them into dvc.yaml")
     deps.add_argument("--check", action="store_true", help="compare with dvc.yaml and list the differences")
+    deps.add_argument("--write", action="store_true", help="write the derived deps and params (and the files of "
+                      "your own modules named in params.yaml) into dvc.yaml")
+    deps.add_argument("--params", default="params.yaml")
     reproduce = commands.add_parser("reproduce", help="compare metrics/*.json of a finished run with a committed "
                                     "baseline: identical, within the measured seed spread, or outside it")
     reproduce.add_argument("--baseline", default="HEAD", metavar="REV", help="git revision of the baseline (HEAD)")
@@ -154,7 +158,8 @@ def _notebook_output_only(record: logging.LogRecord) -> bool:
 def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:
     """Your own modules named in ``params_path`` that a stage reading them misses in its deps in dvc.yaml
     (:func:`arpl.pipeline.stage_deps.own_module_gaps`): of every stage, or of the one running ``notebook``."""
-    from arpl.pipeline.stage_deps import notebook_stage, own_module_gaps
+    from arpl.pipeline.dvc_yaml import own_module_gaps
+    from arpl.pipeline.stage_deps import notebook_stage
 
     if not (Path("dvc.yaml").is_file() and Path(params_path).is_file()):
         return []
@@ -233,16 +238,17 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     from arpl.pipeline.params import load_params
     from arpl.pipeline.reproduce import IDENTICAL, OUTSIDE, committed_metrics, compare, current_metrics, summary_line
-    from arpl.pipeline.spread import load_spread, params_fingerprint
+    from arpl.pipeline.spread import all_settings, load_spread, settings_fingerprint
 
     params = load_params(args.params)
-    spread = load_spread(params, args.spread)
+    spread = load_spread(all_settings(params), args.spread)
     table = compare(current_metrics(args.metrics), committed_metrics(args.baseline, Path(args.metrics).as_posix()),
                     spread)
     shown = table if args.all else table[table.verdict != IDENTICAL]
     if spread is None:
-        print(f"seed spread: not measured for these settings (fingerprint {params_fingerprint(params)} not in "
-              f"{args.spread}; `python benchmarks/seed_spread.py` measures it)")
+        fingerprints = ", ".join(map(settings_fingerprint, all_settings(params)))
+        print(f"seed spread: not measured for these settings (fingerprints {fingerprints} not in {args.spread}; "
+              f"`python benchmarks/seed_spread.py` measures it)")
     else:
         print(f"seed spread: {spread.seeds} seeds on split {spread.split} ({args.spread}, fingerprint "
               f"{spread.fingerprint}); tolerance = 2 sqrt(2) sigma / sqrt(models averaged)")
@@ -254,15 +260,21 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _deps(args: argparse.Namespace) -> int:
-    from arpl.pipeline.stage_deps import check, compact_files, derive
+    from arpl.pipeline.dvc_yaml import check, compact_files, write
+    from arpl.pipeline.stage_deps import derive
 
+    if args.write:
+        params = yaml.safe_load(Path(args.params).read_text()) if Path(args.params).is_file() else {}
+        changed = write(params, ".")
+        print(f"dvc.yaml: wrote the deps and params of {', '.join(changed)}" if changed
+              else "dvc.yaml: already declares what every stage reads")
     for name, derived in derive(".").items():
         print(f"{name}:")
         print("  deps: " + ", ".join(compact_files(derived.files, ".")))
         print("  params: " + ", ".join(derived.params))
     if not args.check:
         return 0
-    problems = check(".") + _own_module_gaps("params.yaml")
+    problems = check(".") + _own_module_gaps(args.params)
     for problem in problems:
         print(f"dvc.yaml: {problem}", file=sys.stderr)
     print("dvc.yaml declares what every stage reads" if not problems else f"{len(problems)} difference(s) with dvc.yaml")

@@ -46,11 +46,10 @@ def requested(params_path: str | Path = "params.yaml") -> bool:
     if not path.is_file():
         return False
     try:
-        params = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
+        params = yaml.safe_load(path.read_text())
+        return params["run"]["portable_kernels"] is True
+    except (yaml.YAMLError, TypeError, KeyError):
         return False  # the stage's own validation reports the broken file
-    run = params.get("run") if isinstance(params, dict) else None
-    return isinstance(run, dict) and run.get("portable_kernels") is True
 
 
 def set_environment(on: bool) -> None:

@@ -9,8 +9,8 @@ one-thread workers of ``run.workers`` included), every method of ``train.methods
 ``confusing.variants`` (ARPL+CS) on that split and on all classes, in ``--work``/seed<N>/runs (never the
 pipeline's ``runs/``). It then evaluates them like the osr, ood and closed_set stages (own score) and appends
 one row per number to ``--output`` (default benchmarks/seed_spread.csv, committed), tagged with the profile,
-the settings' fingerprint (``arpl.pipeline.spread.params_fingerprint``), torch, the CPU capability and whether the
-kernels were portable. The report and ``python -m arpl reproduce`` read the rows of the current settings.
+the fingerprint of the settings that shape its file's numbers (``arpl.pipeline.spread.params_fingerprint``), torch,
+the CPU capability and whether the kernels were portable. The report and ``python -m arpl reproduce`` read the rows of the current settings.
 A seed already measured under the same fingerprint and split is skipped (rerun to add seeds).
 
 Seed ``s`` trains split ``i`` with ``s + i`` like the pipeline (seed 0 repeats the pipeline's own model of the
@@ -94,13 +94,13 @@ def main() -> int:
     apply_backend_flags()
     params = load_params(args.params)
     split = args.split if args.split is not None else (1 if 1 in params["data"]["splits"] else params["data"]["splits"][0])
-    fingerprint = params_fingerprint(params)
+    fingerprint = params_fingerprint(params)  # of the osr rows: a seed is measured once per settings and split
     output = args.output.resolve()
     done = set()
     if output.exists():
         old = pd.read_csv(output, dtype={"fingerprint": str})
         done = set(old[(old.fingerprint == fingerprint) & (old.split == split)].seed)
-    tag = {"profile": params["profile"], "fingerprint": fingerprint, "torch": torch.__version__,
+    tag = {"profile": params["profile"], "torch": torch.__version__,
            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "portable": active(), "split": split}
     here = Path.cwd()
     for seed in args.seeds:
@@ -115,8 +115,8 @@ def main() -> int:
             rows = measure_seed(seed_params(params, seed, split))
         finally:
             os.chdir(here)
-        table = pd.DataFrame([{**tag, "seed": seed, **row, "value": round(row["value"], 4)} for row in rows],
-                             columns=COLUMNS)
+        table = pd.DataFrame([{**tag, "fingerprint": params_fingerprint(params, row["file"]), "seed": seed, **row,
+                               "value": round(row["value"], 4)} for row in rows], columns=COLUMNS)
         table.to_csv(output, mode="a", header=not output.exists(), index=False)
         auroc = table[(table.file == "osr") & (table.metric == "AUROC")]
         print(f"seed {seed}: {len(table)} numbers in {time.perf_counter() - tic:.0f} s; AUROC split {split}: "

@@ -52,10 +52,11 @@ table.round(2)
 # are the least stable: there another seed, or another CPU's rounding, can move one model by many points.
 
 # %%
-seed_spread = spread.load_spread(params)
+measured_under = [spread.ood_settings(params)]  # what shapes these numbers
+seed_spread = spread.load_spread(measured_under)
 marked = spread.with_spread(table[["method", "out", "AUROC"]], seed_spread, "ood_auroc", "AUROC", by="out")
 save_table(marked, "runs/ood/spread_marks.csv")
-marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
+marked.round(2) if seed_spread is not None else spread.spread_note(measured_under, None)
 
 # %% [markdown]
 # ## Beside the paper

@@ -31,10 +31,11 @@ table.round(2)
 # and its distance to the best method, marked "not meaningful" where smaller than 2 sqrt(sigma_a^2 + sigma_b^2).
 
 # %%
-seed_spread = spread.load_spread(params)
+measured_under = [spread.training_settings(params)]  # what shapes these numbers
+seed_spread = spread.load_spread(measured_under)
 marked = spread.with_spread(table, seed_spread, "closed_set", "ACC")
 save_table(marked, "runs/closed_set/spread_marks.csv")
-marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
+marked.round(2) if seed_spread is not None else spread.spread_note(measured_under, None)
 
 # %% [markdown]
 # ## Beside the paper

@@ -35,12 +35,12 @@ stage_pages = report.render_stage_pages("runs/notebooks", reports)
 # %%
 headline = report.headline_table()
 facts = report.facts(params)
-seed_spread = spread.load_spread(params)
+seed_spread = spread.load_spread(spread.all_settings(params))
 means = report.auroc_means()
 if means:
     headline["AUROC vs best"] = headline.method.map(spread.versus_best(means, seed_spread))
 notes = [note for note in (paper.reference_note(params["data"]["dataset"]), report.spread_note(),
-                           spread.spread_note(params, seed_spread)) if note]
+                           spread.spread_note(spread.all_settings(params), seed_spread)) if note]
 headline_html = pages.dataframe_html(headline)
 headline
 

@@ -5,13 +5,9 @@ the report, named only by one line of params.yaml (docs/extending.md)."""
 from __future__ import annotations
 
 import copy
-import hashlib
-import inspect
 import json
 import re
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +20,7 @@ from arpl.methods import (ConfusingVariant, Method, build_head, colours, display
 from arpl.pipeline.params import validate
 from arpl.pipeline.schema import ParamsError
 from arpl.training.network import build_model
-from arpl.training.specs import ModelSpec, TrainSpec, fingerprint, spec_dict
+from arpl.training.specs import ModelSpec
 
 COSINE = "tests.plugins.cosine_head:CosineHead"
 BUILT_IN = ["Softmax", "GCPL", "RPL", "ARPL"]
@@ -178,26 +174,6 @@ def test_a_variant_outside_the_package_is_found_by_its_import_path(tmp_path, mon
     assert run_path("confusing", path, "split0").as_posix() == "runs/confusing/cs-short/split0"
     with pytest.raises(ValueError, match=r"'my_variants:ConfusingVariant' is not a registered variant"):
         get_variant("my_variants:ConfusingVariant")
-
-
-def test_the_fingerprint_covers_the_source_of_a_method_outside_the_package(tmp_path, monkeypatch):
-    """A changed plugin never resumes a checkpoint of its old code; the built-in methods' fingerprints keep their
-    payload (specs and arpl's training code only)."""
-    module = tmp_path / "my_cosine.py"
-    module.write_text(Path(inspect.getsourcefile(get_method(COSINE))).read_text())
-    monkeypatch.syspath_prepend(str(tmp_path))
-    spec = ModelSpec(method="my_cosine:CosineHead", backbone="small", num_classes=3)
-    before = fingerprint(spec, TrainSpec())
-    module.write_text(module.read_text() + textwrap.dedent("""
-        # an edit of the method's module
-    """))
-    assert fingerprint(spec, TrainSpec()) != before
-    monkeypatch.setattr("arpl.training.specs.code_version", lambda: "fixed")
-    arpl_spec = ModelSpec(method="ARPL", backbone="small", num_classes=3)
-    train = {key: value for key, value in spec_dict(TrainSpec()).items() if key != "portable_kernels"}  # off: left out
-    payload = json.dumps([spec_dict(arpl_spec), train, "fixed"], sort_keys=True)
-    assert fingerprint(arpl_spec, TrainSpec()) == hashlib.sha256(payload.encode()).hexdigest()[:16]
-    assert "my_cosine" not in sys.modules, "the fingerprint reads the module's file, it does not run it"
 
 
 # ----------------------------------------------------------------------------- through the pipeline

@@ -32,7 +32,7 @@ def _spread_rows(params: dict, sigmas: dict[tuple[str, str, str], float], seeds=
     for (file, method, metric), sigma in sigmas.items():
         a = sigma * math.sqrt(3) / 2
         for seed, sign in zip(seeds, (-1, -1, 1, 1)):
-            rows.append({"profile": params["profile"], "fingerprint": spread.params_fingerprint(params),
+            rows.append({"profile": params["profile"], "fingerprint": spread.params_fingerprint(params, file),
                          "torch": "x", "cpu_capability": "AVX2", "portable": False, "split": 1, "seed": seed,
                          "file": file, "method": method, "metric": metric, "value": 50 + sign * a})
     return pd.DataFrame(rows, columns=spread.COLUMNS)
@@ -51,23 +51,49 @@ def test_the_fingerprint_ignores_seed_splits_and_workers_but_not_the_budget(para
     assert spread.params_fingerprint(other) != spread.params_fingerprint(params)
 
 
+def test_each_file_is_fingerprinted_by_what_shapes_its_numbers(params):
+    """The OOD numbers depend on the OOD sets and the noise count, the open- and closed-set numbers do not; none
+    depends on the figures, the ablations, the class-incremental stage or the bootstrap resamples."""
+    other = copy.deepcopy(params)
+    other["ood"]["noise_count"] += 1
+    assert spread.params_fingerprint(other, "ood_auroc") != spread.params_fingerprint(params, "ood_auroc")
+    for file in ("osr", "closed_set"):
+        assert spread.params_fingerprint(other, file) == spread.params_fingerprint(params, file)
+    other = copy.deepcopy(params)
+    other["figures"]["epochs"] += 1
+    other["incremental"]["orders"] += 1
+    other["osr"]["bootstrap"] += 1
+    for file in ("osr", "closed_set", "ood_auroc"):
+        assert spread.params_fingerprint(other, file) == spread.params_fingerprint(params, file)
+
+
+def test_the_committed_spread_is_found_for_the_cpu_default():
+    """The rows of benchmarks/seed_spread.csv measured under the CPU default are read for its settings."""
+    from arpl.pipeline.profile import profile_params
+
+    measured = spread.load_spread(spread.all_settings(profile_params("cpu-default")),
+                                  Path(__file__).resolve().parents[1] / "benchmarks" / "seed_spread.csv")
+    assert measured is not None and measured.seeds >= 5
+    assert {"osr", "ood_auroc", "closed_set"} <= set(measured.table.file)
+
+
 def test_the_spread_is_read_for_the_current_settings_only(params, tmp_path):
     path = tmp_path / "spread.csv"
     _spread_rows(params, {("osr", "ARPL", "AUROC"): 1.5}).to_csv(path, index=False)
-    measured = spread.load_spread(params, path)
+    measured = spread.load_spread(spread.all_settings(params), path)
     assert measured.split == 1 and measured.seeds == 4
     assert measured.sigma("osr", "ARPL", "AUROC") == pytest.approx(1.5)
     assert measured.sigma("osr", "Softmax", "AUROC") is None
     other = copy.deepcopy(params)
     other["train"]["epochs"] += 1
-    assert spread.load_spread(other, path) is None
-    assert spread.load_spread(params, tmp_path / "absent.csv") is None
+    assert spread.load_spread(spread.all_settings(other), path) is None
+    assert spread.load_spread(spread.all_settings(params), tmp_path / "absent.csv") is None
 
 
 def test_verdicts_identical_within_outside_and_unmeasured(params):
-    measured = spread.load_spread(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 1.5,
-                                                                       ("osr", "Softmax", "AUROC"): 1.5,
-                                                                       ("ood_auroc", "Softmax", "gaussian-noise"): 3.0})))
+    measured = _load(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 1.5,
+                                                          ("osr", "Softmax", "AUROC"): 1.5,
+                                                          ("ood_auroc", "Softmax", "gaussian-noise"): 3.0})))
     current = copy.deepcopy(BASELINE)
     limit_3_splits = 2 * math.sqrt(2) * 1.5 / math.sqrt(3)  # 2.45
     current["osr"]["ARPL"]["AUROC"] += 2.0                   # within 2.45
@@ -97,9 +123,9 @@ def test_without_a_measured_spread_every_moved_number_says_so():
 
 
 def test_method_differences_mark_the_ones_within_the_spread(params):
-    measured = spread.load_spread(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
-                                                                       ("osr", "GCPL", "AUROC"): 2.0,
-                                                                       ("osr", "Softmax", "AUROC"): 2.0})))
+    measured = _load(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
+                                                          ("osr", "GCPL", "AUROC"): 2.0,
+                                                          ("osr", "Softmax", "AUROC"): 2.0})))
     # threshold for two methods over 3 splits: 2 sqrt(4/3 + 4/3) = 3.27
     table = spread.method_differences({"ARPL": (75.2, 3), "GCPL": (72.5, 3), "Softmax": (68.4, 3),
                                        "RPL": (65.8, 3)}, measured)
@@ -133,6 +159,10 @@ def test_the_command_compares_with_a_committed_revision(tmp_path, monkeypatch, c
     assert "no-such-rev" in capsys.readouterr().err
 
 
+def _load(params: dict, path: Path) -> spread.Spread | None:
+    return spread.load_spread(spread.all_settings(params), path)
+
+
 def _write(rows: pd.DataFrame) -> Path:
     import tempfile
 
@@ -142,9 +172,9 @@ def _write(rows: pd.DataFrame) -> Path:
 
 
 def test_the_headline_column_marks_methods_within_the_spread_of_the_best(params):
-    measured = spread.load_spread(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
-                                                                       ("osr", "GCPL", "AUROC"): 2.0,
-                                                                       ("osr", "Softmax", "AUROC"): 2.0})))
+    measured = _load(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
+                                                          ("osr", "GCPL", "AUROC"): 2.0,
+                                                          ("osr", "Softmax", "AUROC"): 2.0})))
     column = spread.versus_best({"ARPL": (75.2, 3), "GCPL": (72.5, 3), "Softmax": (68.4, 3), "RPL": (65.8, 3)},
                                 measured)
     assert column == {"ARPL": "best", "GCPL": "-2.7 (not meaningful)", "Softmax": "-6.8",
@@ -153,10 +183,10 @@ def test_the_headline_column_marks_methods_within_the_spread_of_the_best(params)
 
 
 def test_the_front_page_says_whether_the_spread_was_measured(params):
-    assert "not measured for these settings" in spread.spread_note(params, None)
-    measured = spread.load_spread(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
-                                                                       ("ood_auroc", "ARPL", "digits"): 4.0})))
-    assert "4 seeds on split 1" in spread.spread_note(params, measured)
+    assert "not measured for these settings" in spread.spread_note(spread.all_settings(params), None)
+    measured = _load(params, _write(_spread_rows(params, {("osr", "ARPL", "AUROC"): 2.0,
+                                                          ("ood_auroc", "ARPL", "digits"): 4.0})))
+    assert "4 seeds on split 1" in spread.spread_note(spread.all_settings(params), measured)
     per_split = pd.DataFrame({"method": ["ARPL"] * 3, "AUROC": [60.0, 70.0, 80.0]})
     table = spread.spread_table(measured, per_split).set_index("method")
     assert table.loc["ARPL", "AUROC split 1: sigma over seeds"] == 2.0
@@ -182,7 +212,7 @@ def test_tables_mark_differences_within_the_spread_per_out_set(params, tmp_path)
     path = tmp_path / "spread.csv"
     _spread_rows(params, {("ood_auroc", "ARPL", "digits"): 1.0, ("ood_auroc", "Softmax", "digits"): 1.0,
                           ("ood_auroc", "ARPL", "noise"): 8.0, ("ood_auroc", "Softmax", "noise"): 6.0}).to_csv(path)
-    measured = spread.load_spread(params, path)
+    measured = spread.load_spread(spread.all_settings(params), path)
     table = pd.DataFrame({"method": ["ARPL", "Softmax", "ARPL", "Softmax"], "out": ["digits", "digits", "noise", "noise"],
                           "AUROC": [97.0, 91.0, 95.0, 80.0]})
     marked = spread.with_spread(table, measured, "ood_auroc", "AUROC", by="out").set_index(["out", "method"])
@@ -199,7 +229,7 @@ def test_a_number_over_fewer_splits_is_compared_with_none(params, tmp_path):
     differences between methods: its number stands on other splits than the three-split means."""
     path = tmp_path / "spread.csv"
     _spread_rows(params, {("osr", "ARPL", "AUROC"): 1.0, ("osr", "Softmax", "AUROC"): 1.8}).to_csv(path, index=False)
-    measured = spread.load_spread(params, path)
+    measured = spread.load_spread(spread.all_settings(params), path)
     means = {"ARPL": (75.2, 3), "Softmax": (68.4, 3), "ARPL+CS (w/o FT)": (83.4, 1)}
     column = spread.versus_best(means, measured)
     assert column["ARPL"] == "best" and column["Softmax"] == "-6.8"

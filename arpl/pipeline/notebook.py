@@ -63,9 +63,10 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
     return output
 
 
-def param_value(params: dict, key: str):
-    """The value of dotted ``key`` (e.g. ``figures.enabled``) in ``params``; a ValueError names a missing key."""
-    value = params
+def param_value(values: dict, key: str):
+    """The value of dotted ``key`` (e.g. ``figures.enabled``) in the params ``values``; a ValueError names a missing
+    key. (:mod:`arpl.pipeline.stage_deps` counts ``--when KEY`` as reading ``KEY``.)"""
+    value = values
     for part in key.split("."):
         if not isinstance(value, dict) or part not in value:
             raise ValueError(f"params.yaml has no key {key!r} (asked for by a stage's --when); "

@@ -29,13 +29,18 @@ def training_datasets(params: dict) -> list[str]:
     return [base_dataset(params)] + ([unknowns] if unknowns else [])
 
 
-def load_set(params: dict, name: str, train: bool) -> ImageSet:
+def load_set(params: dict, name: str, train: bool, count: int | None = None) -> ImageSet:
     """Dataset ``name`` at the profile's image size and channels, from ``run.data_root`` (cached: the
-    stages load the same set once per split)."""
+    stages load the same set once per split); ``count`` images of a synthetic set (:func:`load_ood_set`)."""
     data = params["data"]
-    count = params["ood"]["noise_count"] if dataset_source(name).synthetic else None
     return _cached_set(params["run"]["data_root"], name, train, data["download"], data["image_size"],
                        data["channels"], count)
+
+
+def load_ood_set(params: dict, name: str) -> ImageSet:
+    """Out-of-distribution set ``name`` (test part), with ``ood.noise_count`` images when it is generated."""
+    count = params["ood"]["noise_count"] if dataset_source(name).synthetic else None
+    return load_set(params, name, False, count)
 
 
 @lru_cache(maxsize=4)
@@ -112,7 +117,8 @@ def available_ood_sets(params: dict) -> list[str]:
 
 def showcase(params: dict) -> tuple[str, OpenSetData]:
     """The run the stage figures show and its data: the first trial (``split<i>``) or, without trials, the
-    all-class model (``all``) with the first OOD set as its unknowns."""
+    all-class model (``all``) with the first OOD set as its unknowns (a generated one at its default size, so
+    that the figures do not depend on ``ood.noise_count``)."""
     if params["data"]["splits"]:
         split = params["data"]["splits"][0]
         return split_run(split), open_set(params, split)

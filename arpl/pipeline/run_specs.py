@@ -17,8 +17,8 @@ from arpl.training.specs import ModelSpec, TrainSpec, from_sections
 def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
     """The classifier of ``method`` (a registered name or import path, :mod:`arpl.methods`) with the profile's
     network and loss."""
-    sections = {"model": params["model"], "data": params["data"], "train": params["train"]}
-    return from_sections(ModelSpec, sections, method=method, num_classes=num_classes, **overrides)
+    return from_sections(ModelSpec, {"model": params["model"], "data": params["data"], "train": params["train"]},
+                         method=method, num_classes=num_classes, **overrides)
 
 
 def train_spec(params: dict, run: str, variant: str | None = None, **overrides) -> TrainSpec:
@@ -29,11 +29,11 @@ def train_spec(params: dict, run: str, variant: str | None = None, **overrides) 
     sections = {"train": params["train"], "run": params["run"]}
     algorithm = {}
     if variant is not None:
-        sections["confusing"] = params["confusing"]
+        sections = {**sections, "confusing": params["confusing"]}
         algorithm = {"confusing": True, "focus_training": get_variant(variant).focus_training}
     spec = from_sections(TrainSpec, sections, seed=params["run"]["seed"] + seed_offset(run),
                          augment=dataset_source(base_dataset(params)).augment, data_tag=data_tag(params, run),
-                         **algorithm)
+                         data_code=data_code(params), **algorithm)
     if "epochs" in overrides and "milestones" not in overrides:
         overrides["milestones"] = scaled_milestones(spec.milestones, spec.epochs, overrides["epochs"])
     return replace(spec, **overrides)
@@ -51,6 +51,18 @@ def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int)
     """The learning-rate milestones of an ``epochs``-long schedule, at the same fractions of a ``new_epochs``-long
     one (at least epoch 1): (5, 7) of 8 epochs -> (2, 3) of 4."""
     return tuple(sorted({max(1, m * new_epochs // epochs) for m in milestones}))
+
+
+def data_code(params: dict) -> tuple[str, ...]:
+    """The modules that load and select a run's training images: this pipeline module and the module of the
+    dataset source the images come from (its loader's; a source named by import path: its own module too)."""
+    name = base_dataset(params)
+    source = dataset_source(name)
+    loader = source.load or source.generate
+    modules = [base_dataset.__module__, getattr(loader, "func", loader).__module__]
+    if ":" in name:
+        modules.append(name.partition(":")[0])
+    return tuple(dict.fromkeys(module for module in modules if module))
 
 
 def data_tag(params: dict, run: str) -> str:

@@ -4,8 +4,9 @@ The pipeline publishes one model per split (and one all-class model), so every n
 noise of one training run: another seed, or another CPU whose kernels round differently (docs/reproducibility.md),
 gives another model. ``benchmarks/seed_spread.py`` measures that noise: it trains the profile's methods on one
 split and the all-class models with a few seeds, through the pipeline's own training and evaluation code, and
-writes one row per number to :data:`SPREAD_CSV`, tagged with the :func:`params_fingerprint` of the settings it
-was measured under. The report and ``python -m arpl reproduce`` read the rows of the current settings only.
+writes one row per number to :data:`SPREAD_CSV`, tagged with the :func:`params_fingerprint` of the settings that
+shape the numbers of its metrics file. The report, the OOD and closed-set pages and ``python -m arpl reproduce`` read
+the rows of the current settings only.
 
 From the seeds' standard deviation ``sigma`` of a number (one model), a published number that averages ``n``
 models (the splits of ``metrics/osr.json``; 1 otherwise) has standard deviation ``sigma / sqrt(n)``; two runs
@@ -28,21 +29,45 @@ SPREAD_CSV = Path("benchmarks/seed_spread.csv")
 COLUMNS = ("profile", "fingerprint", "torch", "cpu_capability", "portable", "split", "seed", "file", "method",
            "metric", "value")
 # Keys that do not change what a run computes, or that the measurement itself varies.
-_NOT_FINGERPRINTED = {"profile": None, "run": ("seed", "workers", "progress", "device", "data_root"), "data": ("splits",),
-                      "osr": ("bootstrap",)}
+_NOT_FINGERPRINTED = {"run": ("seed", "workers", "progress", "device", "data_root"), "data": ("splits",)}
 Z95 = 2.0  # about 95% of a normal distribution lies within two standard deviations
 
 
-def params_fingerprint(params: dict) -> str:
-    """A short hash of the settings that shape the numbers: every key of ``params`` except the seed, the
-    splits, the worker count, the progress bars, the device and the bootstrap resamples."""
-    kept = {}
-    for section, value in params.items():
-        dropped = _NOT_FINGERPRINTED.get(section, ())
-        if dropped is None:
-            continue
-        kept[section] = {k: v for k, v in value.items() if k not in dropped} if isinstance(value, dict) else value
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def training_settings(params: dict) -> dict:
+    """The settings that shape the trained models, and so the open-set and closed-set numbers (``osr``,
+    ``closed_set`` rows): the sections ``run``, ``data``, ``model``, ``train`` and ``confusing``, without the seed,
+    the splits, the worker count, the progress bars, the data folder and the device."""
+    sections = {"run": params["run"], "data": params["data"], "model": params["model"], "train": params["train"],
+                "confusing": params["confusing"]}
+    return {name: {key: value for key, value in section.items() if key not in _NOT_FINGERPRINTED.get(name, ())}
+            for name, section in sections.items()}
+
+
+def ood_settings(params: dict) -> dict:
+    """The settings that shape the out-of-distribution numbers (``ood_auroc`` rows): :func:`training_settings`
+    and the ``ood`` section (its sets and the number of noise images)."""
+    return {**training_settings(params), "ood": params["ood"]}
+
+
+def all_settings(params: dict) -> list[dict]:
+    """The settings of every measured file (:func:`training_settings`, :func:`ood_settings`)."""
+    return [training_settings(params), ood_settings(params)]
+
+
+def settings_for(params: dict, file: str) -> dict:
+    """The settings that shape the numbers of metrics file ``file`` (``osr``, ``closed_set``, ``ood_auroc``)."""
+    return ood_settings(params) if file == "ood_auroc" else training_settings(params)
+
+
+def settings_fingerprint(settings: dict) -> str:
+    """A short hash of ``settings`` (:func:`training_settings` or :func:`ood_settings`), the tag of the rows
+    measured under them."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def params_fingerprint(params: dict, file: str = "osr") -> str:
+    """The fingerprint of the settings that shape the numbers of metrics file ``file`` (:func:`settings_for`)."""
+    return settings_fingerprint(settings_for(params, file))
 
 
 @dataclass(frozen=True)
@@ -60,14 +85,16 @@ class Spread:
         return None if match.empty else float(match.sigma.iloc[0])
 
 
-def load_spread(params: dict, path: str | Path = SPREAD_CSV) -> Spread | None:
-    """The spread measured under ``params``' fingerprint, from ``path`` (None: not measured for these settings).
-    A seed measured twice counts once (the last row)."""
+def load_spread(settings: list[dict], path: str | Path = SPREAD_CSV) -> Spread | None:
+    """The spread measured under any of ``settings`` (:func:`all_settings`, or the settings of the files a stage
+    shows), from ``path`` (None: not measured for these settings). A seed measured twice counts once (the last
+    row)."""
     path = Path(path)
     if not path.exists():
         return None
+    fingerprints = [settings_fingerprint(entry) for entry in settings]
     rows = pd.read_csv(path, dtype={"fingerprint": str})
-    rows = rows[rows.fingerprint == params_fingerprint(params)]
+    rows = rows[rows.fingerprint.isin(fingerprints)]
     if rows.empty:
         return None
     rows = rows.drop_duplicates(["split", "seed", "file", "method", "metric"], keep="last")
@@ -80,7 +107,8 @@ def load_spread(params: dict, path: str | Path = SPREAD_CSV) -> Spread | None:
     table = table[table.seeds > 1]
     if table.empty:
         return None
-    return Spread(table=table, fingerprint=params_fingerprint(params), split=split, seeds=int(table.seeds.max()))
+    return Spread(table=table, fingerprint=", ".join(sorted(set(rows.fingerprint))), split=split,
+                  seeds=int(table.seeds.max()))
 
 
 def tolerance(sigma: float, models: int = 1) -> float:
@@ -196,11 +224,12 @@ def with_spread(table: pd.DataFrame, spread: Spread | None, file: str, value: st
     return pd.concat(parts, ignore_index=True)
 
 
-def spread_note(params: dict, spread: Spread | None) -> str:
+def spread_note(settings: list[dict], spread: Spread | None) -> str:
     """One paragraph for the front page: what the spread is and how the tables use it, or that it was not
-    measured for these settings (and the command that measures it)."""
+    measured for these ``settings`` (and the command that measures it)."""
     if spread is None:
-        return (f"Seed-to-seed spread: not measured for these settings (fingerprint {params_fingerprint(params)}; "
+        fingerprints = ", ".join(settings_fingerprint(entry) for entry in settings)
+        return (f"Seed-to-seed spread: not measured for these settings (fingerprint {fingerprints}; "
                 f"`python benchmarks/seed_spread.py` measures it into {SPREAD_CSV}). Without it, differences "
                 f"between methods and between machines cannot be judged: each number is one trained model.")
     return (f"Seed-to-seed spread measured with {spread.seeds} seeds on split {spread.split} ({SPREAD_CSV}, "

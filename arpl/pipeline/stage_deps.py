@@ -8,16 +8,15 @@ runs some ``arpl`` code; :func:`derive` finds it with :mod:`ast`, without runnin
   ``arpl/__init__.py`` and ``arpl/a/__init__.py``, so those count too);
 * **package data**: the non-Python files next to those modules that they name (``splits.json``,
   ``paper_results.csv``, ...);
-* **params**: every ``params["section"]`` the notebook and those modules index (except the validation in
-  ``arpl/pipeline/params.py``, which checks every key but shapes no output; for the same reason the registries it
-  imports to check names, such as :mod:`arpl.models`, count only for stages that import them otherwise).
-  ``params["section"]["key"]``
-  reads only that key; any other use of ``params["section"]`` (``train = params["train"]``, passing it on)
-  counts as reading the whole section. ``--when KEY`` in the command reads ``KEY``.
+* **params**: the keys that the code the command can reach reads, function by function
+  (:mod:`arpl.pipeline.params_read`), except the validation in ``arpl/pipeline/params.py``, which checks every key
+  but shapes no output (for the same reason the registries it imports to check names, such as :mod:`arpl.models`,
+  count only for stages that import them otherwise). ``--when KEY`` in the command reads ``KEY``.
 
-This over-approximates soundly: a module is counted whole even if the stage calls one function of it.
-``python -m arpl deps`` prints the result per stage and ``python -m arpl deps --check`` compares it with
-``dvc.yaml`` (also done by ``tests/test_dvc_deps.py``).
+This over-approximates soundly: a module is counted whole even if the stage calls one function of it, and a params
+section whole where the code hands it on whole. ``python -m arpl deps`` prints the result per stage,
+``python -m arpl deps --check`` compares it with ``dvc.yaml`` (also done by ``tests/test_dvc_deps.py``) and
+``python -m arpl deps --write`` writes it there (:mod:`arpl.pipeline.dvc_yaml`).
 """
 
 from __future__ import annotations
@@ -31,14 +30,20 @@ from pathlib import Path
 
 import yaml
 
+from arpl.code_identity import data_files, module_file, parse
+from arpl.pipeline.code_index import Unit, index_of, notebook_module, notebook_tree, reachable
+from arpl.pipeline.params_read import params_read
+
 PACKAGE = "arpl"
-PARAMS_NAME = "params"          # the name the notebooks and helpers give the params dict
 # Modules that only validate: ``load_params`` checks the whole file (a bad value stops the stage before it computes
 # anything), so neither the values it looks at nor the modules it imports to check them shape a stage's outputs.
 VALIDATION_ONLY = ("arpl.pipeline.params", "arpl.pipeline.schema")
 # Modules that only decide whether a stage may start (your own modules in its deps?), never what it computes: not a
 # dep of any stage, so that refining the derivation reruns nothing.
-GATE_ONLY = ("arpl.pipeline.stage_deps",)
+GATE_ONLY = ("arpl.pipeline.stage_deps", "arpl.pipeline.code_index", "arpl.pipeline.params_read",
+             "arpl.pipeline.dvc_yaml")
+# What runs for every command of ``python -m arpl`` besides the subcommand's own function.
+MAIN_FUNCTIONS = ("main", "_portable_kernels")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -54,17 +59,6 @@ class StageDeps:
 
 
 # ----------------------------------------------------------------------------- modules
-
-
-def module_file(module: str, root: Path = ROOT) -> Path | None:
-    """The source file of ``module`` (``arpl.data.sources`` -> ``arpl/data/sources.py``; a package ->
-    its ``__init__.py``), or None when it is no module of the repository."""
-    base = root.joinpath(*module.split("."))
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
-    return None
 
 
 def _is_package(module: str, root: Path) -> bool:
@@ -99,38 +93,14 @@ def _imports_in(tree: ast.AST, module: str, root: Path) -> set[str]:
     return found
 
 
-def _data_files(tree: ast.AST, path: Path) -> set[Path]:
-    """Non-Python files beside ``path`` that a string constant of ``tree`` names (``"splits.json"``)."""
-    names = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
-             and 0 < len(node.value) < 200 and "\n" not in node.value}
-    return {path.parent / name for name in names
-            if not name.endswith(".py") and (path.parent / name).is_file()}
-
-
 def _version(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_mtime_ns, stat.st_size
 
 
-def _parse(path: Path) -> ast.Module:
-    return _parse_version(path, *_version(path))
-
-
-@lru_cache(maxsize=1024)
-def _parse_version(path: Path, mtime_ns: int, size: int) -> ast.Module:
-    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-
-
-@lru_cache(maxsize=1024)
-def _module_facts(path: Path, with_params: bool, mtime_ns: int, size: int) -> tuple[frozenset, frozenset]:
-    """(package data files, params read) of one module file; cached until the file changes."""
-    tree = _parse(path)
-    return frozenset(_data_files(tree, path)), frozenset(_params_read(tree, _sections()) if with_params else ())
-
-
 @lru_cache(maxsize=1024)
 def _module_imports(name: str, root: Path, mtime_ns: int, size: int) -> frozenset:
-    return frozenset(_imports_in(_parse(module_file(name, root)), name, root))
+    return frozenset(_imports_in(parse(module_file(name, root)), name, root))
 
 
 def module_closure(modules: set[str], root: Path = ROOT) -> set[str]:
@@ -149,24 +119,6 @@ def module_closure(modules: set[str], root: Path = ROOT) -> set[str]:
 
 
 # ----------------------------------------------------------------------------- params
-
-
-def _params_read(tree: ast.AST, sections: set[str]) -> set[str]:
-    """``"section"`` or ``"section.key"`` for each ``params["section"]`` (``["key"]``) in ``tree``."""
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    read = set()
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and node.value.id == PARAMS_NAME and isinstance(node.slice, ast.Constant)
-                and node.slice.value in sections):
-            continue
-        parent = parents.get(node)
-        if (isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.slice, ast.Constant)
-                and isinstance(parent.slice.value, str)):
-            read.add(f"{node.slice.value}.{parent.slice.value}")
-        else:
-            read.add(node.slice.value)
-    return read
 
 
 def _sections() -> set[str]:
@@ -198,7 +150,7 @@ def _command_tokens(stage: dict, variables: dict[str, str]) -> list[str]:
 
 def _subcommand_function(subcommand: str, root: Path) -> ast.FunctionDef:
     """The function of ``arpl/__main__.py`` that ``COMMANDS[subcommand]`` names."""
-    tree = _parse(root / PACKAGE / "__main__.py")
+    tree = parse(root / PACKAGE / "__main__.py")
     commands = next(node.value for node in tree.body if isinstance(node, ast.Assign)
                     and any(isinstance(t, ast.Name) and t.id == "COMMANDS" for t in node.targets))
     name = next(value.id for key, value in zip(commands.keys, commands.values)
@@ -212,43 +164,39 @@ def derive_command(tokens: list[str], root: Path = ROOT, stage: str = "") -> Sta
         raise ValueError(f"stage {stage!r}: cannot derive the deps of {' '.join(tokens)!r}; "
                          f"only `python -m {PACKAGE} SUBCOMMAND ...` commands are understood")
     main = root / PACKAGE / "__main__.py"
-    main_tree = _parse(main)
+    main_tree = parse(main)
     function = _subcommand_function(tokens[3], root)
     top_level = ast.Module(body=[node for node in main_tree.body if isinstance(node, (ast.Import, ast.ImportFrom))],
                            type_ignores=[])
-    modules = _imports_in(function, f"{PACKAGE}.__main__", root) | _imports_in(top_level, f"{PACKAGE}.__main__", root)
+    runs = [node for node in main_tree.body if isinstance(node, ast.FunctionDef) and node.name in MAIN_FUNCTIONS]
+    modules = set().union(*(_imports_in(node, f"{PACKAGE}.__main__", root) for node in [function, top_level, *runs]))
     files: set[Path] = {main}
-    sections = _sections()
-    params = _params_read(function, sections)
+    roots = [Unit(f"{PACKAGE}.__main__", name) for name in (*MAIN_FUNCTIONS, function.name)]
     notebooks = [token for token in tokens[4:] if token.startswith("notebooks/") and token.endswith(".py")]
     if tokens[3] == "notebook":
         if not notebooks:
             raise ValueError(f"stage {stage!r}: `python -m arpl notebook` without a notebooks/*.py source")
         notebook = root / notebooks[0]
-        tree = _notebook_tree(notebook)
-        modules |= _imports_in(tree, "__notebook__", root)
-        params |= _params_read(tree, sections)
+        modules |= _imports_in(notebook_tree(notebook), "__notebook__", root)
         files.add(notebook)
-        if "--when" in tokens:
-            params.add(tokens[tokens.index("--when") + 1])
+        roots.append(Unit(notebook_module(notebooks[0])))
     closure = module_closure(modules, root)
     for name in closure:
-        path = module_file(name, root)
-        data, read = _module_facts(path, name not in VALIDATION_ONLY, *_version(path))
-        files |= {path, *data}
-        params |= read
+        files |= {module_file(name, root), *data_files(name, root)}
+    params = _params_of(root, roots, closure)
+    if "--when" in tokens:
+        params.add(tokens[tokens.index("--when") + 1])
     return StageDeps(stage=stage, files=sorted(p.relative_to(root).as_posix() for p in files),
                      params=simplify_params(params), modules=sorted(closure))
 
 
-def _notebook_tree(path: Path) -> ast.Module:
-    """The code cells of a jupytext notebook as one module (IPython-only lines such as ``%magic`` dropped)."""
-    import jupytext
-
-    notebook = jupytext.read(path)
-    code = "\n".join(line for cell in notebook.cells if cell.cell_type == "code"
-                     for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-    return ast.parse(code, filename=str(path))
+def _params_of(root: Path, roots: list[Unit], closure: set[str]) -> set[str]:
+    """The params keys read by the code reachable from ``roots`` (:mod:`arpl.pipeline.params_read`), leaving out
+    the validation modules and the command line's table of subcommands."""
+    index = index_of(root)
+    modules = closure - set(VALIDATION_ONLY) - {f"{PACKAGE}.__main__"}
+    units = reachable(index, roots, modules, skip=set(VALIDATION_ONLY) | set(GATE_ONLY))
+    return params_read(index, units, _sections())
 
 
 def load_stages(root: Path = ROOT, dvc_file: str = "dvc.yaml") -> tuple[dict, dict[str, str]]:
@@ -271,117 +219,6 @@ def derive(root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> dict[str, Sta
 def importers(module: str, root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> list[str]:
     """The stages whose command (transitively) imports ``module`` (e.g. ``arpl.figures.style``)."""
     return sorted(name for name, deps in derive(root, dvc_file).items() if module in deps.modules)
-
-
-# ----------------------------------------------------------------------------- comparison with dvc.yaml
-
-
-def _covered(path: str, declared: list[str]) -> bool:
-    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in declared)
-
-
-def _param_covered(entry: str, declared: list[str]) -> bool:
-    return entry in declared or entry.split(".")[0] in declared
-
-
-def _declared_params(stage: dict) -> list[str]:
-    declared = []
-    for entry in stage.get("params", []) or []:
-        if isinstance(entry, dict):   # {params_file: [keys]}
-            for keys in entry.values():
-                declared.extend(keys)
-        else:
-            declared.append(str(entry))
-    return declared
-
-
-def _declared_deps(stage: dict) -> list[str]:
-    return [str(d).rstrip("/") for d in stage.get("deps", []) or []]
-
-
-def check(root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> list[str]:
-    """The differences between ``dvc.yaml`` and :func:`derive`, one sentence each (empty: they agree).
-
-    A stage must declare every derived file (itself or a folder above it) and every derived param (the key
-    or its whole section); it must not declare ``arpl`` files or folders it does not read (folders: only if
-    every Python file in them is read), unless it declares the whole ``arpl`` package.
-    """
-    root = Path(root).resolve()
-    stages, _ = load_stages(root, dvc_file)
-    problems = []
-    for name, derived in derive(root, dvc_file).items():
-        deps, params = _declared_deps(stages[name]), _declared_params(stages[name])
-        for path in derived.files:
-            if not _covered(path, deps):
-                problems.append(f"stage {name} reads {path} but dvc.yaml does not list it in its deps")
-        for entry in derived.params:
-            if not _param_covered(entry, params):
-                problems.append(f"stage {name} reads params {entry} but dvc.yaml does not list it in its params")
-        if PACKAGE in deps:
-            continue
-        for dep in deps:
-            if dep.split("/")[0] != PACKAGE:
-                continue
-            target = root / dep
-            inside = [p.relative_to(root).as_posix() for p in target.rglob("*.py")] if target.is_dir() else [dep]
-            unread = [p for p in inside if p not in derived.files]
-            if unread or not target.exists():
-                problems.append(f"stage {name} lists {dep} in dvc.yaml but does not read "
-                                f"{', '.join(unread) if target.exists() else 'it (it does not exist)'}")
-    return problems
-
-
-def compact_files(files: list[str], root: str | Path = ROOT) -> list[str]:
-    """``files`` with every ``arpl`` folder whose files are all read replaced by the folder (for dvc.yaml)."""
-    root = Path(root)
-    wanted = set(files)
-    result = set(files)
-    for folder in sorted({Path(f).parent for f in files}, key=lambda p: len(p.parts)):
-        if folder.parts[:1] != (PACKAGE,) or folder == Path(PACKAGE):
-            continue
-        inside = {p.relative_to(root).as_posix() for p in (root / folder).rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts}
-        if inside and inside <= wanted:
-            result = {f for f in result if not f.startswith(folder.as_posix() + "/")} | {folder.as_posix()}
-    if {p.relative_to(root).as_posix() for p in (root / PACKAGE).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts} <= wanted:
-        result = {f for f in result if not f.startswith(PACKAGE + "/")} | {PACKAGE}
-    return sorted(result)
-
-
-# ----------------------------------------------------------------------------- the user's own modules
-
-
-def _reads_key(read: list[str], key: str) -> bool:
-    return any(key == entry or key.startswith(entry + ".") for entry in read)
-
-
-def own_module_gaps(params: dict, root: str | Path = ROOT, dvc_file: str = "dvc.yaml",
-                    stage: str | None = None) -> list[str]:
-    """The user's own modules that ``params`` names by import path (:func:`arpl.pipeline.params.import_paths`) and that
-    a stage reading that key does not list in its deps: DVC would not rerun the stage after an edit of the module.
-    One sentence per module, naming every such stage and the fix (for ``stage``: only the modules it misses).
-    Modules outside the repository (installed packages) are versioned by their installer, not by DVC."""
-    from arpl.pipeline.params import import_paths
-
-    named = import_paths(params)
-    if not named:
-        return []
-    root = Path(root).resolve()
-    stages, _ = load_stages(root, dvc_file)
-    derived = derive(root, dvc_file)
-    gaps: dict[tuple[str, str, str], list[str]] = {}
-    for key, value in named:
-        path = module_file(value.partition(":")[0], root)
-        if path is None:
-            continue
-        relative = path.relative_to(root).as_posix()
-        for name, deps in derived.items():
-            if _reads_key(deps.params, key) and not _covered(relative, _declared_deps(stages[name])):
-                gaps.setdefault((key, value, relative), []).append(name)
-    return [f"{key} names {value!r}, defined in {path}; DVC reruns a stage after an edit of that file only if the "
-            f"stage lists it in its deps: add `- {path}` to the deps of {', '.join(names)} in {dvc_file}"
-            for (key, value, path), names in gaps.items() if stage is None or stage in names]
 
 
 def notebook_stage(source: str | Path, root: str | Path = ROOT, dvc_file: str = "dvc.yaml") -> str | None:

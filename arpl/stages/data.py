@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from arpl.data import dataset_source
 from arpl.data.files import decode_all
 from arpl.data.splits import duplicate_splits
 from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_set, open_set, with_train_subset
@@ -32,9 +33,12 @@ def describe_splits(params: dict) -> pd.DataFrame:
     if params["train"]["closed_set"]:
         train, test = all_classes(with_train_subset(params, params["train"]["closed_set_per_class"]))
         outs = available_ood_sets(params)
+        read = [name for name in outs if not dataset_source(name).synthetic]  # generated: sized on the OOD page
         rows.append({"split": ALL_CLASSES, "known": f"all {len(train.classes)} classes",
-                     "unknown": "OOD sets: " + ", ".join(outs), "train images": len(train), "test known": len(test),
-                     "test unknown": sum(len(load_set(params, name, False)) for name in outs),
+                     "unknown": "OOD sets: " + ", ".join(name if name in read else f"{name} (generated)"
+                                                         for name in outs),
+                     "train images": len(train), "test known": len(test),
+                     "test unknown": sum(len(load_set(params, name, False)) for name in read),
                      "repeats another split": False})
     return pd.DataFrame(rows)
 
@@ -46,6 +50,11 @@ def _safe_duplicates(dataset: str) -> list[tuple[int, int]]:
         return []
 
 
+def _samples_of(params: dict, name: str, count: int):
+    """The test images of OOD set ``name``; of a generated one, ``count`` (the first of any larger draw)."""
+    return load_set(params, name, False, count if dataset_source(name).synthetic else None)
+
+
 def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
     """For each trial, a row of known and a row of unknown test images (for the data stage's grid); without
     trials, a row of the all-class test images and one per OOD set."""
@@ -55,7 +64,7 @@ def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor
         sets += [(f"split {split} known", data.test_known), (f"split {split} unknown", data.test_unknown)]
     if not sets:
         sets = [("all classes", all_classes(params)[1])]
-        sets += [(f"OOD {name}", load_set(params, name, False)) for name in available_ood_sets(params)]
+        sets += [(f"OOD {name}", _samples_of(params, name, per_row)) for name in available_ood_sets(params)]
     rows = []
     for title, images in sets:
         step = max(1, len(images) // per_row)

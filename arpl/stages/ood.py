@@ -7,7 +7,7 @@ import pandas as pd
 
 from arpl import metrics, paper
 from arpl.evaluate import predict
-from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_set
+from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_ood_set
 from arpl.pipeline.runs import device
 
 
@@ -16,7 +16,7 @@ def ood_table(params: dict, models: dict) -> pd.DataFrame:
     in-distribution and each available set of ``ood.sets`` as out-of-distribution; own score. Also OSCR
     (Eq. 21-22), which Tables 5 and 6 report: it rewards classifying the in-distribution images correctly."""
     _, test = all_classes(params)
-    outs = {name: load_set(params, name, train=False) for name in available_ood_sets(params)}
+    outs = {name: load_ood_set(params, name) for name in available_ood_sets(params)}
     rows = []
     for display, (head, net) in models.items():
         known_predictions = predict(net, test.images, device=device(params))

@@ -8,11 +8,9 @@ from torch import nn
 from arpl.methods import build_head, head_options
 from arpl.models import build_backbone
 from arpl.models.abn import bn_domain
-from arpl.training.specs import ModelSpec
+from arpl.training.specs import HEAD_SETTINGS, ModelSpec
 
 KNOWN_DOMAIN, FAKE_DOMAIN = 0, 1
-# The loss settings of a ModelSpec; a method's head receives those its __init__ names (arpl.methods.Method).
-HEAD_SETTINGS = ("temperature", "weight_pl", "margin_form")
 
 
 class OpenSetNet(nn.Module):
@@ -52,7 +50,7 @@ def build_model(spec: ModelSpec) -> OpenSetNet:
     backbone = build_backbone(spec.backbone, in_channels=spec.in_channels, image_size=spec.image_size,
                               abn=spec.abn, feat_dim=spec.feat_dim, width=spec.width)
     accepted = head_options(spec.method)
-    options: dict = {name: getattr(spec, name) for name in HEAD_SETTINGS if name in accepted}
+    options: dict = {name: getattr(spec, name) for name in HEAD_SETTINGS if name in accepted and name != "distance"}
     if spec.distance is not None:
         options["distance"] = spec.distance
     head = build_head(spec.method, backbone.feat_dim, spec.num_classes, **options)

@@ -9,12 +9,15 @@ and its use in :mod:`arpl.training`: :func:`from_sections` carries it over. The 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any, TypeVar
+
+from arpl.code_identity import identity
+from arpl.methods import get_method, head_options
+from arpl.models import backbone_entry
+from arpl.registry import is_import_path
 
 Spec = TypeVar("Spec")
 
@@ -71,6 +74,7 @@ class TrainSpec:
     portable_kernels: bool = setting("run", False)     # CPU kernels independent of the CPU (arpl.portable)
     data_tag: str = ""              # identifies the training data (dataset, split, subset)
     init_from: str = ""             # warm start: "<checkpoint path>@<its fingerprint>" ("" = from scratch)
+    data_code: tuple[str, ...] = ()  # modules that load and select the training images (their code is fingerprinted)
 
 
 def from_sections(spec_type: type[Spec], sections: dict[str, dict], **given: Any) -> Spec:
@@ -113,39 +117,62 @@ def model_spec_from_dict(data: dict) -> ModelSpec:
     return ModelSpec(**data)
 
 
-TRAINING_CODE = ("data", "models", "methods", "training", "registry.py")  # below the arpl package
+# The loss settings of a ModelSpec. A method receives (and so is shaped by) those its ``__init__`` names among its
+# keyword arguments (arpl.methods.Method): the method's own declaration of its settings, a plugin's as well.
+HEAD_SETTINGS = ("temperature", "weight_pl", "margin_form", "distance")
+# The settings of Algorithm 2 (TrainSpec), which shape only runs with confusing samples.
+CONFUSING_SETTINGS = ("focus_training", "beta", "entropy_form", "gan_lr", "nz", "ngf", "ndf")
+# Code that runs in every training run: the loop (Algorithms 1 and 2, network, checkpoints, optimisers) and the
+# modules that turn a dataset into the images of a run. The method's, the backbone's and the dataset source's
+# modules are added per run (:func:`run_modules`).
+TRAINING_ROOTS = ("arpl.training.loop", "arpl.data.registry", "arpl.data.openset", "arpl.data.splits")
 
 
-def code_version() -> str:
-    """A hash of the code that shapes training (:data:`TRAINING_CODE`): a checkpoint made by other
-    training code is never resumed; editing plots or reports does not invalidate checkpoints."""
-    digest = hashlib.sha256()
-    root = Path(__file__).parents[1]
-    files = [path for name in TRAINING_CODE
-             for path in ([root / name] if name.endswith(".py") else (root / name).rglob("*.py"))]
-    for path in sorted(files):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def fingerprinted(model: ModelSpec, train: TrainSpec) -> dict:
+    """What can change the numbers of a run, and nothing else (docs/reproducibility.md, "What a checkpoint's
+    fingerprint holds"):
+
+    - the model spec, with only the loss settings the method takes (:data:`HEAD_SETTINGS`: Softmax is not
+      shaped by lambda, nor GCPL by the margin form);
+    - the train spec without ``on_nonfinite`` (both policies compute the same numbers until a loss is not
+      finite, when ``stop`` ends the run at its last good checkpoint, which ``skip_batch`` then resumes), without
+      the Algorithm-2 settings in a plain run, ``momentum`` under Adam, and ``portable_kernels`` when off;
+    - the code the run executes, by its meaning (:func:`run_code`).
+    """
+    model_fields = spec_dict(model)
+    taken = set(head_options(model.method))
+    for name in HEAD_SETTINGS:
+        if name not in taken:
+            del model_fields[name]
+    train_fields = spec_dict(train)
+    dropped = {"on_nonfinite", "data_code"} | (set() if train.confusing else set(CONFUSING_SETTINGS))
+    dropped |= {"momentum"} if train.optimizer != "sgd" else set()
+    dropped |= {"portable_kernels"} if not train.portable_kernels else set()
+    train_fields = {key: value for key, value in train_fields.items() if key not in dropped}
+    return {"model": model_fields, "train": train_fields, "code": run_code(model, train)}
+
+
+def run_modules(model: ModelSpec, train: TrainSpec) -> list[str]:
+    """The root modules of the code a run executes: :data:`TRAINING_ROOTS`, its method's module, its backbone's
+    and the modules that load its images (``train.data_code``; without them, every dataset source's)."""
+    backbone = backbone_entry(model.backbone).build
+    modules = [*TRAINING_ROOTS, get_method(model.method).__module__,
+               getattr(backbone, "func", backbone).__module__, *(train.data_code or ("arpl.data",))]
+    for name in (model.method, model.backbone):
+        if is_import_path(name):
+            modules.append(name.partition(":")[0])
+    return list(dict.fromkeys(modules))
+
+
+def run_code(model: ModelSpec, train: TrainSpec) -> str:
+    """The identity of the code a run executes (:func:`arpl.code_identity.identity` of :func:`run_modules`):
+    docstrings, comments and formatting do not count, nor modules the run does not import (editing
+    ``arpl/methods/gcpl.py`` changes GCPL's runs only)."""
+    return identity(run_modules(model, train))
 
 
 def fingerprint(model: ModelSpec, train: TrainSpec) -> str:
-    """Identity of a run: resuming is allowed only into a checkpoint with the same fingerprint. A method or
-    backbone outside ``arpl`` (named ``module:attribute``) adds the source of its module, which shapes the run too."""
-    train_dict = spec_dict(train)
-    if not train_dict["portable_kernels"]:
-        del train_dict["portable_kernels"]  # off: the fingerprints of runs from before the switch existed hold
-    parts = [spec_dict(model), train_dict, code_version()]
-    for name in (model.method, model.backbone):
-        if ":" in name:
-            parts.append(module_source_version(name.partition(":")[0]))
-    payload = json.dumps(parts, sort_keys=True)
+    """Identity of a run (:func:`fingerprinted`): resuming or reusing a checkpoint is allowed only with the same
+    fingerprint."""
+    payload = json.dumps(fingerprinted(model, train), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def module_source_version(module: str) -> str:
-    """A hash of the source file of ``module``, found on the Python path."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None or not Path(spec.origin).is_file():
-        raise ValueError(f"cannot find the source of module {module!r}; put it on the Python path")
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]

@@ -1,0 +1,196 @@
+"""The identity of code by its meaning: what the modules a training run executes do, not how they are written.
+
+A checkpoint's fingerprint (:func:`arpl.training.specs.fingerprint`) holds the identity of its run's code, so a
+finished run is reused only while that code is unchanged, and an edit elsewhere retrains nothing:
+
+* **meaning**: a module's syntax tree with its docstrings removed, dumped without positions, then hashed; comments
+  and formatting never reach the tree, so editing them changes nothing, while any change to what the code does
+  (an operator, a constant, a name, an argument) changes the hash;
+* **which modules**: :func:`closure` of the run's root modules over their imports (at module level or inside
+  functions); a package's ``__init__.py`` counts, but of its own imports only those whose names it uses itself:
+  ``from arpl.methods import build_head`` leads to the module that defines ``build_head``
+  (``arpl/methods/registry.py``), not to every method that ``arpl/methods/__init__.py`` imports to register it;
+* **package data** a module names (``"splits.json"`` beside it): its bytes.
+
+:mod:`arpl.pipeline.stage_deps` uses :func:`module_file` and :func:`parse` to find what each DVC stage reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]   # the repository: arpl/ and your own packages beside it
+PACKAGE = "arpl"
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def module_file(module: str, root: Path = ROOT) -> Path | None:
+    """The source file of ``module`` under ``root`` (``arpl.data.sources`` -> ``arpl/data/sources.py``; a package ->
+    its ``__init__.py``), or None when it is no module of the repository."""
+    base = Path(root).joinpath(*module.split("."))
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def installed_file(module: str) -> Path | None:
+    """The source file of ``module`` found on the Python path (an installed package), without importing it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    return origin if origin is not None and origin.suffix == ".py" and origin.is_file() else None
+
+
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def parse(path: Path) -> ast.Module:
+    """The syntax tree of the Python file ``path`` (cached until the file changes)."""
+    return _parse(Path(path), *_version(Path(path)))
+
+
+@lru_cache(maxsize=1024)
+def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def meaning(path: Path) -> str:
+    """A hash of what the Python file ``path`` does: its syntax tree without docstrings or positions."""
+    return _meaning(Path(path), *_version(Path(path)))
+
+
+@lru_cache(maxsize=1024)
+def _meaning(path: Path, mtime_ns: int, size: int) -> str:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED) and node.body and _is_docstring(node.body[0]):
+            node.body = node.body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str))
+
+
+# ----------------------------------------------------------------------------- which modules
+
+
+def _is_package(module: str, root: Path) -> bool:
+    path = module_file(module, root)
+    return path is not None and path.name == "__init__.py"
+
+
+def _defining_module(package: str, name: str, root: Path, depth: int = 0) -> str:
+    """The module that defines ``name`` imported from ``package``: followed through the ``from X import name``
+    re-exports of its ``__init__.py``."""
+    tree = parse(module_file(package, root))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and depth < 8:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    if module_file(f"{node.module}.{alias.name}", root):
+                        return f"{node.module}.{alias.name}"
+                    if module_file(node.module, root) and _is_package(node.module, root):
+                        return _defining_module(node.module, alias.name, root, depth + 1)
+                    return node.module if module_file(node.module, root) else package
+    return package
+
+
+def _parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _used_names(tree: ast.Module) -> set[str]:
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+def imports_of(module: str, root: Path = ROOT) -> set[str]:
+    """The repository modules that running ``module`` imports (see the module docstring)."""
+    return set(_imports_of(module, Path(root), *_version(module_file(module, root))))
+
+
+@lru_cache(maxsize=1024)
+def _imports_of(module: str, root: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    tree = parse(module_file(module, root))
+    is_package = _is_package(module, root)
+    package = module if is_package else module.rpartition(".")[0]
+    used = _used_names(tree) if is_package else None
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            pairs = [(alias.name, None, alias.asname or alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            pairs = [(base, alias.name, alias.asname or alias.name) for alias in node.names]
+        else:
+            continue
+        for base, name, local in pairs:
+            if used is not None and local not in used:
+                continue   # a package's re-export or registering import: followed where the name is used
+            targets = _parents(base)
+            if name is not None and name != "*" and module_file(base, root):
+                submodule = f"{base}.{name}"
+                targets.append(submodule if module_file(submodule, root) else
+                               _defining_module(base, name, root) if _is_package(base, root) else base)
+            found.update(target for target in targets if module_file(target, root))
+    return frozenset(found - {module})
+
+
+def closure(modules: list[str] | set[str], root: Path = ROOT) -> set[str]:
+    """``modules`` (and their parent packages) and every repository module they import, transitively."""
+    seen: set[str] = set()
+    todo = [parent for module in modules for parent in _parents(module) if module_file(parent, root)]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(imports_of(module, root) - seen)
+    return seen
+
+
+def data_files(module: str, root: Path = ROOT) -> set[Path]:
+    """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``)."""
+    path = module_file(module, root)
+    return set(_data_files(path, *_version(path)))
+
+
+@lru_cache(maxsize=1024)
+def _data_files(path: Path, mtime_ns: int, size: int) -> frozenset[Path]:
+    names = {node.value for node in ast.walk(parse(path)) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and 0 < len(node.value) < 200 and "\n" not in node.value}
+    return frozenset(path.parent / name for name in names
+                     if not name.endswith(".py") and (path.parent / name).is_file())
+
+
+def identity(modules: list[str] | set[str], root: Path = ROOT) -> str:
+    """A hash of the meaning of ``modules``' :func:`closure` and of the package data they name. A module outside
+    the repository (an installed package) counts by the meaning of its own file."""
+    inside = [m for m in modules if module_file(m, root)]
+    outside = sorted(m for m in modules if not module_file(m, root))
+    digest = hashlib.sha256()
+    for module in sorted(closure(inside, root)):
+        digest.update(f"{module}:{meaning(module_file(module, root))}\n".encode())
+        for path in sorted(data_files(module, root)):
+            digest.update(f"{path.relative_to(root).as_posix()}:".encode() + hashlib.sha256(path.read_bytes())
+                          .hexdigest().encode() + b"\n")
+    for module in outside:
+        path = installed_file(module)
+        if path is None:
+            raise ValueError(f"cannot find the source of module {module!r}; put it on the Python path")
+        digest.update(f"{module}:{meaning(path)}\n".encode())
+    return digest.hexdigest()[:16]

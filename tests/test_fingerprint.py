@@ -1,0 +1,148 @@
+"""A run's fingerprint holds what can change its numbers and nothing else (arpl/training/specs.py): a method's own
+settings enter only its runs, settings that cannot change numbers stay out, and the code part is the meaning of the
+modules the run executes (arpl/code_identity.py): a docstring, comment or formatting edit changes nothing, a real
+edit changes the runs that execute the edited module and no other. The pipeline-level proof (a real edit of
+arpl/methods/gcpl.py retrains GCPL's runs only, a docstring edit retrains nothing) is tests/test_edits.py."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import textwrap
+from pathlib import Path
+
+from arpl import code_identity
+from arpl.pipeline.run_specs import run_specs
+from arpl.pipeline.runs import split_run
+from arpl.training import specs
+from arpl.training.specs import fingerprint, fingerprinted, run_modules
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
+
+
+def _fingerprints(params: dict, variant: str | None = None) -> dict[str, str]:
+    return {method: fingerprint(*run_specs(params, method, 6, split_run(0), variant if method == "ARPL" else None))
+            for method in METHODS}
+
+
+def _changed(params: dict, section: str, key: str, value, variant: str | None = None) -> set[str]:
+    other = copy.deepcopy(params)
+    other[section][key] = value
+    before, after = _fingerprints(params, variant), _fingerprints(other, variant)
+    return {method for method in METHODS if before[method] != after[method]}
+
+
+def test_a_method_setting_enters_only_the_runs_of_the_methods_that_take_it(smoke_params):
+    """Lambda (Eq. 14) shapes GCPL's prototype term (the authors' GCPLoss has weight_pl too), RPL and ARPL, not
+    Softmax; the margin form (Eq. 12) only ARPL; the temperature (Eq. 7) all four."""
+    assert _changed(smoke_params, "train", "weight_pl", 0.5) == {"GCPL", "RPL", "ARPL"}
+    assert _changed(smoke_params, "train", "margin_form", "paper") == {"ARPL"}
+    assert _changed(smoke_params, "train", "temperature", 2.0) == set(METHODS)
+
+
+def test_settings_that_cannot_change_the_numbers_stay_out(smoke_params):
+    """The NaN policy (identical until a loss is not finite), the Algorithm-2 settings in a plain run, momentum
+    under Adam, the progress bars and the worker count leave every fingerprint as it is."""
+    assert _changed(smoke_params, "run", "on_nonfinite", "skip_batch") == set()
+    assert _changed(smoke_params, "run", "progress", True) == set()
+    assert _changed(smoke_params, "run", "workers", 1) == set()
+    assert _changed(smoke_params, "confusing", "beta", 1.0) == set()
+    assert _changed(smoke_params, "confusing", "beta", 1.0, variant="cs") == {"ARPL"}
+    adam = copy.deepcopy(smoke_params)
+    adam["train"]["optimizer"] = "adam"
+    assert _changed(adam, "train", "momentum", 0.5) == set()
+    assert _changed(smoke_params, "train", "momentum", 0.5) == set(METHODS)
+
+
+def test_a_plugin_method_declares_its_settings_by_its_arguments(smoke_params, monkeypatch):
+    """tests/plugins/cosine_head.py's head takes no loss setting: lambda, margin form and temperature stay out of
+    its fingerprint; its own module is part of its code."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    method = "tests.plugins.cosine_head:CosineHead"
+    model, train = run_specs(smoke_params, method, 6, split_run(0))
+    fields = fingerprinted(model, train)["model"]
+    assert not {"weight_pl", "margin_form", "temperature", "distance"} & set(fields)
+    assert "tests.plugins.cosine_head" in run_modules(model, train)
+    other = copy.deepcopy(smoke_params)
+    other["train"].update(weight_pl=0.7, temperature=3.0)
+    assert fingerprint(*run_specs(other, method, 6, split_run(0))) == fingerprint(model, train)
+
+
+def _copy_package(target: Path) -> Path:
+    shutil.copytree(ROOT / "arpl", target / "arpl", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def _identities(params: dict, root: Path) -> dict[str, str]:
+    return {method: code_identity.identity(run_modules(*run_specs(params, method, 6, split_run(0))), root)
+            for method in METHODS}
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in ``path``."""
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_code_identity_ignores_docstrings_comments_and_formatting(smoke_params, tmp_path):
+    root = _copy_package(tmp_path)
+    before = _identities(smoke_params, root)
+    gcpl = root / "arpl" / "methods" / "gcpl.py"
+    _edit(gcpl, '"""``(logits, CE(logits / T) + weight_pl * mse(C(x), M_y) / 2)``."""',
+          '"""The loss of Yang et al. (a docstring edit)."""')
+    _edit(gcpl, "        logits = self.logits(features)\n",
+          "        # a comment, and a line broken differently\n        logits = self.logits(\n            features)\n")
+    _edit(root / "arpl" / "training" / "loop.py", '"""', '"""An edit of the module docstring. ')
+    assert _identities(smoke_params, root) == before
+
+
+def test_a_real_edit_changes_the_runs_that_execute_the_module_and_no_other(smoke_params, tmp_path):
+    root = _copy_package(tmp_path)
+    before = _identities(smoke_params, root)
+    _edit(root / "arpl" / "methods" / "gcpl.py", "prototype_pull = own_point_distance(features, self.prototypes, "
+          "labels).mean() / 2.0", "prototype_pull = own_point_distance(features, self.prototypes, labels).mean() / 4.0")
+    after = _identities(smoke_params, root)
+    assert {method for method in METHODS if before[method] != after[method]} == {"GCPL"}
+    _edit(root / "arpl" / "methods" / "distances.py", "def ", "def _unused():\n    return 1\n\n\ndef ")
+    moved = _identities(smoke_params, root)
+    assert {method for method in METHODS if moved[method] != after[method]} == {"GCPL", "RPL", "ARPL"}
+    _edit(root / "arpl" / "training" / "optim.py", "lr=lr, betas=(0.5, 0.999)", "lr=lr, betas=(0.5, 0.99)")
+    assert all(value != moved[method] for method, value in _identities(smoke_params, root).items())
+
+
+def test_package_data_a_run_reads_is_part_of_its_code(smoke_params, tmp_path):
+    """The authors' split lists (arpl/data/splits.json) decide which classes a run trains on."""
+    root = _copy_package(tmp_path)
+    before = _identities(smoke_params, root)
+    splits = root / "arpl" / "data" / "splits.json"
+    splits.write_text(splits.read_text() + "\n")
+    assert all(value != before[method] for method, value in _identities(smoke_params, root).items())
+
+
+def test_a_method_outside_the_package_counts_by_the_meaning_of_its_file(tmp_path, monkeypatch):
+    """A plugin on the Python path (not in the repository) is fingerprinted by its own file: a comment does not
+    change it, a code edit does."""
+    module = tmp_path / "my_cosine.py"
+    module.write_text((ROOT / "tests" / "plugins" / "cosine_head.py").read_text()
+                      .replace('name = "Cosine"', 'name = "MyCosine"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = specs.ModelSpec(method="my_cosine:CosineHead", backbone="small", num_classes=3)
+    before = fingerprint(model, specs.TrainSpec())
+    module.write_text(module.read_text() + "\n# a comment\n")
+    assert fingerprint(model, specs.TrainSpec()) == before
+    module.write_text(module.read_text() + textwrap.dedent("""
+        SCALE_FOR_A_TEST = 2.0
+    """))
+    assert fingerprint(model, specs.TrainSpec()) != before
+
+
+def test_the_modules_that_load_the_training_images_are_named_by_the_run(smoke_params):
+    """Fashion-MNIST's loader lives in arpl/data/sources.py; the pipeline's subsets in arpl/pipeline/profile_data.py."""
+    model, train = run_specs(smoke_params, "ARPL", 6, split_run(0))
+    assert train.data_code == ("arpl.pipeline.profile_data", "arpl.data.sources")
+    assert {"arpl.data.sources", "arpl.data.openset", "arpl.methods.arpl", "arpl.models.small"} <= \
+        code_identity.closure(run_modules(model, train))
+    assert not {"arpl.methods.gcpl", "arpl.models.resnet", "arpl.data.folders"} & \
+        code_identity.closure(run_modules(model, train))
