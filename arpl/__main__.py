@@ -125,10 +125,13 @@ def _notebook(args: argparse.Namespace) -> int:
     logging.getLogger("papermill").addFilter(_notebook_output_only)
     if args.when:
         from arpl.pipeline.notebook import param_value, write_switched_off
-        from arpl.pipeline.params import load_params
 
-        value = param_value(load_params(), args.when)
-        if not value:
+        # the file as written decides (no torch to import); a stage that runs validates params.yaml in its notebook,
+        # one switched off validates it here
+        if not param_value(yaml.safe_load(Path("params.yaml").read_text()), args.when):
+            from arpl.pipeline.params import load_params
+
+            value = param_value(load_params(), args.when)
             write_switched_off(args.output, Path(args.source).stem, args.when, value, args.outs)
             print(f"{args.source}: switched off by {args.when} = {value!r}; recorded in {args.output}")
             return 0

@@ -69,7 +69,9 @@ def fake_fashion_md5(monkeypatch, arrays: dict[str, np.ndarray]) -> None:
 # --- MNIST-like idx datasets -------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("kmnist", "KMNIST")])
-def test_idx_datasets_load_through_torchvision(tmp_path, name, folder):
+def test_idx_datasets_load_as_torchvision_reads_them(tmp_path, name, folder):
+    """The MNIST-format sets are read from their IDX files without torchvision (slow to import): the same
+    images, labels and class names as torchvision's own classes give."""
     arrays = write_idx_folder(tmp_path / folder / "raw")
     train = load_image_set(name, tmp_path, train=True)
     test = load_image_set(name, tmp_path, train=False)
@@ -78,7 +80,9 @@ def test_idx_datasets_load_through_torchvision(tmp_path, name, folder):
     assert torch.equal(train.images[:, 0], torch.from_numpy(arrays["train-images-idx3-ubyte"]))
     assert torch.equal(test.labels, torch.from_numpy(arrays["t10k-labels-idx1-ubyte"]).long())
     assert train.labels.dtype == torch.int64
-    assert train.classes == sources.TORCHVISION_SETS[name][0].classes and train.name == name
+    reference = getattr(torchvision.datasets, sources.TORCHVISION_SETS[name][0])(str(tmp_path), train=True)
+    assert torch.equal(train.images[:, 0], reference.data) and torch.equal(train.labels, reference.targets)
+    assert train.classes == reference.classes and train.name == name
 
 
 def test_missing_idx_dataset_names_path_and_fix(tmp_path):
@@ -397,7 +401,9 @@ def test_image_set_subset_and_validation():
 
 
 def test_registry_facts():
-    assert sources.TORCHVISION_SETS["fashion-mnist"][0] is torchvision.datasets.FashionMNIST
+    fashion = getattr(torchvision.datasets, sources.TORCHVISION_SETS["fashion-mnist"][0])
+    assert fashion is torchvision.datasets.FashionMNIST
+    assert sources.MNIST_FORMAT_CLASSES["fashion-mnist"] == torchvision.datasets.FashionMNIST.classes
     assert (dataset_source("cifar100").num_classes, dataset_source("tinyimagenet").num_classes) == (100, 200)
     assert (dataset_source("svhn").size, dataset_source("svhn").channels) == (32, 3)
     assert dataset_source("tinyimagenet").size == 64 and dataset_source("mnist").channels == 1

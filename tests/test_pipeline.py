@@ -149,11 +149,20 @@ def test_second_repro_does_nothing(repro):
 
 
 def test_metrics_and_plots_commands_work(repro):
+    """`dvc metrics show` lists the headline numbers; `dvc plots show` loads every plot of dvc.yaml (no "failed to
+    load"): the per-epoch curves, the ROC and OSCR curves (one plot each, a line per method) and every figure."""
     repo, _ = repro
     shown = _run(["dvc", "metrics", "show"], repo).stdout
     assert "metrics/osr.json" in shown
-    _run(["dvc", "plots", "show", "-o", "plots_html"], repo)
-    assert (repo / "plots_html" / "index.html").exists()
+    plots = _run(["dvc", "plots", "show", "-o", "plots_html"], repo)
+    assert "failed to load" not in plots.stdout + plots.stderr, plots.stdout + plots.stderr
+    html = (repo / "plots_html" / "index.html").read_text()
+    for curve in ("roc", "oscr"):
+        methods = set(pd.read_csv(repo / "runs" / "osr" / "curves" / f"{curve}.csv").method)
+        assert len(methods) == 7 and all(f'"method": "{name}"' in html for name in methods)
+        assert f'id = "runs_osr_curves_{curve}_csv"' in html
+    figures = [*(repo / "runs").rglob("figures/*.png"), repo / "runs" / "data" / "samples.png"]
+    assert len(list((repo / "plots_html" / "static").glob("*.png"))) == len(figures) >= 20
 
 
 def test_bad_params_stop_repro_within_seconds_naming_the_key(repro):

@@ -7,8 +7,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from torchvision.datasets.utils import download_and_extract_archive
-
 from arpl.data.checksums import DataNotFoundError
 
 
@@ -19,6 +17,8 @@ def fetch_archive(url: str, root: str | Path, folder: str, md5: str | None = Non
     temporary folder in ``root``; only the complete ``folder`` is then moved into place, in one rename. A failure
     at any point removes the temporary folder (after a hard kill it stays behind under a hidden name), so the next
     run finds no ``folder`` and fetches again. Raises :class:`DataNotFoundError` naming the URL and the fix."""
+    from torchvision.datasets.utils import download_and_extract_archive
+
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     try:

@@ -22,7 +22,6 @@ import math
 import os
 from pathlib import Path
 
-import torchvision
 
 RAW_MD5: dict[str, dict[str, str]] = {
     "fashion-mnist": {
@@ -102,6 +101,8 @@ def torchvision_files(name: str, root: str | Path, train: bool | None = None) ->
     SVHN lives in ``root/svhn/`` (the authors' layout), CIFAR in torchvision's own folders.
     ``train=None`` gives the files of both parts.
     """
+    import torchvision  # here: importing it takes seconds
+
     parts = [True, False] if train is None else [train]
     if name == "svhn":
         lists = torchvision.datasets.SVHN.split_list

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
 from arpl.data.archives import fetch_archive
 from arpl.data.checksums import DataNotFoundError
@@ -74,6 +73,8 @@ def load_image_folder(path: str | Path, size: int, classes: list[str] | None = N
     ``size`` and cached in ``<path>_<size>px.npz`` beside the folder; the cache is rebuilt when the file
     list changes.
     """
+    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
     path = Path(path)
     if not path.is_dir():
         raise DataNotFoundError(f"image folder {path} does not exist")
@@ -116,6 +117,8 @@ def load_tinyimagenet(root: str | Path, train: bool = True, download: bool = Fal
 
     With ``download=True`` a missing folder is fetched from :data:`TINYIMAGENET_URL` first.
     """
+    from torchvision.datasets.folder import find_classes
+
     root = Path(root)
     if download and not (root / TINYIMAGENET_FOLDER).is_dir():
         fetch_archive(TINYIMAGENET_URL, root, TINYIMAGENET_FOLDER, md5=TINYIMAGENET_MD5)

@@ -2,8 +2,10 @@
 MNIST, SVHN, CIFAR10, CIFAR100 and CIFAR+10/+50 (Sec. 5.2), plus Fashion-MNIST and KMNIST; each registers
 itself as a :class:`~arpl.data.registry.DatasetSource` (load them with :func:`arpl.data.load_image_set`).
 
-torchvision's dataset classes read the files; their download path stays available with
-``download=True``. Fashion-MNIST, this project's default data, is resolved by
+torchvision's dataset classes read the files of SVHN and CIFAR and download every set (``download=True``); the
+MNIST-format sets (Fashion-MNIST, MNIST, KMNIST) are read here directly from their IDX files, the same bytes
+torchvision reads, because importing torchvision takes seconds in every process that loads data. torchvision is
+imported only where it is used. Fashion-MNIST, this project's default data, is resolved by
 :func:`ensure_fashion_mnist`: the files already under ``root``, else Debian's
 ``dataset-fashion-mnist`` package, else a torchvision download; every load verifies the md5 of the
 decompressed files (:mod:`arpl.data.checksums`).
@@ -14,13 +16,13 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import struct
 import tempfile
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 
 from arpl.data import checksums
 from arpl.data.checksums import CorruptDataError, DataNotFoundError
@@ -30,14 +32,22 @@ from arpl.data.registry import DatasetSource, register_dataset
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 APT_HINT = "sudo apt-get install dataset-fashion-mnist"
 
-# torchvision class and raw folder (under run.data_root) of each source read by torchvision
+# torchvision class (in torchvision.datasets) and raw folder (under run.data_root) of each source
 TORCHVISION_SETS = {
-    "fashion-mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST/raw"),
-    "mnist": (torchvision.datasets.MNIST, "MNIST/raw"),
-    "kmnist": (torchvision.datasets.KMNIST, "KMNIST/raw"),
-    "svhn": (torchvision.datasets.SVHN, "svhn"),
-    "cifar10": (torchvision.datasets.CIFAR10, "cifar-10-batches-py"),
-    "cifar100": (torchvision.datasets.CIFAR100, "cifar-100-python"),
+    "fashion-mnist": ("FashionMNIST", "FashionMNIST/raw"),
+    "mnist": ("MNIST", "MNIST/raw"),
+    "kmnist": ("KMNIST", "KMNIST/raw"),
+    "svhn": ("SVHN", "svhn"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py"),
+    "cifar100": ("CIFAR100", "cifar-100-python"),
+}
+# The class names of the MNIST-format sets, as torchvision's classes name them (tests/test_data_sources.py checks)
+MNIST_FORMAT_CLASSES = {
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+    "mnist": ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+              "8 - eight", "9 - nine"],
+    "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
 }
 
 
@@ -46,8 +56,28 @@ def load_torchvision_set(name: str, root: Path, train: bool, download: bool) -> 
     :func:`ensure_fashion_mnist`, the others from local files, else a torchvision download if allowed)."""
     if name == "fashion-mnist":
         ensure_fashion_mnist(root, download)
-        return _image_set_from(name, _construct(name, root, train, download=False))
+        return read_mnist_format(name, root, train)
     return _load_torchvision(name, root, train, download)
+
+
+def read_mnist_format(name: str, root: Path, train: bool) -> ImageSet:
+    """One part of an MNIST-format set of :data:`MNIST_FORMAT_CLASSES` from its IDX files under ``root`` (as
+    torchvision's ``MNIST`` reads them: images uint8 [N, 1, 28, 28], labels int64)."""
+    folder, prefix = Path(root) / TORCHVISION_SETS[name][1], "train" if train else "t10k"
+    images = torch.from_numpy(_read_idx(folder / f"{prefix}-images-idx3-ubyte"))
+    labels = torch.from_numpy(_read_idx(folder / f"{prefix}-labels-idx1-ubyte").astype(np.int64))
+    return ImageSet(images.unsqueeze(1).contiguous(), labels, list(MNIST_FORMAT_CLASSES[name]), name)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """A uint8 array in the IDX format (two zero bytes, the type 0x08, the rank, each size as a big-endian int32,
+    then the values)."""
+    data = path.read_bytes()
+    if data[:3] != b"\x00\x00\x08":
+        raise CorruptDataError(f"{path} is no IDX file of bytes; delete it and fetch it again")
+    rank = data[3]
+    shape = struct.unpack(f">{rank}i", data[4:4 + 4 * rank])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape).copy()
 
 
 def check_torchvision_set(name: str, root: Path, download: bool) -> None:
@@ -73,6 +103,8 @@ def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> Ima
         except (RuntimeError, OSError) as error:
             raise DataNotFoundError(_not_found_message(name, root, missing, f"failed: {error}")) from error
     checksums.verify_files(name, root, train)
+    if name in MNIST_FORMAT_CLASSES:
+        return read_mnist_format(name, root, train)
     return _image_set_from(name, _construct(name, root, train, download=False))
 
 
@@ -89,7 +121,9 @@ def _discard_damaged(name: str, root: Path, train: bool) -> None:
 
 
 def _construct(name: str, root: Path, train: bool, download: bool):
-    cls = TORCHVISION_SETS[name][0]
+    import torchvision
+
+    cls = getattr(torchvision.datasets, TORCHVISION_SETS[name][0])
     if name == "svhn":
         return cls(str(root / "svhn"), split="train" if train else "test", download=download)
     return cls(str(root), train=train, download=download)
@@ -106,9 +140,7 @@ def _image_set_from(name: str, dataset) -> ImageSet:
         labels = torch.as_tensor(dataset.targets, dtype=torch.int64)
         classes = list(dataset.classes)
     else:
-        images = dataset.data.unsqueeze(1).contiguous()
-        labels = dataset.targets.to(torch.int64)
-        classes = list(dataset.classes)
+        raise ValueError(f"{name!r} is read by read_mnist_format")
     return ImageSet(images, labels, classes, name)
 
 
@@ -143,7 +175,7 @@ def ensure_fashion_mnist(root: str | Path, download: bool = False) -> Path:
     download_note = "not attempted (download: false)"
     if missing and download:
         try:
-            torchvision.datasets.FashionMNIST(str(root), train=True, download=True)
+            _construct("fashion-mnist", root, train=True, download=True)
             download_note = "done"
         except (RuntimeError, OSError) as error:
             download_note = f"failed: {error}"

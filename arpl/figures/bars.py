@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from arpl.figures.inputs import fractions, non_empty
@@ -55,6 +54,8 @@ def anchor_bars(table: Any, metric: str = "AUROC",
     ``table`` is :func:`arpl.stages.report.anchor_comparison`'s frame: columns method, split, ``metric`` and
     ``"<metric> anchor"`` (NaN where the authors' code was not run).
     """
+    import seaborn as sns  # here: seaborn imports scipy, a second per stage
+
     methods = list(dict.fromkeys(table["method"]))
     fig, axes = new_figure(size=(max(5.0, 0.5 * len(methods) * table["split"].nunique() + 2.0), 3.8))
     ax = axes[0, 0]

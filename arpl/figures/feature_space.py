@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -116,6 +115,8 @@ def score_histograms(known_scores: Any, unknown_scores: Any,
     Both histograms share the same bin edges so their shapes compare directly; each is normalised to
     area 1 on its own, so the smaller set is not drawn flatter.
     """
+    import seaborn as sns  # here: seaborn imports scipy, a second per stage
+
     known = finite_vector("known_scores", known_scores)
     unknown = finite_vector("unknown_scores", unknown_scores)
     if bins < 1:

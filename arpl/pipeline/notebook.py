@@ -2,17 +2,21 @@
 
 The sources stay output-free (they are DVC dependencies); a failing cell makes the run exit non-zero with
 the notebook and the cell named, so ``dvc repro`` stops and caches nothing of that stage.
+
+jupytext, nbformat and papermill are imported where they are used: every stage notebook imports this module
+(:func:`enter_repository_root`), and together they take seconds to import.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
-import jupytext
-import nbformat
-import papermill
+# An optional module that jsonschema (nbformat's validator) imports when it is installed (JupyterLab brings it) to
+# check IRI formats; it compiles a grammar on import, seconds per stage, and no notebook has IRI fields to check.
+SLOW_OPTIONAL_IMPORTS = ("rfc3987_syntax",)
 
 
 def enter_repository_root() -> Path:
@@ -36,6 +40,12 @@ class NotebookFailed(RuntimeError):
     """A cell of a stage notebook raised; the message names the notebook, the cell and the error."""
 
 
+def skip_slow_optional_imports() -> None:
+    """Leave out :data:`SLOW_OPTIONAL_IMPORTS` in this process: call before nbformat or nbconvert is imported."""
+    for name in SLOW_OPTIONAL_IMPORTS:
+        sys.modules.setdefault(name, None)   # None: `import name` raises ImportError, which jsonschema expects
+
+
 def run_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
                  cwd: str | Path = ".") -> Path:
     """Execute ``source`` with ``parameters`` injected; write the executed notebook to ``output``.
@@ -43,6 +53,11 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
     The notebook is executed in a temporary file and moved to ``output`` (also on failure, so the
     traceback is there to read) only at the end.
     """
+    skip_slow_optional_imports()
+    import jupytext
+    import nbformat
+    import papermill
+
     source, output = Path(source), Path(output)
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -79,6 +94,8 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
     """Record a stage that ``params.yaml`` switches off: a one-cell notebook at ``output`` saying so and
     which key turns it on, an empty folder for each output folder and ``{}`` for each metrics file in
     ``outs`` (so DVC finds every declared output)."""
+    import nbformat
+
     for out in map(Path, outs):
         if out.suffix == ".json":
             from arpl.io import save_json
@@ -100,6 +117,8 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
 
 def switched_off_by(notebook: str | Path) -> str | None:
     """The params key that switched off the stage of an executed notebook, or None if it ran."""
+    import nbformat
+
     return nbformat.read(notebook, as_version=4).metadata.get("switched_off_by")
 
 

@@ -15,12 +15,15 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import nbformat
 import pandas as pd
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
 
 from arpl.io import save_text
+from arpl.pipeline.notebook import skip_slow_optional_imports
+
+skip_slow_optional_imports()
+import nbformat  # noqa: E402  (after the line above: nbformat and nbconvert import jsonschema)
+from nbconvert import HTMLExporter  # noqa: E402
+from nbconvert.preprocessors import TagRemovePreprocessor  # noqa: E402
 
 DEFAULT_TITLE = "Adversarial Reciprocal Points Learning for Open Set Recognition: reproduction"
 REMOVE_CELL_TAG = "remove_cell"

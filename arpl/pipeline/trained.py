@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -16,14 +17,15 @@ from arpl.data.imageset import ImageSet
 from arpl.data.openset import OpenSetData, per_class_subset
 from arpl.evaluate import predict
 from arpl.methods import get_variant
-from arpl.pipeline.parallel import train_ahead
+from arpl.pipeline.parallel import train_ahead, worker_count
 from arpl.pipeline.profile_data import all_classes, open_set, with_train_subset
 from arpl.pipeline.run_specs import data_tag, run_specs
 from arpl.pipeline.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
                                 trained_runs)
 from arpl.training import EvaluateFn, FitResult, fit
-from arpl.training.checkpoint import load_model, read_checkpoint
+from arpl.training.checkpoint import checkpoint_in, load_model, read_checkpoint
 from arpl.training.distributed import DistContext
+from arpl.training.specs import ModelSpec, TrainSpec, fingerprint
 
 
 def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: str, variant: str | None = None,
@@ -32,11 +34,58 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: s
               label: str | None = None) -> FitResult:
     """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``; ``run`` (see
     :mod:`arpl.pipeline.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2.
-    ``label`` names the run in its epoch lines (default: method and run); give it whatever else tells runs apart."""
+    ``label`` names the run in its epoch lines (default: method and run); give it whatever else tells runs apart.
+    While :func:`train_ahead_unfinished` probes, nothing is trained or loaded (see there)."""
     model, train = run_specs(params, method, len(images.classes), run, variant, model_overrides, train_overrides)
+    if _PROBING:
+        return _probe(model, train, checkpoint_in(run_dir))
     label = label or f"{method_name(variant or method)} {run}"
     return fit(model, train, images.images, images.labels, run_dir, device=device(params, context),
                evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
+
+
+_PROBING: list[bool] = []   # non-empty while train_ahead_unfinished probes the runs of a stage
+
+
+class _Unfinished(Exception):
+    """Raised by a probed :func:`train_run` whose run would train (see :func:`train_ahead_unfinished`)."""
+
+
+def _probe(model: ModelSpec, train: TrainSpec, checkpoint: Path) -> FitResult:
+    """A finished run's result without its network (its checkpoint holds the fingerprint of ``model``, ``train``
+    and all its epochs), else :class:`_Unfinished`."""
+    payload = read_checkpoint(checkpoint) if checkpoint.is_file() else None
+    if payload is None or payload["fingerprint"] != fingerprint(model, train) or payload["epoch"] < train.epochs:
+        raise _Unfinished(checkpoint)
+    return FitResult(net=None, generator=None, history=payload["history"], checkpoint=checkpoint,
+                     resumed_from=payload["epoch"])
+
+
+def unfinished(runs: list[Callable[[], object]]) -> list[Callable[[], object]]:
+    """The runs among ``runs`` (callables that train through :func:`train_run`, as :func:`train_ahead` takes them)
+    that would train: each is called in this process with :func:`train_run` only probing, which reads the run's
+    checkpoint and raises at the first run that is not finished (a run whose model starts from another, ARPL+CS,
+    passes through the first)."""
+    _PROBING.append(True)
+    try:
+        return [run for run in runs if not _finished(run)]
+    finally:
+        _PROBING.pop()
+
+
+def _finished(run: Callable[[], object]) -> bool:
+    try:
+        run()
+    except _Unfinished:
+        return False
+    return True
+
+
+def train_ahead_unfinished(params: dict, runs: list[Callable[[], object]]) -> None:
+    """:func:`arpl.pipeline.parallel.train_ahead` of the :func:`unfinished` runs only: when every run is finished, no
+    worker process starts (it would only load the finished checkpoints the stage loads again)."""
+    if worker_count(params) > 1:
+        train_ahead(params, unfinished(runs))
 
 
 # The per-epoch lines and learning curves are computed on a fixed stratified subset of at most this many test
@@ -127,7 +176,8 @@ def train_stage(params: dict, stage: str, names: list[str],
     (:mod:`arpl.pipeline.parallel`). Returns one summary row per run, by name."""
     runs_of = {name: trained_runs(params, stage, name) for name in names}
     jobs = [(name, run) for run in reversed(stage_runs(params)) for name in names if run in runs_of[name]]
-    train_ahead(params, [partial(train_stage_run, params, stage, name, run) for name, run in jobs])  # all-class first
+    runs = [partial(train_stage_run, params, stage, name, run) for name, run in jobs]  # all-class first
+    train_ahead_unfinished(params, runs)
     return {name: [train_stage_run(params, stage, name, run, context) for run in runs_of[name]] for name in names}
 
 

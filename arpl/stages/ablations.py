@@ -9,10 +9,9 @@ import pandas as pd
 
 from arpl import metrics
 from arpl.evaluate import predict
-from arpl.pipeline.parallel import train_ahead
 from arpl.pipeline.profile_data import open_set
 from arpl.pipeline.runs import device, known_run, run_path, split_run
-from arpl.pipeline.trained import train_run
+from arpl.pipeline.trained import train_ahead_unfinished, train_run
 
 # The four distance/margin combinations of Fig. 8: (head, distance). RPL's margin pulls d_e to a radius;
 # ARPL's is the adversarial margin constraint (AMC, Eq. 12); "cosine" adds the dot product of Eq. 6.
@@ -44,9 +43,9 @@ def train_models(params: dict) -> None:
     (:mod:`arpl.pipeline.parallel`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
     them."""
     counts = sorted(params["figures"]["known_counts"], reverse=True)  # the most data first
-    train_ahead(params, [partial(known_count_run, params, method, count) for count in counts
-                         for method in KNOWN_COUNT_METHODS]
-                + [partial(lambda_run, params, name, weight) for name, weight in lambda_runs(params)])
+    train_ahead_unfinished(params, [partial(known_count_run, params, method, count) for count in counts
+                                    for method in KNOWN_COUNT_METHODS]
+                           + [partial(lambda_run, params, name, weight) for name, weight in lambda_runs(params)])
 
 
 def lambda_runs(params: dict) -> list[tuple[str, float]]:

@@ -11,10 +11,9 @@ import torch
 
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import predict, resolve_score
-from arpl.pipeline.parallel import train_ahead
 from arpl.pipeline.profile_data import open_set
 from arpl.pipeline.runs import checkpoint_path, device, known_run, run_path, split_run
-from arpl.pipeline.trained import confusing_settings, train_run
+from arpl.pipeline.trained import confusing_settings, train_ahead_unfinished, train_run
 from arpl.scores import score_label
 
 
@@ -114,8 +113,9 @@ def train_models(params: dict) -> None:
     models = figure7_models(params["train"]["weight_pl"])
     if params["confusing"]["init"] == "arpl":  # ARPL+CS trains the model it starts from itself
         models = [model for model in models if model not in {m.init for m in models}]
-    train_ahead(params, [partial(figure7_run, params, model) for model in models[::-1]]  # ARPL+CS first: longest
-                + [partial(figure12_run, params, count) for count in sorted(params["figures"]["known_counts"])[::-1]])
+    runs = [partial(figure7_run, params, model) for model in models[::-1]]  # ARPL+CS first: longest
+    train_ahead_unfinished(params, runs + [partial(figure12_run, params, count)
+                                           for count in sorted(params["figures"]["known_counts"])[::-1]])
 
 
 def figure7_views(params: dict) -> list[FeatureView]:

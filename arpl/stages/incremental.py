@@ -22,10 +22,9 @@ import torch
 
 from arpl.data.openset import select_classes
 from arpl.evaluate import predict
-from arpl.pipeline.parallel import train_ahead
 from arpl.pipeline.profile_data import all_classes
 from arpl.pipeline.runs import device, order_run, run_path
-from arpl.pipeline.trained import train_run
+from arpl.pipeline.trained import train_ahead_unfinished, train_run
 
 
 def class_orders(num_classes: int, orders: int, seed: int) -> list[list[int]]:
@@ -82,8 +81,8 @@ def run_incremental(params: dict) -> pd.DataFrame:
     settings, dev = params["incremental"], device(params)
     train, test = all_classes(params)
     orders = orders_of(params)
-    train_ahead(params, [partial(base_model, params, method, index) for index in range(len(orders))
-                         for method in settings["methods"]])
+    train_ahead_unfinished(params, [partial(base_model, params, method, index) for index in range(len(orders))
+                                    for method in settings["methods"]])
     rows = []
     for index, order in enumerate(orders):
         for method in settings["methods"]:

@@ -143,15 +143,13 @@ def curves(trials: list[TrialPredictions], split: int) -> tuple[dict, dict, dict
 
 
 def save_curves(roc: dict, oscr_curves: dict, folder: str | Path) -> None:
-    """Write one CSV per method and curve (``dvc plots show`` renders them)."""
+    """Write ``roc.csv`` and ``oscr.csv`` into ``folder``: one row per point of every method's curve (columns
+    ``method``, ``point``, then x and y), which ``dvc plots show`` draws as one plot per curve with a line per
+    method (template ``.dvc/plots/curves_by_method.json``)."""
     for kind, curves_of_kind, columns in (("roc", roc, ("fpr", "tpr")), ("oscr", oscr_curves, ("fpr", "ccr"))):
-        for method, (x, y) in curves_of_kind.items():
-            table = pd.DataFrame({columns[0]: x, columns[1]: y})
-            save_table(table, Path(folder) / kind / f"{_file_name(method)}.csv")
-
-
-def _file_name(method: str) -> str:
-    return method.replace("+", "_").replace(" ", "").replace("(", "").replace(")", "").replace("/", "")
+        table = pd.concat([pd.DataFrame({"method": method, "point": range(len(x)), columns[0]: x, columns[1]: y})
+                           for method, (x, y) in curves_of_kind.items()], ignore_index=True)
+        save_table(table, Path(folder) / f"{kind}.csv")
 
 
 def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
