@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 import textwrap
 
 import numpy as np
@@ -184,9 +185,11 @@ TAB_CYAN = (23, 190, 207)
 @pytest.mark.integration
 def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     """The smoke profile with Softmax and the cosine method of tests/plugins (confusing, incremental, figures and
-    ablations switched off, to keep it short): `dvc repro` trains it (in spawned worker processes), evaluates it
-    in the osr, ood and closed-set stages, draws it in Fig. 9 with its registered colour and lists it in the
-    report; a second `dvc repro` has nothing to do."""
+    ablations switched off, to keep it short): `dvc repro` refuses to start until `python -m arpl deps --write` puts
+    the method's file into the stages that read `train.methods`; it then trains it (in spawned worker processes),
+    evaluates it in the osr, ood and closed-set stages, draws it in Fig. 9 with its registered colour and lists it in
+    the report; a second `dvc repro` has nothing to do. An edit of the module reruns those stages; a comment edit
+    retrains nothing, a code edit the method's runs and no Softmax run (README, "What an edit reruns")."""
     from PIL import Image
     from test_pipeline import _copy_repository, _run
 
@@ -201,10 +204,10 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     assert refused.returncode != 0 and not (repo / "runs" / "train" / "Cosine").exists()
     message = re.search(r"add `- tests/plugins/cosine_head.py` to the deps of ([\w, ]+) in dvc.yaml", refused.stderr)
     assert message, refused.stderr
+    _run([sys.executable, "-m", "arpl", "deps", "--write"], repo)
     pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
-    for stage in message.group(1).split(", "):
-        pipeline["stages"][stage]["deps"].append("tests/plugins/cosine_head.py")
-    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    readers = {name for name, stage in pipeline["stages"].items() if "tests/plugins/cosine_head.py" in stage["deps"]}
+    assert readers == set(message.group(1).split(", "))
     _run(["dvc", "repro"], repo)
 
     checkpoint = torch.load(repo / "runs" / "train" / "Cosine" / "split0" / "checkpoint.pt", weights_only=False)
@@ -216,14 +219,18 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     assert set(per_split[per_split.method == "Cosine"].score) == {"own", "msp", "max_logit", "energy"}
     assert set(json.loads((repo / "metrics" / "closed_set.json").read_text())) == {"Softmax", "Cosine"}
     assert "Cosine" in set(pd.read_csv(repo / "runs" / "ood" / "table3.csv").method)
-    assert (repo / "runs" / "osr" / "curves" / "roc" / "Cosine.csv").exists()
+    assert "Cosine" in set(pd.read_csv(repo / "runs" / "osr" / "curves" / "roc.csv").method)
     figure = np.asarray(Image.open(repo / "runs" / "osr" / "figures" / "fig9_roc.png").convert("RGB"))
     assert (figure == TAB_CYAN).all(axis=2).sum() > 50, "Fig. 9 draws the cosine method in its colour"
     assert "Cosine" in (repo / "reports" / "04_osr.html").read_text()
     assert "Cosine" in (repo / "reports" / "index.html").read_text()
     again = _run(["dvc", "repro"], repo)
     assert "Running stage" not in again.stdout, again.stdout
-    with (repo / "tests" / "plugins" / "cosine_head.py").open("a") as module:
-        module.write("# an edit\n")
+    module = repo / "tests" / "plugins" / "cosine_head.py"
+    module.write_text(module.read_text() + "# an edit\n")
     changed = json.loads(_run(["dvc", "status", "--json"], repo).stdout)
-    assert {"train", "osr", "report"} <= set(changed), "an edit of the module reruns the stages that use it"
+    assert set(changed) == readers, "an edit of the module reruns the stages that read train.methods"
+    assert not re.findall(r"^\[.*\] epoch ", _run(["dvc", "repro"], repo).stdout, re.MULTILINE), "no run trains"
+    module.write_text(module.read_text().replace("SCALE = 16.0", "SCALE = 20.0"))
+    rerun = _run(["dvc", "repro"], repo).stdout
+    assert set(re.findall(r"^\[(.*)\] epoch ", rerun, re.MULTILINE)) == {"Cosine split0", "Cosine all"}

@@ -57,6 +57,32 @@ def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_
         assert all(torch.equal(weights[k], here[k]) for k in weights), method
 
 
+def test_only_unfinished_runs_go_to_the_workers(tiny_params, tmp_path, monkeypatch):
+    """A stage rerun with every run finished starts no worker process (each would only load a checkpoint again);
+    a run whose settings changed, or an ARPL+CS run whose ARPL model it starts from is unfinished, still goes."""
+    monkeypatch.chdir(tmp_path)
+    tiny_params["run"]["workers"] = 2
+
+    def runs(params: dict, stage: str, names: tuple[str, ...]) -> list:
+        return [partial(trained.train_stage_run, params, stage, name, "split0") for name in names]
+
+    plain = runs(tiny_params, "train", ("Softmax", "ARPL"))
+    cs = runs(tiny_params, "confusing", ("cs",))
+    assert trained.unfinished(plain) == plain
+    for run in plain:
+        run()
+    assert trained.unfinished(plain) == [] and trained.unfinished(cs) == cs
+    started = []
+    monkeypatch.setattr(trained, "train_ahead", lambda params, todo: started.append(todo))
+    trained.train_ahead_unfinished(tiny_params, plain)
+    assert started == [[]]
+    other = copy.deepcopy(tiny_params)
+    other["train"]["weight_pl"] = 0.5   # lambda shapes ARPL, not Softmax
+    changed = runs(other, "train", ("Softmax", "ARPL"))
+    assert trained.unfinished(changed) == changed[1:]
+    assert trained.unfinished(runs(other, "confusing", ("cs",))) != []
+
+
 def test_one_worker_trains_nothing_ahead(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tiny_params["run"]["workers"] = 1

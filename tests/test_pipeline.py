@@ -299,3 +299,52 @@ def test_outputs_travel_through_a_dvc_remote(repro, tmp_path):
     changed_outs = {stage: entries for stage, entries in status.items()
                     if any(isinstance(e, dict) and "changed outs" in e for e in entries)}
     assert changed_outs == {}, "every output the pipeline recorded is there after `dvc pull`"
+
+
+def _edit_reruns():
+    """``benchmarks/edit_reruns.py``, the script that measures README.md's table "What an edit reruns"."""
+    spec = importlib.util.spec_from_file_location("edit_reruns", ROOT / "benchmarks" / "edit_reruns.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The runs of the smoke profile by the label of their epoch lines: the open-set runs of split 0 and the all-class
+# runs (train, confusing), the class-incremental base models, the 2-D figure models and the ablation models.
+SMOKE_RUNS_OF = {
+    "GCPL": {"GCPL split0", "GCPL all", "GCPL order0", "GCPL 2-D split0", "GCPL K=2", "GCPL K=4"},
+    "RPL": {"RPL split0", "RPL all"},
+    "ARPL": {"ARPL split0", "ARPL all", "ARPL order0", "ARPL K=2", "ARPL K=4", "ARPL K=2 2-D known2",
+             "ARPL K=4 2-D known4"},
+    "ARPL+CS": {"ARPL+CS split0", "ARPL+CS all", "ARPL+CS (w/o ABN) split0", "ARPL+CS (w/o ABN) all",
+                "ARPL+CS (w/o FT) split0", "ARPL+CS (w/o FT) all", "ARPL+CS 2-D split0"},
+}
+TRAINING_STAGES = {"train", "confusing", "incremental", "figures", "ablations"}
+
+
+def test_each_edit_reruns_its_stages_and_retrains_only_the_runs_it_changes(repro, tmp_path):
+    """README.md's table "What an edit reruns", on the smoke run (benchmarks/edit_reruns.py makes the edits one
+    after another in a copy): which stages `dvc status` marks and `dvc repro` reruns, and which runs train."""
+    repo, _ = repro
+    rows = {row.name: row for row in _edit_reruns().measure(repo, tmp_path / "edits", plugin=False)}
+    every_stage = set(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
+
+    noise = rows["noise"]
+    assert (set(noise.marked), noise.ran, noise.trained) == ({"ood", "report"}, ["ood", "report"], [])
+    bootstrap = rows["bootstrap"]
+    assert (set(bootstrap.marked), bootstrap.ran, bootstrap.trained) == ({"osr"}, ["osr", "report"], [])
+    figures = rows["figures"]
+    assert (set(figures.marked), set(figures.ran)) == ({"figures", "ablations"}, {"figures", "ablations", "report"})
+    assert figures.trained and all(" 2-D " in label or " K=" in label or " lambda=" in label
+                                   for label in figures.trained)
+
+    weight = rows["lambda"]
+    assert set(weight.marked) == TRAINING_STAGES | {"ood", "closed_set", "report"}
+    assert set(weight.ran) == every_stage - {"download", "data"}
+    expected = set().union(*SMOKE_RUNS_OF.values()) | {"ARPL (lambda=0.5) 2-D split0"}   # Fig. 7's ARPL takes lambda
+    assert set(weight.trained) == expected, "no Softmax run, no run with its own lambda (ablations, Fig. 7's lambda=0)"
+
+    docstring, code = rows["docstring"], rows["code"]
+    assert set(docstring.marked) == set(docstring.ran) == every_stage and docstring.trained == []
+    assert set(code.marked) == set(code.ran) == every_stage
+    assert set(code.trained) == SMOKE_RUNS_OF["GCPL"], "a real edit of arpl/methods/gcpl.py retrains GCPL's runs only"
