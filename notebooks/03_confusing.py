@@ -70,13 +70,14 @@ publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 
 # %% [markdown]
 # ## Where confusing samples land (Fig. 4)
-# Known test images (coloured by class), unknown test images (grey) and generated samples (red) in the
-# feature space of the plain ARPL model and of ARPL+CS (both fed the same generated images; features
-# projected on their two principal axes when wider than 2-D). The paper expects ARPL+CS to map the
-# generated samples to the low-response centre, where the unknowns are, and away from the known classes.
+# Known test images (coloured by class), unknown test images (grey) and generated samples (red; as many as the
+# known test images, at most 500) in the feature space of the plain ARPL model and of ARPL+CS (both fed the same
+# generated images; features projected on their two principal axes when wider than 2-D). The paper expects
+# ARPL+CS to map the generated samples to the low-response centre, where the unknowns are, and away from the
+# known classes.
 
 # %%
-fake = confusing.generate(generator, 500, seed=params["run"]["seed"])
+fake = confusing.generate(generator, min(500, len(data.test_known)), seed=params["run"]["seed"])  # as many as known
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
     path = checkpoint_path(stage, name, run)

@@ -252,7 +252,7 @@ def test_gpu_checkpoint_loads_on_cpu_and_back(tmp_path, exact_float32):
     images = _images(64, seed=5)
     expected = predict(result.net, images, device=DEVICE).logits
     states = read_checkpoint(result.checkpoint)["states"]
-    assert {"net", "optimizer", "generator", "discriminator", "optimizer_g", "optimizer_d"} <= set(states)
+    assert set(states) == {"net", "generator"}   # a finished run keeps the networks only
     on_cpu, _ = load_model(result.checkpoint, expected={"backbone": "classifier32"}, device="cpu")
     assert next(on_cpu.parameters()).device.type == "cpu"
     _assert_close(torch.from_numpy(predict(on_cpu, images, device="cpu").logits), torch.from_numpy(expected))

@@ -89,7 +89,7 @@ def test_confusing_samples_run_is_deterministic_and_uses_abn(split0, tmp_path):
     for key in ("loss_d", "loss_g", "loss_cs", "loss", "train_acc"):
         assert np.isfinite(first.history[0][key])
     states = read_checkpoint(first.checkpoint)["states"]
-    assert {"generator", "discriminator", "optimizer_g", "optimizer_d"} <= set(states)
+    assert set(states) == {"net", "generator"}, "a finished run keeps the networks, not the optimisers' states"
     fake_bn = [k for k in states["net"] if ".bns.1." in k and k.endswith("running_mean")]
     assert fake_bn, "the auxiliary BN of generated samples has its own statistics"
 
@@ -226,6 +226,28 @@ def test_gan_blowing_up_with_skip_batch_keeps_the_weights_finite(split0, tmp_pat
         tensors = [v for v in state.values() if isinstance(v, torch.Tensor) and v.is_floating_point()] \
             if isinstance(state, dict) else []
         assert all(torch.isfinite(t).all() for t in tensors)
+
+
+def test_an_unfinished_checkpoint_keeps_every_state_a_finished_one_the_networks(split0, tmp_path):
+    """Resuming needs the optimisers, the scheduler and the discriminator; a finished run is never trained
+    further (more epochs are another fingerprint), so its checkpoint keeps only what evaluation loads, and the run
+    is still reused from it."""
+    from arpl.training.checkpoint import save_checkpoint
+
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 128)
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16, abn=True)
+    train = TrainSpec(epochs=2, confusing=True, ngf=8, ndf=8)
+    finished = fit(model, train, images, labels, tmp_path)
+    payload = read_checkpoint(finished.checkpoint)
+    assert set(payload["states"]) == {"net", "generator"}
+    everything = {"net": {}, "optimizer": {}, "scheduler": {}, "generator": {}, "discriminator": {}}
+    save_checkpoint(tmp_path / "unfinished.pt", model_spec=model, train_spec=train, epoch=1, states=everything,
+                    history=payload["history"][:1])
+    assert set(read_checkpoint(tmp_path / "unfinished.pt")["states"]) == set(everything)
+    again = fit(model, train, images, labels, tmp_path)
+    assert again.resumed_from == 2 and all(torch.equal(a, b) for a, b in zip(
+        again.net.state_dict().values(), finished.net.state_dict().values()))
+    assert torch.equal(next(again.generator.parameters()), next(finished.generator.parameters()))
 
 
 def test_gan_loss_keeps_its_gradient_when_the_discriminator_is_saturated():

@@ -24,10 +24,18 @@ def checkpoint_in(run_dir: str | Path) -> Path:
     return Path(run_dir) / CHECKPOINT_FILE
 
 
+# What a finished run keeps: nothing trains it further (more epochs are another fingerprint, a new run), so the
+# optimisers' and the discriminator's states, two to three times the network's size, are left out.
+FINISHED_STATES = ("net", "generator")
+
+
 def save_checkpoint(path: str | Path, *, model_spec: ModelSpec, train_spec: TrainSpec, epoch: int,
                     states: dict[str, Any], history: list[dict]) -> Path:
     """Write the state after ``epoch`` complete epochs. ``states`` maps names ("net", "optimizer",
-    "scheduler", "generator", ...) to state dicts; ``history`` holds one metrics dict per epoch."""
+    "scheduler", "generator", ...) to state dicts (after the last epoch only :data:`FINISHED_STATES` are kept);
+    ``history`` holds one metrics dict per epoch."""
+    if epoch >= train_spec.epochs:
+        states = {name: state for name, state in states.items() if name in FINISHED_STATES}
     payload = {
         "format": FORMAT,
         "fingerprint": fingerprint(model_spec, train_spec),
