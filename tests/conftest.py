@@ -29,3 +29,20 @@ def smoke_params(smoke_params_raw) -> dict:
     params = copy.deepcopy(smoke_params_raw)
     params["run"]["data_root"] = str(ROOT / "data" / "raw")
     return params
+
+
+# The longest tests, in the order they should start (each takes minutes): `pytest -n 2` then ends both workers at
+# about the same time instead of leaving one to finish a long test alone (scripts/test.sh).
+LONG_FIRST = ("test_pipeline.py", "test_paper_profiles.py", "test_extending.py", "test_distributed.py",
+              "test_portable.py", "test_jupyterlab.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Integration tests first (in :data:`LONG_FIRST` order), then the rest as collected."""
+    def rank(item) -> tuple[int, int]:
+        if item.get_closest_marker("integration") is None and item.path.name != "test_jupyterlab.py":
+            return (1, 0)
+        name = item.path.name
+        return (0, LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST))
+
+    items.sort(key=rank)

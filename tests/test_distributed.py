@@ -34,7 +34,7 @@ from arpl.training.distributed import DistContext, resolve_device
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.05
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("ddp_runs")]  # the runs are made once
 
 
 def _params(folder: Path, epochs: int = 2, train_per_class: int = 200) -> Path:

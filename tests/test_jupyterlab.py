@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 START_TIMEOUT_S = 90
+pytestmark = pytest.mark.xdist_group("jupyterlab")  # one server per test session (scripts/test.sh)
 
 
 def _free_port() -> int:

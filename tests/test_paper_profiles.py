@@ -29,7 +29,10 @@ from tests.fake_data import MD5_FILE, fake_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-PAPER_PROFILES = [name for name in profile_names() if name not in ("cpu-default", "smoke")]
+# Longest first (ResNets, then 64 px), so that `pytest -n 2` does not end on a long one (tests/conftest.py)
+LONGEST = ("imagenet", "domainnet", "ood-cifar10", "cifar100", "tinyimagenet")
+PAPER_PROFILES = sorted((name for name in profile_names() if name not in ("cpu-default", "smoke")),
+                        key=lambda name: LONGEST.index(name) if name in LONGEST else len(LONGEST))
 OSR_TABLE_DATASETS = {"mnist", "svhn", "cifar10", "cifar+10", "cifar+50", "tinyimagenet"}  # Tables 1-2
 # Where a quick run is still too large for CI's two cores, the test trims what other tests cover already. A
 # ResNet trains at a few images per second per core here: the ResNet profiles keep one ARPL+CS variant (the

@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("smoke_run")]  # one smoke run per test session
 
 
 def _run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
