@@ -57,6 +57,7 @@ def _reads_in(index: CodeIndex, module: str, top: ast.AST, sections: set[str]) -
 
 
 _NOT_A_DICT = (ast.List, ast.ListComp, ast.Set, ast.SetComp, ast.GeneratorExp, ast.Tuple)
+_NOT_A_DICT_TYPES = ("Parameter", "Tensor", "Iterable", "Sequence", "list", "tuple")   # in an annotation
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
@@ -71,13 +72,14 @@ def _enclosing_scope(node: ast.AST, parents: dict, top: ast.AST) -> ast.AST:
 
 def _names_the_params_dict(scope: ast.AST) -> bool:
     """Whether ``params`` in ``scope`` is the params dict: not when the function takes a ``params`` argument
-    annotated as something other than a dict (``Iterable[nn.Parameter]``), nor when ``params`` is only assigned
-    lists, tuples, sets or generators there (torch's parameters, in the training code)."""
+    annotated as a sequence or torch's parameters (``Iterable[nn.Parameter]``), nor when ``params`` is only assigned
+    lists, tuples, sets or generators there (torch's parameters, in the training code). In doubt it is."""
     arguments = scope.args.posonlyargs + scope.args.args + scope.args.kwonlyargs if isinstance(
         scope, _FUNCTIONS) else []
     for argument in arguments:
         if argument.arg == PARAMS_NAME:
-            return argument.annotation is None or "dict" in ast.unparse(argument.annotation).lower()
+            annotation = ast.unparse(argument.annotation) if argument.annotation is not None else ""
+            return not any(kind in annotation for kind in _NOT_A_DICT_TYPES)
     assigned = [value for target, value in _bindings(scope)
                 if isinstance(target, ast.Name) and target.id == PARAMS_NAME]
     return not assigned or not all(isinstance(value, _NOT_A_DICT) for value in assigned)

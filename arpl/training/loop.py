@@ -7,8 +7,7 @@ of an uninterrupted run (each epoch reseeds all random streams from the run's se
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
 import math
 import shutil
 import time
@@ -144,16 +143,20 @@ def _epoch_line(label: str, row: dict, epochs: int) -> str:
 
 
 def write_live(live_dir: str | Path, history: list[dict]) -> None:
-    """Rewrite the dvclive folder from the checkpoint's history, so it always agrees with the checkpoint
-    (also after a resume). One step per epoch."""
-    from dvclive import Live
-
+    """Rewrite the run's learning curves from the checkpoint's history, so they always agree with the checkpoint
+    (also after a resume), in dvclive's layout: ``plots/metrics/<name>.tsv`` (``step``, one per epoch) and
+    ``metrics.json`` (the last values). Written directly: dvclive opens the DVC repository for every ``Live`` and
+    signals each step to DVC's VS Code extension through a file that two workers' runs race on."""
     live_dir = Path(live_dir)
     shutil.rmtree(live_dir, ignore_errors=True)
-    with contextlib.redirect_stdout(io.StringIO()), Live(str(live_dir), dvcyaml=False, save_dvc_exp=False,
-                                                  report=None) as live:
-        for row in history:
-            for key, value in row.items():
-                if key != "epoch" and isinstance(value, (int, float)):
-                    live.log_metric(key, value, plot=True)
-            live.next_step()
+    curves: dict[str, list[str]] = {}
+    last: dict[str, float] = {}
+    for step, row in enumerate(history):
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, (int, float)):
+                curves.setdefault(key, [f"step\t{key}\n"]).append(f"{step}\t{value}\n")
+                last[key] = value
+    (live_dir / "plots" / "metrics").mkdir(parents=True)
+    for key, lines in curves.items():
+        (live_dir / "plots" / "metrics" / f"{key}.tsv").write_text("".join(lines))
+    (live_dir / "metrics.json").write_text(json.dumps({**last, "step": len(history) - 1}, indent=4))
