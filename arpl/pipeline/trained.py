@@ -35,8 +35,19 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: s
     ``label`` names the run in its epoch lines (default: method and run); give it whatever else tells runs apart."""
     model, train = run_specs(params, method, len(images.classes), run, variant, model_overrides, train_overrides)
     label = label or f"{method_name(variant or method)} {run}"
-    return fit(model, train, images.images, images.labels, run_dir, device=device(params, context),
-               evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
+    run_device = device(params, context)
+    return fit(model, train, images.images, images.labels, run_dir, device=run_device, evaluate=evaluate,
+               context=context, progress=params["run"]["progress"], label=label,
+               checkpoint_every=checkpoint_every(params, run_device))
+
+
+GPU_CHECKPOINT_EVERY = 10  # epochs; a GPU epoch takes seconds, its checkpoint and evaluation a good part of that
+
+
+def checkpoint_every(params: dict, run_device: torch.device) -> int:
+    """``run.checkpoint_every``, or for 0 every epoch on the CPU and every :data:`GPU_CHECKPOINT_EVERY` on a GPU."""
+    chosen = params["run"]["checkpoint_every"]
+    return chosen or (1 if run_device.type == "cpu" else GPU_CHECKPOINT_EVERY)
 
 
 # The per-epoch lines and learning curves are computed on a fixed stratified subset of at most this many test
