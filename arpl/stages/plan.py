@@ -284,15 +284,26 @@ def stage_seconds(runs: list[PlannedRun], rates: Rates, workers: int) -> float:
     return clock
 
 
+def missing_speeds(params: dict, plan: list[PlannedRun], rates: Rates) -> list[str]:
+    """The backbones of ``plan`` of which a method's speed is not in ``rates``."""
+    return sorted({run.backbone for run in plan if (run.backbone, benchmark_method(run)) not in rates})
+
+
+def training_seconds(params: dict, plan: list[PlannedRun], rates: Rates) -> dict[str, float]:
+    """Expected seconds of training per stage, in the stages' worker processes (:func:`stage_seconds`)."""
+    workers = worker_count(params)
+    return {stage: stage_seconds([run for run in plan if run.stage == stage], rates, workers) for stage in STAGES}
+
+
 def _time_lines(params: dict, plan: list[PlannedRun], results_csv: str | Path, device: str) -> list[str]:
     """The expected hours, or for each backbone without a measured speed the line that says how to measure it."""
     rates = measured_rates(results_csv, device, params)
-    missing = sorted({run.backbone for run in plan if (run.backbone, benchmark_method(run)) not in rates})
+    missing = missing_speeds(params, plan, rates)
     if missing:
         return [f"time: no measured speed for {device}/{backbone} in {results_csv}: run {_measure_command(params)} "
                 f"--networks {backbone} to measure it" for backbone in missing]
     workers = worker_count(params)
-    seconds = {stage: stage_seconds([run for run in plan if run.stage == stage], rates, workers) for stage in STAGES}
+    seconds = training_seconds(params, plan, rates)
     per_stage = ", ".join(f"{stage} {_duration(value)}" for stage, value in seconds.items() if value)
     return [f"time: about {_duration(sum(seconds.values()))} of training on {device} ({per_stage}), from the speeds "
             f"in {results_csv}; evaluation is not counted",
