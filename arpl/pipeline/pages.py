@@ -158,9 +158,9 @@ def _is_missing(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and math.isnan(value)
 
 
-def _format_cell(value, float_format: str) -> str:
+def _format_cell(value, float_format: str, missing: str = MISSING_VALUE) -> str:
     if _is_missing(value):
-        return MISSING_VALUE
+        return missing
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value))
     if _is_number(value):
@@ -173,10 +173,10 @@ def _numeric_columns(df: pd.DataFrame) -> list[bool]:
             for column in df.columns]
 
 
-def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}") -> str:
+def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}", missing: str = MISSING_VALUE) -> str:
     """An HTML ``<table class="arpl-table">`` of ``df`` (index dropped), for the report's CSS.
 
-    Floats use ``float_format``; missing values show as an em dash; numeric columns carry class
+    Floats use ``float_format``; missing values show as ``missing`` (an em dash); numeric columns carry class
     ``num`` (right-aligned); text is HTML-escaped.
     """
     if not isinstance(df, pd.DataFrame):
@@ -192,7 +192,7 @@ def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}") -> str:
     rows = []
     for values in df.itertuples(index=False, name=None):
         cells = "".join(f"<td{_NUM_CLASS if is_num or _is_number(value) else ''}>"
-                        f"{_format_cell(value, float_format)}</td>"
+                        f"{_format_cell(value, float_format, missing)}</td>"
                         for value, is_num in zip(values, numeric))
         rows.append(f"<tr>{cells}</tr>")
     body = "\n".join(rows)
