@@ -164,3 +164,17 @@ def test_claims_page_counts_every_status_and_shows_the_convention_gaps():
     for status in claims.STATUSES:
         assert f"<td>{status}</td>" in html
     assert "The two AUROC conventions on this run" in html and "<h2>Table 6</h2>" in html and "Fig. 13" in html
+
+
+def test_imagenet_accuracy_auroc_and_oscr_are_reproduced_by_the_imagenet_profile():
+    params = profile_params("imagenet")
+    methods = ["Softmax", "GCPL", "RPL", "ARPL"]
+    ood_rows = pd.DataFrame([{"method": m, "out": "imagenet-o", **{f"{k}{a}": 60.0 for k in ("TNR", "AUROC", "DTACC",
+                                                                                          "AUIN", "AUOUT", "OSCR")
+                                                                for a in ("", "_authors")}} for m in methods])
+    comparisons = pd.concat([ood.paper_comparison(ood_rows, "imagenet-1k", "resnet18"),
+                             closed_set.paper_comparison(pd.DataFrame({"method": methods, "ACC": 70.0}), "imagenet-1k",
+                                                         "resnet18")], ignore_index=True)
+    table6 = claims.claims(params, comparisons, stages_run(params), None).query("item == 'Table 6'")
+    assert (table6.status == "reproduced here").all() and len(table6) == 12
+    assert table6.set_index(["method", "metric"]).loc[("ARPL", "ACC"), "difference"] == pytest.approx(70.0 - 70.2)

@@ -78,8 +78,9 @@ def produces(params: dict, table: str, dataset: str, out_dataset: str | None) ->
 
 
 def _key(table: str, dataset: str, out_dataset, method: str, metric: str) -> tuple:
-    out = None if out_dataset is None or (isinstance(out_dataset, float) and math.isnan(out_dataset)) else out_dataset
-    return table, dataset, out, method, metric
+    """A claim's key; accuracy is the in-distribution test set's, whatever out-set the paper lists it with."""
+    missing = out_dataset is None or (isinstance(out_dataset, float) and math.isnan(out_dataset))
+    return table, dataset, None if missing or metric == "ACC" else out_dataset, method, metric
 
 
 def _ours_by_key(comparisons: pd.DataFrame) -> dict[tuple, pd.Series]:
