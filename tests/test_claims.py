@@ -178,3 +178,18 @@ def test_imagenet_accuracy_auroc_and_oscr_are_reproduced_by_the_imagenet_profile
     table6 = claims.claims(params, comparisons, stages_run(params), None).query("item == 'Table 6'")
     assert (table6.status == "reproduced here").all() and len(table6) == 12
     assert table6.set_index(["method", "metric"]).loc[("ARPL", "ACC"), "difference"] == pytest.approx(70.0 - 70.2)
+
+
+def test_a_reproduced_number_is_judged_against_the_measured_seed_spread():
+    from arpl.pipeline.spread import Spread, tolerance
+
+    params = profile_params("cifar10")
+    measured = pd.DataFrame({"file": ["osr", "osr"], "method": ["ARPL", "ARPL"], "metric": ["AUROC", "OSCR"],
+                             "sigma": [1.0, 10.0], "seeds": [5, 5], "low": [0.0, 0.0], "high": [1.0, 1.0]})
+    spread = Spread(table=measured, fingerprint="x", split=1, seeds=5)
+    table = claims.claims(params, _cifar10_comparisons("classifier32"), stages_run(params), spread)
+    arpl = table[(table.dataset == "cifar10") & (table.method == "ARPL")].set_index("item")
+    assert arpl.loc["Table 1", "seed_spread"] == f"outside it (±{tolerance(1.0, 5):.1f})"  # 80.0 - 90.1
+    assert arpl.loc["Table 2", "seed_spread"] == f"within it (±{tolerance(10.0, 5):.1f})"  # 80.0 - 86.6
+    rpl = table[(table.item == "Table 2") & (table.dataset == "cifar10") & (table.method == "RPL")]
+    assert rpl.seed_spread.item() == "not measured for these settings"
