@@ -49,7 +49,7 @@ def test_convention_gaps_on_open_set_splits_and_out_sets(per_split, tmp_path):
     assert gaps.on.tolist() == ["split 0", "split 1", "split 0", "split 1", "digits"], "own score only"
     assert gaps.gap.tolist() == pytest.approx([1.0, 4.0, 0.0, 0.0, 4.5])
     note = report.convention_note(gaps)
-    assert "at most 4.50 (Softmax, digits)" in note and "1.00 points at the median" in note
+    assert "at most 4.500 (Softmax, digits)" in note and "1.000 points at the median" in note
     assert report.convention_note(report.convention_gaps(tmp_path / "none.csv", tmp_path / "none.csv")) == ""
     for rounding in (1e-13, -1e-13):  # float rounding of the same count: no gap, and never a negative one
         ood.assign(AUROC_authors=90.0 + rounding).to_csv(tmp_path / "table3.csv", index=False)

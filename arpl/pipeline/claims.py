@@ -207,10 +207,10 @@ def page_body(table: pd.DataFrame, gaps: pd.DataFrame | None = None) -> str:
         parts += ["<h2>The two AUROC conventions on this run</h2>",
                   "<p>Own score of every model: our AUROC (a tie counts 1/2) and the authors' (a tie counts 0); "
                   "the gap is what tied scores (saturated MSP) cost under their convention, in points.</p>",
-                  dataframe_html(gaps, float_format="{:.2f}")]
+                  dataframe_html(gaps, float_format="{:.3f}")]
     for item, rows in table.groupby("item", sort=False):
         if item.startswith("Table"):
-            columns = [c for c in TABLE_COLUMNS if c != "out_dataset" or rows.out_dataset.notna().any()]
+            columns = [c for c in TABLE_COLUMNS if rows[c].notna().any()]  # a column nothing here fills: left out
             parts += [f"<h2>{item}</h2>", dataframe_html(rows[columns])]
     figures = table[table.item.str.startswith("Fig")]
     parts += ["<h2>Figures</h2>", dataframe_html(figures[FIGURE_COLUMNS])]

@@ -211,8 +211,8 @@ def convention_note(gaps: pd.DataFrame) -> str:
             "counts it 1/2; every comparison with the paper or the anchors uses theirs, beside ours (the claims page).")
     if worst.gap == 0.0:
         return f"{rule} On this run they agree: no own score ties a known with an unknown image."
-    return (f"{rule} On this run they differ by {gaps.gap.median():.2f} points at the median and at most "
-            f"{worst.gap:.2f} ({worst.method}, {worst.on}).")
+    return (f"{rule} On this run they differ by {gaps.gap.median():.3f} points at the median and at most "
+            f"{worst.gap:.3f} ({worst.method}, {worst.on}).")
 
 
 def anchor_note(params: dict) -> str:
