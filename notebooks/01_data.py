@@ -36,7 +36,9 @@ for line in check_data(params):
 # ## The trials
 # Image counts are after the per-class subsets of `data.train_per_class` / `data.test_per_class`.
 # A split whose known classes repeat another split's is flagged: the authors' lists repeat some
-# (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four.
+# (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four. Split `i` is the authors' list `i`;
+# their `osr.py` ran trial `i` on list `len - i - 1`, so means over all five lists agree with theirs, but a
+# per-split comparison with their logs pairs our split `i` with their trial `4 - i`.
 
 # %%
 splits = data.describe_splits(params)

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Open set recognition: Tables 1-2 and Fig. 9 (Sec. 5.2)
+# # Open set recognition: Tables 1-2 (Sec. 5.2)
 #
 # Every model of the `train` and `confusing` stages is evaluated on each trial's test images: the known
 # classes' test images (which it should classify) and the unknown classes' (which it should reject).
@@ -32,7 +32,11 @@ trials = osr.predict_all(params)
 
 # %% [markdown]
 # ## Per split
-# Percentages. One row per model, split and score.
+# Percentages. One row per model, split and score. `AUROC_authors` and `OSCR_authors` are the same numbers as the
+# authors' code computes them (their `metric_ood`: a tied known/unknown pair counts 0, ours 1/2; their
+# `compute_oscr`), the convention of the paper's tables. Split `i` is the authors' published list `i`; their
+# `osr.py` ran trial `i` on list `len - i - 1`, so a mean over all five lists agrees with theirs, but our split `i`
+# is their trial `4 - i` in a per-split comparison with their logs.
 
 # %%
 per_split = osr.per_split_table(trials, params["osr"]["scores"])
@@ -65,25 +69,30 @@ intervals.round(2) if intervals is not None else "bootstrap disabled (osr.bootst
 # %% [markdown]
 # ## Beside the paper
 # Where the paper ran this dataset, its Tables 1-2 are the target; otherwise its nearest dataset is shown
-# only as a reference (the note below says which). Differences are ours minus the paper's, in points.
+# only as a reference (the note below says which). `ours_mean` is computed under the convention of the published
+# numbers (`convention`: the authors' `metric_ood` AUROC, their `compute_oscr`), `ours_definition` by the paper's
+# definitions. Differences are `ours_mean` minus the paper's, in points; a row gets none where the two are not
+# like for like (`note`: a row quoted from earlier work, another dataset, another network).
 
 # %%
 print(paper.reference_note(params["data"]["dataset"]))
-comparison = osr.paper_comparison(summary, params["data"]["dataset"])
+comparison = osr.paper_comparison(summary, params["data"]["dataset"], params["model"]["backbone"])
 if comparison is not None:
     save_table(comparison, "runs/osr/paper_vs_ours.csv")
 comparison.round(2) if comparison is not None else "Tables 1-2 have no row for this dataset"
 
 # %% [markdown]
-# ## ROC and OSCR curves (Fig. 9)
-# Split shown: the first of `data.splits`. OSCR curves use a logarithmic FPR axis, as in the paper,
-# where the differences between methods are largest at low false positive rates.
+# ## ROC and OSCR curves of the first trial
+# The curves of Fig. 9 on this profile's first open-set trial (the first of `data.splits`); the paper draws Fig. 9
+# for MNIST against KMNIST, SVHN and CIFAR100, which the out-of-distribution stage draws from the all-class
+# models. OSCR curves use a logarithmic FPR axis, as in the paper, where the differences between methods are
+# largest at low false positive rates.
 
 # %%
 split = params["data"]["splits"][0]
 roc, oscr, areas = osr.curves(trials, split)
-figure = roc_curves(roc, f"Fig. 9 (top): ROC, split {split}")
+figure = roc_curves(roc, f"ROC (as Fig. 9, top), split {split}")
 display(publish(figure, "runs/osr/figures/fig9_roc.png"))
-figure = oscr_curves(oscr, f"Fig. 9 (bottom): OSCR, split {split}", areas=areas)
+figure = oscr_curves(oscr, f"OSCR (as Fig. 9, bottom), split {split}", areas=areas)
 osr.save_curves(roc, oscr, "runs/osr/curves")
 publish(figure, "runs/osr/figures/fig9_oscr.png")

@@ -39,10 +39,12 @@ marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
 # %% [markdown]
 # ## Beside the paper
 # Where the paper reports this dataset's closed-set accuracy (Table 4: CIFAR10, CIFAR100; Table 6:
-# ImageNet-1K), our accuracy stands beside it, with the difference (ours - paper, in points).
+# ImageNet-1K), our accuracy stands beside it, with the difference (ours - paper, in points). The paper used
+# ResNet-34 (Table 4) and ResNet-18 (Table 6): with another network the row keeps both numbers but no difference
+# (`note`), since that compares networks, not implementations.
 
 # %%
-comparison = closed_set.paper_comparison(table, params["data"]["dataset"])
+comparison = closed_set.paper_comparison(table, params["data"]["dataset"], params["model"]["backbone"])
 if comparison is not None:
     save_table(comparison, "runs/closed_set/paper_vs_ours.csv")
 comparison.round(2) if comparison is not None else "the paper reports no closed-set accuracy for this dataset"

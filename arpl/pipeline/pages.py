@@ -256,6 +256,32 @@ Every stage of the pipeline has its own page below; numbers are percentages.</p>
 """
 
 
+def page_html(title: str, body_html: str, warning: str = "") -> str:
+    """A report page other than the index (e.g. the claims page) as one HTML string: the index's style, a
+    warning first (a quick run), a link back to the index, the title and ``body_html`` (an HTML fragment)."""
+    warning_html = f'<p class="warning">{escape(warning)}</p>\n' if warning else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{PAGE_CSS}{TABLE_CSS}</style>
+</head>
+<body>
+{warning_html}<p><a href="index.html">&larr; the report's front page</a></p>
+<h1>{escape(title)}</h1>
+{body_html}
+</body>
+</html>
+"""
+
+
+def build_page(path: str | Path, title: str, body_html: str, warning: str = "") -> Path:
+    """Write :func:`page_html` to ``path`` atomically: a self-contained page (inline CSS, no scripts)."""
+    return save_text(page_html(title, body_html, warning), path)
+
+
 def build_index(reports_dir: str | Path, pages: Sequence[Mapping[str, str]], headline_html: str,
                 facts: Mapping[str, str], title: str = DEFAULT_TITLE, notes: Iterable[str] = (),
                 warning: str = "") -> Path:
