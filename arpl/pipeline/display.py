@@ -1,6 +1,7 @@
 """What a stage page shows: tables that read like a paper's and notes that read as prose.
 
-A stage notebook's last expression is what its page shows. :class:`Table` renders a DataFrame as the paper
+:func:`dataframe_html` is the report's table (the front page and the claims page use it too). A stage notebook's
+last expression is what its page shows. :class:`Table` renders a DataFrame as the paper
 prints its tables: one decimal, no index column, an empty cell where a value is missing, and a caption saying
 what a row is. :class:`Note` renders text as a paragraph. :func:`by_split` turns a long per-split table into the
 method x split grid a reader compares at a glance. The CSV files under ``runs/`` keep every digit; only what a
@@ -9,11 +10,66 @@ reader sees is rounded.
 
 from __future__ import annotations
 
+import math
+import numbers
 from html import escape
 
 import pandas as pd
 
-from arpl.pipeline.pages import dataframe_html
+TABLE_CLASS = "arpl-table"
+MISSING_VALUE = "—"
+_NUM_CLASS = ' class="num"'
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and math.isnan(value)
+
+
+def _format_cell(value, float_format: str, missing: str = MISSING_VALUE) -> str:
+    if _is_missing(value):
+        return missing
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    if _is_number(value):
+        return float_format.format(float(value))
+    return escape(str(value))
+
+
+def _numeric_columns(df: pd.DataFrame) -> list[bool]:
+    return [pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column])
+            for column in df.columns]
+
+
+def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}", missing: str = MISSING_VALUE) -> str:
+    """An HTML ``<table class="arpl-table">`` of ``df`` (index dropped), for the report's CSS.
+
+    Floats use ``float_format``; missing values show as ``missing`` (an em dash); numeric columns carry class
+    ``num`` (right-aligned); text is HTML-escaped.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"dataframe_html needs a pandas DataFrame, got {type(df).__name__}.")
+    try:
+        float_format.format(1.0)
+    except (IndexError, KeyError, ValueError) as error:
+        raise ValueError(f"float_format must be a str.format pattern for one float such as '{{:.1f}}', "
+                         f"got {float_format!r} ({error}).") from error
+    numeric = _numeric_columns(df)
+    header = "".join(f"<th{_NUM_CLASS if is_num else ''}>{escape(str(column))}</th>"
+                     for column, is_num in zip(df.columns, numeric))
+    rows = []
+    for values in df.itertuples(index=False, name=None):
+        cells = "".join(f"<td{_NUM_CLASS if is_num or _is_number(value) else ''}>"
+                        f"{_format_cell(value, float_format, missing)}</td>"
+                        for value, is_num in zip(values, numeric))
+        rows.append(f"<tr>{cells}</tr>")
+    body = "\n".join(rows)
+    return f'<table class="{TABLE_CLASS}">\n<thead><tr>{header}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
 
 
 class Table:
