@@ -148,7 +148,8 @@ def test_figure_requirements_name_what_the_run_lacks():
     params = profile_params("mnist")
     assert claims.figure_requirement("Fig. 9", params) == ""
     fewer = {**params, "ood": {**params["ood"], "sets": ["kmnist"]}}
-    assert claims.figure_requirement("Fig. 9", fewer) == "ood.sets lacks svhn, cifar100, which the paper draws it against"
+    expected = "ood.sets lacks svhn, cifar100, which the paper draws it against"
+    assert claims.figure_requirement("Fig. 9", fewer) == expected
     cifar100 = profile_params("cifar100")
     assert cifar100["incremental"]["orders"] == 5 and claims.figure_requirement("Fig. 13", cifar100) == ""
     other = {**cifar100, "incremental": {**cifar100["incremental"], "base_classes": 20}}

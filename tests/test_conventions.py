@@ -45,7 +45,8 @@ def test_saturated_msp_ties_and_the_osr_comparison_uses_the_authors_convention()
     labels = known_logits.argmax(1)
     features = np.zeros((1, 2), np.float32)
     trial = osr.TrialPredictions(method="Softmax", head="Softmax", split=0, known_labels=labels,
-                                 known=Predictions(features, known_logits), unknown=Predictions(features, unknown_logits))
+                                 known=Predictions(features, known_logits),
+                                 unknown=Predictions(features, unknown_logits))
     known, unknown = trial.scores("own")
     assert (known == 1.0).sum() >= 120 and (unknown == 1.0).sum() >= 60, "float32 MSP saturates: tied scores"
     values = osr.trial_metrics(trial, "own")

@@ -143,7 +143,8 @@ def _check_claims(repo: Path, params: dict, profile: str) -> None:
     assert len(numbers) == len(paper_results()) and len(table) == len(numbers) + len(paper_figures())
     trained = {*params["train"]["methods"], *map(method_name, params["confusing"]["variants"])}
     for row in numbers.itertuples():
-        own = table_profile(row.table, row.dataset) == profile and row_origin(row.table, row.method, row.dataset) is None
+        origin = row_origin(row.table, row.method, row.dataset)
+        own = table_profile(row.table, row.dataset) == profile and origin is None
         ours_trained = any(paper_method_name(m, row.table) == row.method for m in trained)
         if own and ours_trained:
             assert row.status == "reproduced here", row

@@ -38,7 +38,8 @@ def figure_requirement(figure: str, params: dict) -> str:
     """What a run with ``params`` lacks, beyond the figure's dataset, to draw ``figure`` as the paper did ("" when
     nothing): the 2-D LeNet++ of the feature-space figures, Fig. 9's out-sets, Fig. 13's network and base classes."""
     if figure in ("Fig. 1", "Fig. 7", "Fig. 12") and params["figures"]["backbone"] != "lenetpp":
-        return f"another backbone: the 2-D feature network is {params['figures']['backbone']} here, LeNet++ in the paper"
+        backbone = params["figures"]["backbone"]
+        return f"another backbone: the 2-D feature network is {backbone} here, LeNet++ in the paper"
     if figure == "Fig. 9":
         missing = [name for name in ("kmnist", "svhn", "cifar100") if name not in params["ood"]["sets"]]
         return f"ood.sets lacks {', '.join(missing)}, which the paper draws it against" if missing else ""
