@@ -17,6 +17,7 @@ from arpl.figures.images import image_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline.checks import check_data
+from arpl.pipeline.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import data
@@ -29,8 +30,7 @@ params = load_params(params_file)
 # Every file the pipeline reads is verified (md5) before anything is trained on it.
 
 # %%
-for line in check_data(params):
-    print(line)
+Note("\n".join(f"- {line}" for line in check_data(params)))
 
 # %% [markdown]
 # ## The trials
@@ -42,7 +42,7 @@ for line in check_data(params):
 
 # %%
 splits = data.describe_splits(params)
-splits
+Table(splits, "One row per open-set trial: its known and unknown classes and image counts.")
 
 # %%
 save_table(splits, "runs/data/splits.csv")

@@ -22,6 +22,7 @@ from arpl import paper
 from arpl.figures.osr import oscr_curves, roc_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
+from arpl.pipeline.display import Note, Table, by_split, plus_minus
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import osr
@@ -41,7 +42,13 @@ trials = osr.predict_all(params)
 # %%
 per_split = osr.per_split_table(trials, params["osr"]["scores"])
 save_table(per_split, "runs/osr/per_split.csv")
-per_split.round(2)
+Table(by_split(per_split, "AUROC", ["method", "score"]),
+      "AUROC (percent, the paper's definition) of each model under each score, per split, and its mean over the "
+      "splits it ran on. Every metric of every split: runs/osr/per_split.csv.")
+
+# %%
+Table(by_split(per_split, "OSCR", ["method", "score"]),
+      "OSCR (percent, Eq. 21-22) of each model under each score, per split, and its mean.")
 
 # %% [markdown]
 # ## Mean and standard deviation over splits (Tables 1 and 2)
@@ -57,14 +64,16 @@ own = summary[summary.score == "own"].set_index("method")
 save_json({m: {"AUROC": round(r.AUROC_mean, 2), "OSCR": round(r.OSCR_mean, 2), "ACC": round(r.ACC_mean, 2),
                "splits": int(r.splits)}
            for m, r in own.iterrows()}, "metrics/osr.json")
-summary.round(2)
+Table(plus_minus(summary), "One row per method and score: mean ± standard deviation over its splits, in percent "
+      "(columns ending in _authors: the authors' code's convention, that of the paper's tables).")
 
 # %%
 intervals = osr.bootstrap_table(trials, params["osr"]["bootstrap"], seed=params["run"]["seed"]) \
     if params["osr"]["bootstrap"] else None
 if intervals is not None:
     save_table(intervals, "runs/osr/bootstrap.csv")
-intervals.round(2) if intervals is not None else "bootstrap disabled (osr.bootstrap: 0)"
+Table(intervals, "One row per model and split: the 95% bootstrap interval over test samples of AUROC and OSCR "
+      "(own score), in percent.") if intervals is not None else Note("Bootstrap disabled (osr.bootstrap: 0).")
 
 # %% [markdown]
 # ## Beside the paper
@@ -75,11 +84,12 @@ intervals.round(2) if intervals is not None else "bootstrap disabled (osr.bootst
 # like for like (`note`: a row quoted from earlier work, another dataset, another network).
 
 # %%
-print(paper.reference_note(params["data"]["dataset"]))
+display(Note(paper.reference_note(params["data"]["dataset"])))
 comparison = osr.paper_comparison(summary, params["data"]["dataset"], params["model"]["backbone"])
 if comparison is not None:
     save_table(comparison, "runs/osr/paper_vs_ours.csv")
-comparison.round(2) if comparison is not None else "Tables 1-2 have no row for this dataset"
+Table(plus_minus(comparison), "One row per method and metric of Tables 1-2: the paper's mean ± std beside ours, "
+      "in percent.") if comparison is not None else Note("Tables 1-2 have no row for this dataset.")
 
 # %% [markdown]
 # ## ROC and OSCR curves of the first trial

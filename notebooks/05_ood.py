@@ -22,6 +22,7 @@ from arpl.figures.osr import roc_oscr_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline import spread, trained
+from arpl.pipeline.display import Note, Table, plus_minus
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.pipeline.profile_data import available_ood_sets
@@ -29,7 +30,7 @@ from arpl.stages import ood
 
 enter_repository_root()
 params = load_params(params_file)
-print("out-of-distribution sets used:", ", ".join(available_ood_sets(params)))
+Note("Out-of-distribution sets used: " + ", ".join(available_ood_sets(params)) + ".")
 models = trained.all_class_models(params)
 
 # %% [markdown]
@@ -45,10 +46,11 @@ table = ood.ood_table(predictions)
 save_table(table, "runs/ood/table3.csv")
 save_json({m: {r.out: round(r.AUROC, 2) for r in g.itertuples()} for m, g in table.groupby("method", sort=False)},
           "metrics/ood_auroc.json")
-table.pivot(index="method", columns="out", values="AUROC").round(2)
+Table(table.pivot(index="method", columns="out", values="AUROC").reset_index(),
+      "AUROC (percent) of each all-class model against each out-of-distribution set, own score.")
 
 # %%
-table.round(2)
+Table(table, "One row per model and out-of-distribution set: every metric of Table 3, in percent.")
 
 # %% [markdown]
 # ## ROC and OSCR curves against each set (Fig. 9)
@@ -72,7 +74,8 @@ publish(roc_oscr_grid(roc, oscr, oscr_areas=areas, title=title), "runs/ood/figur
 seed_spread = spread.load_spread(params)
 marked = spread.with_spread(table[["method", "out", "AUROC"]], seed_spread, "ood_auroc", "AUROC", by="out")
 save_table(marked, "runs/ood/spread_marks.csv")
-marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
+Table(marked, "One row per model and set: AUROC, its seed-to-seed sigma and its distance to the best method on "
+      "that set.") if seed_spread is not None else Note(spread.spread_note(params, None))
 
 # %% [markdown]
 # ## Beside the paper
@@ -87,7 +90,9 @@ marked.round(2) if seed_spread is not None else spread.spread_note(params, None)
 comparison = ood.paper_comparison(table, params["data"]["dataset"], params["model"]["backbone"])
 if comparison is not None:
     save_table(comparison, "runs/ood/paper_vs_ours.csv")
-comparison.round(2) if comparison is not None else "the paper has no out-of-distribution table for this dataset"
+Table(plus_minus(comparison), "One row per method, out-set and metric the paper reports: the paper's number "
+      "beside ours, in percent.") if comparison is not None else Note("The paper has no out-of-distribution table "
+                                                                      "for this dataset.")
 
 # %% [markdown]
 # ## The paper's table
@@ -96,4 +101,5 @@ comparison.round(2) if comparison is not None else "the paper has no out-of-dist
 # different experiment, shown for the pattern across methods rather than the values.
 
 # %%
-paper.ood_reference(params["data"]["dataset"])
+Table(paper.ood_reference(params["data"]["dataset"]),
+      "The paper's table: one row per method, a column per out-of-distribution set and metric, in percent.")

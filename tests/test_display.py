@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from arpl.pipeline.display import Note, Table, by_split
+from arpl.pipeline.display import Note, Table, by_split, plus_minus
 
 
 def test_a_table_shows_one_decimal_no_index_and_empty_missing_cells():
@@ -40,3 +40,14 @@ def test_by_split_pivots_a_long_table_into_a_method_by_split_grid_with_the_mean(
     assert list(grid.columns) == ["method", "score", "split 0", "split 1", "mean"]
     assert list(grid.method) == ["ARPL", "Softmax", "ARPL+CS"]
     assert grid.loc[0, "mean"] == 75.0 and math.isnan(grid.loc[2, "split 1"]) and grid.loc[2, "mean"] == 90.0
+
+
+def test_mean_and_std_columns_read_as_the_paper_prints_them_and_multi_level_headers_flatten():
+    frame = pd.DataFrame({"method": ["ARPL", "ARPL+CS"], "AUROC_mean": [84.875, 80.0], "AUROC_std": [1.25, math.nan],
+                          "paper_mean": [math.nan, 90.0]})
+    shown = plus_minus(frame)
+    assert list(shown.columns) == ["method", "AUROC", "paper"]
+    assert list(shown.AUROC) == ["84.9 ± 1.2", "80.0"] and list(shown.paper) == ["", "90.0"]
+    wide = pd.DataFrame([[1.0, 2.0]], columns=pd.MultiIndex.from_tuples([("CIFAR100", "AUROC"), ("SVHN", "AUROC")]),
+                        index=pd.Index(["ARPL"], name="method"))
+    assert list(Table(wide, "c").frame.columns) == ["method", "CIFAR100 AUROC", "SVHN AUROC"]

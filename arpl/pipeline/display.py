@@ -73,14 +73,17 @@ def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}", missing: str 
 
 
 class Table:
-    """A DataFrame shown with ``decimals`` decimals, no index (a named index becomes a column), missing values
-    empty, and ``caption`` above it."""
+    """A DataFrame shown with ``decimals`` decimals, no index (a named index becomes a column), one header line,
+    missing values empty, every row (none elided), and ``caption`` above it."""
 
     def __init__(self, frame: pd.DataFrame, caption: str, decimals: int = 1):
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"Table needs a pandas DataFrame, got {type(frame).__name__}")
         named_index = any(name is not None for name in frame.index.names)
-        self.frame = frame.reset_index() if named_index else frame.reset_index(drop=True)
+        frame = frame.reset_index() if named_index else frame.reset_index(drop=True)
+        if isinstance(frame.columns, pd.MultiIndex):  # (out-set, metric) and the like: one header line
+            frame.columns = [" ".join(str(part) for part in column if str(part)) for column in frame.columns]
+        self.frame = frame
         self.caption, self.decimals = caption, decimals
 
     def _repr_html_(self) -> str:
@@ -112,3 +115,21 @@ def by_split(frame: pd.DataFrame, value: str, rows: list[str], split: str = "spl
     grid.columns = [f"split {column}" for column in grid.columns]
     grid["mean"] = grid.mean(axis=1)
     return grid.reset_index()
+
+
+def plus_minus(frame: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+    """Each pair of columns ``X_mean`` / ``X_std`` as one column ``X`` reading "mean ± std", as the paper prints its
+    tables (the mean alone where the std is missing, e.g. over one split; empty where the mean is)."""
+    frame = frame.copy()
+    for mean in [column for column in frame.columns if column.endswith("_mean")]:
+        name, std = mean[: -len("_mean")], mean[: -len("_mean")] + "_std"
+        stds = frame[std] if std in frame else pd.Series(float("nan"), index=frame.index)
+        frame[mean] = [_mean_std_text(m, s, decimals) for m, s in zip(frame[mean], stds)]
+        frame = frame.drop(columns=[std] if std in frame else []).rename(columns={mean: name})
+    return frame
+
+
+def _mean_std_text(mean, std, decimals: int) -> str:
+    if _is_missing(mean):
+        return ""
+    return f"{mean:.{decimals}f}" if _is_missing(std) else f"{mean:.{decimals}f} ± {std:.{decimals}f}"
