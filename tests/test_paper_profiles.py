@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,7 +126,9 @@ def _check_paper_tables(repo: Path, params: dict) -> None:
         both = comparison.dropna(subset=["paper_mean", "ours_mean"])
         assert {"Softmax", "ARPL"} <= set(both.method), (table, comparison)
         html = (repo / "reports" / page).read_text()
-        assert "paper_mean" in html and "ours_mean" in html, page
+        assert re.search(r"<th[^>]*>paper</th>", html) and re.search(r"<th[^>]*>ours</th>", html), page
+        for row in both.itertuples():  # each number as the page prints it: one decimal, as the paper
+            assert f"{row.paper_mean:.1f}" in html and f"{row.ours_mean:.1f}" in html, (page, row)
 
 
 def _check_claims(repo: Path, params: dict, profile: str) -> None:
