@@ -28,6 +28,17 @@ class Predictions:
         values = score(name, logits) if method is None else get_method(method).score(name, logits)
         return values.numpy().astype(np.float64)
 
+    def class_scores(self, name: str, method: str | None = None) -> np.ndarray | None:
+        """Per-class scores [N, K] whose row maximum is the ``name`` score (``own`` resolved for ``method``), as
+        the authors' ``compute_oscr`` takes them: class probabilities for ``msp``, the logits for ``max_logit``
+        and ``max_distance``; None for a score that is no row maximum (``energy``, a plug-in's own)."""
+        name = resolve_score(name, method) if method is not None else name
+        if name == "msp":
+            return softmax(self.logits)
+        if name in ("max_logit", "max_distance"):
+            return self.logits
+        return None
+
     def predicted(self) -> np.ndarray:
         """Closed-set prediction: argmax of the model's own logit rule."""
         return self.logits.argmax(1)
@@ -63,3 +74,8 @@ def resolve_score(name: str, method: str) -> str:
     """``own`` means the method's own rule: MSP for Softmax/GCPL/RPL, max distance for ARPL (Eq. 20)."""
     return get_method(method).own_score if name == "own" else name
 
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities of ``logits`` [N, K] with the same torch softmax as the ``msp`` score, so that the
+    authors' OSCR sees exactly the values (and ties) that the other metrics see."""
+    return torch.softmax(torch.from_numpy(np.asarray(logits)), dim=1).numpy()

@@ -8,10 +8,11 @@ Conventions shared by every function here:
 * Thresholds are swept over the distinct observed scores, so tied scores always move together.
 * Results are python floats in [0, 1] (fractions, not percent).
 
-Two reference re-implementations of the authors' evaluation code are kept to show how the published
-numbers were produced: :func:`oscr_authors` (their ``compute_oscr``) and :func:`authors_ood_metrics`
-(their ``metric_ood``, inherited from the ODIN / Mahalanobis code). Everything else follows the
-paper's definitions.
+Re-implementations of the authors' evaluation code give the convention of the published numbers (and of
+the authors'-code anchors), so that a comparison with them is like for like: :func:`oscr_authors` (their
+``compute_oscr``), :func:`authors_ood_metrics` (their ``metric_ood``, inherited from the ODIN / Mahalanobis
+code) and :func:`auroc_authors` (its AUROC: ties count against). Everything else follows the paper's
+definitions.
 """
 
 from __future__ import annotations
@@ -83,6 +84,20 @@ def auroc(known_scores: ArrayLike, unknown_scores: ArrayLike) -> float:
     below_or_tied = np.searchsorted(unknown, known, side="right")
     wins = below.sum() + 0.5 * (below_or_tied - below).sum()
     return float(wins / (len(known) * len(unknown)))
+
+
+def auroc_authors(known_scores: ArrayLike, unknown_scores: ArrayLike) -> float:
+    """AUROC as the authors' ``metric_ood`` computes it, the convention of the paper's tables and the anchors.
+
+    The probability that a random known sample scores strictly higher than a random unknown one: a tied pair
+    counts 0 (their walk drops the known sample first), where :func:`auroc` counts it 1/2. The two agree on
+    untied scores; MSP saturating at 1.0 in float32 is where they part. Equals the AUROC of
+    :func:`authors_ood_metrics`, computed without its walk.
+    """
+    known = _scores("known_scores", known_scores)
+    unknown = np.sort(_scores("unknown_scores", unknown_scores))
+    below = np.searchsorted(unknown, known, side="left")
+    return float(below.sum() / (len(known) * len(unknown)))
 
 
 def roc_curve(known_scores: ArrayLike, unknown_scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

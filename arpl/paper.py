@@ -19,12 +19,15 @@ from importlib import resources
 
 import pandas as pd
 
+from arpl.paper_facts import row_origin
+
 PAPER_RESULTS_FILE = "paper_results.csv"
 ANCHORS_FILE = "anchors_fashion_mnist.csv"
 
 PAPER_COLUMNS = ("table", "task", "dataset", "out_dataset", "method", "metric", "mean", "std")
 ANCHOR_METRICS = ("ACC", "AUROC", "OSCR", "TNR", "DTACC", "AUIN", "AUOUT")
 COMPARISON_COLUMNS = ("method", "metric", "paper_mean", "paper_std", "ours_mean", "ours_std", "difference", "note")
+OPTIONAL_COLUMNS = ("definition", "convention")  # of ours: our definition's value, the convention of ``mean``
 ANCHOR_COMPARISON_COLUMNS = ("method", "split", "metric", "anchor", "ours", "difference", "note")
 
 # Our method name -> the paper's name for it, where a table names it differently.
@@ -189,14 +192,18 @@ def _resolve_dataset(paper: pd.DataFrame, dataset: str | None, table: str) -> st
 
 
 def paper_vs_ours(ours: pd.DataFrame, table: str | int, dataset: str | None = None,
-                  out_dataset: str | None = None, percent: bool = False) -> pd.DataFrame:
+                  out_dataset: str | None = None, percent: bool = False, not_comparable: str = "") -> pd.DataFrame:
     """Put our results beside the paper's ``table`` row by row; ``difference`` = ours - paper (percent).
 
     ``ours`` has columns method, metric, mean (percent), optionally std, dataset and out_dataset (per-row
-    values override the ``dataset``/``out_dataset`` arguments). Method names follow the paper's strings,
-    except that our "Softmax" is the paper's "Cross Entropy" in Table 3. Our rows the paper has no entry
-    for are kept with NaN paper values and a ``note`` saying so. Values that are all <= 1 are refused as
-    fractions unless ``percent`` says they are percentages.
+    values override the ``dataset``/``out_dataset`` arguments), and optionally ``definition`` (the same number by
+    our definitions, when ``mean`` is computed under the published number's convention) and ``convention`` (which
+    convention ``mean`` follows); those two come out as ``ours_definition`` and ``convention``. Method names
+    follow the paper's strings, except that our "Softmax" is the paper's "Cross Entropy" in Table 3. Our rows the
+    paper has no entry for are kept with NaN paper values and a ``note`` saying so. A row the paper quotes from
+    earlier work (:func:`arpl.paper_facts.row_origin`), and every row when ``not_comparable`` gives a reason (such
+    as another backbone), keeps both numbers but no difference, the reason in ``note``. Values that are all <= 1
+    are refused as fractions unless ``percent`` says they are percentages.
     """
     _require_columns(ours, ("method", "metric", "mean"), "ours")
     if not percent:  # the pipeline's own tables are percent by construction, and may all be <= 1 % (quick runs)
@@ -204,13 +211,15 @@ def paper_vs_ours(ours: pd.DataFrame, table: str | int, dataset: str | None = No
     name = table_name(table)
     paper = paper_results(name)
     per_row_keys = [column for column in ("dataset", "out_dataset") if column in ours.columns]
-    records = [_compare_with_paper(paper, name, row, dataset, out_dataset, per_row_keys) for _, row in ours.iterrows()]
-    columns = ["method", "metric", *per_row_keys, *COMPARISON_COLUMNS[2:]]
+    records = [_compare_with_paper(paper, name, row, dataset, out_dataset, per_row_keys, not_comparable)
+               for _, row in ours.iterrows()]
+    optional = [f"ours_{c}" if c == "definition" else c for c in OPTIONAL_COLUMNS if c in ours.columns]
+    columns = ["table", "method", "metric", *per_row_keys, *COMPARISON_COLUMNS[2:-1], *optional, "note"]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
 def _compare_with_paper(paper: pd.DataFrame, table: str, row: pd.Series, dataset: str | None,
-                        out_dataset: str | None, per_row_keys: list[str]) -> dict:
+                        out_dataset: str | None, per_row_keys: list[str], not_comparable: str) -> dict:
     row_dataset = _resolve_dataset(paper, _text_or_none(row.get("dataset")) or dataset, table)
     row_out = _text_or_none(row.get("out_dataset")) or out_dataset
     method, metric = str(row["method"]), str(row["metric"])
@@ -218,16 +227,27 @@ def _compare_with_paper(paper: pd.DataFrame, table: str, row: pd.Series, dataset
     entry = _paper_entry(paper, row_dataset, row_out, paper_method, metric)
     ours_mean = float(row["mean"])
     ours_std = float(row["std"]) if "std" in row.index and pd.notna(row["std"]) else math.nan
+    difference = math.nan
     if entry is None:
         paper_mean = paper_std = math.nan
         note = f"no {paper_method} {metric} entry in the paper's {table.replace('table', 'Table ')} for {row_dataset}"
     else:
         paper_mean = float(entry["mean"])
         paper_std = float(entry["std"]) if pd.notna(entry["std"]) else math.nan
-        note = f"paper: {paper_method}" if paper_method != method else ""
-    record = {"method": method, "metric": metric, **{key: row[key] for key in per_row_keys}}
+        origin = row_origin(table, paper_method, row_dataset)
+        reasons = [f"paper: {paper_method}" if paper_method != method else "",
+                   f"not comparable: {origin[1]}" if origin else "",
+                   f"not comparable: {not_comparable}" if not_comparable else ""]
+        note = "; ".join(reason for reason in reasons if reason)
+        if not origin and not not_comparable:
+            difference = ours_mean - paper_mean
+    record = {"table": table, "method": method, "metric": metric, **{key: row[key] for key in per_row_keys}}
     record.update(paper_mean=paper_mean, paper_std=paper_std, ours_mean=ours_mean, ours_std=ours_std,
-                  difference=ours_mean - paper_mean, note=note)
+                  difference=difference, note=note)
+    if "definition" in row.index:
+        record["ours_definition"] = float(row["definition"]) if pd.notna(row["definition"]) else math.nan
+    if "convention" in row.index:
+        record["convention"] = row["convention"]
     return record
 
 

@@ -8,6 +8,7 @@ a confidence interval for a metric from one run's scores, and :func:`bootstrap_a
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -17,7 +18,8 @@ from numpy.typing import ArrayLike
 def mean_std(values: ArrayLike) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1) of per-trial results (paper Sec. 5.1, "± std").
 
-    The standard deviation of a single value is reported as 0.0 (ddof=1 is undefined for n = 1).
+    The standard deviation of a single value is undefined (ddof=1 divides by n - 1 = 0): it is NaN, which the
+    report shows as a dash, never as a spread of 0.
     """
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
@@ -25,7 +27,7 @@ def mean_std(values: ArrayLike) -> tuple[float, float]:
     if not np.all(np.isfinite(array)):
         raise ValueError("values contains NaN or infinite entries; drop failed trials before summarising.")
     if array.size == 1:
-        return float(array[0]), 0.0
+        return float(array[0]), math.nan
     return float(np.mean(array)), float(np.std(array, ddof=1))
 
 

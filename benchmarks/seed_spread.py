@@ -67,7 +67,7 @@ def measure_seed(params: dict) -> list[dict]:
     if params["train"]["closed_set"]:
         models = trained.all_class_models(params)
         rows += [{"file": "ood_auroc", "method": r.method, "metric": r.out, "value": r.AUROC}
-                 for r in ood.ood_table(params, models).itertuples()]
+                 for r in ood.ood_table(ood.predict_sets(params, models)).itertuples()]
         rows += [{"file": "closed_set", "method": r.method, "metric": "ACC", "value": r.ACC}
                  for r in closed_set.accuracy_table(params, models).itertuples()]
     return rows

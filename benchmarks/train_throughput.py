@@ -53,7 +53,8 @@ BUSY_WARNING_CORES = 0.2
 DATA_SEED = 0
 RESULTS_CSV = Path(__file__).resolve().parent / "results.csv"
 CSV_COLUMNS = ("date", "device", "torch", "method", "network", "batch_size", "amp", "channels_last", "compile",
-               "images_per_s", "seconds_per_epoch", "peak_memory_mb")
+               "images_per_s", "seconds_per_epoch", "peak_memory_mb", "workers", "gan_width")
+COLUMN_DEFAULTS = {"workers": "1", "gan_width": "64"}  # what rows written before these columns existed measured
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Config:
     amp: bool
     channels_last: bool
     compile: bool
+    workers: int = 1       # runs measured at once, each in its own process (one thread each on the CPU)
+    gan_width: int = 64    # ARPL+CS: the GAN's ngf = ndf (the paper's 64; the CPU default trains 16)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (TrainSpec.amp, CUDA only)")
     parser.add_argument("--channels-last", action="store_true", help="TrainSpec.channels_last")
     parser.add_argument("--compile", action="store_true", help="torch.compile the classifier (TrainSpec.compile)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="runs measured at once, each in its own one-thread process (how the stages train)")
+    parser.add_argument("--gan-width", type=int, default=64, help="ARPL+CS: the GAN's ngf = ndf (paper: 64)")
     parser.add_argument("--no-save", action="store_true", help=f"do not append rows to {RESULTS_CSV.name}")
     args = parser.parse_args(argv)
     device_type = torch.device(args.device).type
@@ -95,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--amp only applies on CUDA (fit ignores it on CPU); drop it")
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.workers < 1 or args.gan_width < 1:
+        parser.error("--workers and --gan-width must be at least 1")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
     return args
@@ -116,7 +124,8 @@ def specs_for(config: Config) -> tuple[ModelSpec, TrainSpec]:
     model_spec = ModelSpec(method="ARPL" if confusing else config.method, backbone=config.network,
                            num_classes=NUM_CLASSES, in_channels=channels, image_size=size, abn=confusing)
     train_spec = TrainSpec(epochs=2, batch_size=config.batch_size, confusing=confusing, amp=config.amp,
-                           channels_last=config.channels_last, compile=config.compile, data_tag="benchmark")
+                           channels_last=config.channels_last, compile=config.compile, data_tag="benchmark",
+                           ngf=config.gan_width, ndf=config.gan_width)
     return model_spec, train_spec
 
 
@@ -193,6 +202,47 @@ def measure_in_fresh_process(config: Config) -> dict:
         return pool.submit(measure, config).result()
 
 
+_BARRIER = None
+BARRIER_TIMEOUT_S = 600
+
+
+def _join_measurement(barrier) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+
+
+def _measure_in_turn(configs: list[Config]) -> list[dict]:
+    """In a worker: each config after all workers reached it, so that their timed epochs overlap."""
+    results = []
+    for config in configs:
+        _BARRIER.wait(BARRIER_TIMEOUT_S)
+        results.append(measure(config))
+    return results
+
+
+def measure_together(configs: list[Config], workers: int) -> list[dict]:
+    """Each config trained by ``workers`` one-thread processes at once (how the stages train independent runs,
+    arpl.pipeline.parallel), one config after another in the same processes: per config the aggregate images/s
+    (the sum of the processes' timed epochs, which overlap), the seconds an epoch of :data:`EPOCH_IMAGES` takes at
+    that rate and the largest peak memory of one process."""
+    context = get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_join_measurement,
+                             initargs=(context.Barrier(workers),)) as pool:
+        per_worker = list(pool.map(_measure_in_turn, [configs] * workers))
+    combined = []
+    for index in range(len(configs)):
+        results = [worker[index] for worker in per_worker]
+        images_per_s = sum(result["images_per_s"] for result in results)
+        loads = [result["other_cores"] for result in results if result["other_cores"] is not None]
+        combined.append({**results[0], "images_per_s": images_per_s,
+                         "seconds_per_epoch": EPOCH_IMAGES / images_per_s,
+                         "peak_memory_mb": max(result["peak_memory_mb"] for result in results),
+                         "other_cores": max(loads) if loads else None})
+    return combined
+
+
 def csv_row(config: Config, measured: dict, date: str) -> dict:
     """One results.csv row (columns :data:`CSV_COLUMNS`)."""
     return {"date": date, "device": measured["device"], "torch": torch.__version__, "method": config.method,
@@ -200,17 +250,33 @@ def csv_row(config: Config, measured: dict, date: str) -> dict:
             "channels_last": config.channels_last, "compile": config.compile,
             "images_per_s": f"{measured['images_per_s']:.1f}",
             "seconds_per_epoch": f"{measured['seconds_per_epoch']:.1f}",
-            "peak_memory_mb": f"{measured['peak_memory_mb']:.0f}"}
+            "peak_memory_mb": f"{measured['peak_memory_mb']:.0f}", "workers": config.workers,
+            "gan_width": config.gan_width}
 
 
 def append_rows(path: Path, rows: list[dict]) -> None:
-    """Append rows to the CSV at ``path``, writing the header only when the file is new or empty."""
-    new_file = not path.exists() or path.stat().st_size == 0
+    """Append rows to the CSV at ``path``; a file written before a column of :data:`CSV_COLUMNS` existed is
+    rewritten first with that column's :data:`COLUMN_DEFAULTS`."""
+    old_rows = list(csv.DictReader(path.open())) if path.exists() and path.stat().st_size else []
+    if old_rows and tuple(old_rows[0]) != CSV_COLUMNS:
+        rewritten = [{column: row.get(column, COLUMN_DEFAULTS.get(column, "")) for column in CSV_COLUMNS}
+                     for row in old_rows]
+        write_rows(path, rewritten)
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        if new_file:
+        if not old_rows:
             writer.writeheader()
         writer.writerows(rows)
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` (columns :data:`CSV_COLUMNS`) to ``path`` through a temporary file."""
+    partial = path.with_suffix(".partial")
+    with partial.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, path)
 
 
 def format_table(configs: list[Config], rows: list[dict], measured: list[dict]) -> str:
@@ -249,15 +315,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     configs = [Config(method, network, args.device, args.batch_size, args.steps, args.amp, args.channels_last,
-                      args.compile) for network in args.networks for method in args.methods]
+                      args.compile, args.workers, args.gan_width)
+               for network in args.networks for method in args.methods]
     print(f"device={args.device} batch={args.batch_size} amp={args.amp} channels_last={args.channels_last} "
           f"compile={args.compile}; each row: a warm-up epoch, then a timed epoch of `steps` batches", flush=True)
     on_cpu = torch.device(args.device).type == "cpu"
     dvc_was_running = on_cpu and dvc_repro_running()
-    measured = []
-    for config in configs:
-        print(f"  measuring {config.method} on {config.network} ...", flush=True)
-        measured.append(measure_in_fresh_process(config))
+    if args.workers > 1:
+        print(f"  measuring every row with {args.workers} processes at once ...", flush=True)
+        measured = measure_together(configs, args.workers)
+    else:
+        measured = []
+        for config in configs:
+            print(f"  measuring {config.method} on {config.network} ...", flush=True)
+            measured.append(measure_in_fresh_process(config))
     dvc_was_running = dvc_was_running or (on_cpu and dvc_repro_running())
     rows = [csv_row(config, result, date) for config, result in zip(configs, measured)]
     runtime_mb = [result["runtime_mb"] for result in measured]

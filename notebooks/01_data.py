@@ -17,6 +17,7 @@ from arpl.figures.images import image_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline.checks import check_data
+from arpl.pipeline.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import data
@@ -29,18 +30,19 @@ params = load_params(params_file)
 # Every file the pipeline reads is verified (md5) before anything is trained on it.
 
 # %%
-for line in check_data(params):
-    print(line)
+Note("\n".join(f"- {line}" for line in check_data(params)))
 
 # %% [markdown]
 # ## The trials
 # Image counts are after the per-class subsets of `data.train_per_class` / `data.test_per_class`.
 # A split whose known classes repeat another split's is flagged: the authors' lists repeat some
-# (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four.
+# (SVHN, CIFAR10 and CIFAR+N), which makes their "five trials" partly four. Split `i` is the authors' list `i`;
+# their `osr.py` ran trial `i` on list `len - i - 1`, so means over all five lists agree with theirs, but a
+# per-split comparison with their logs pairs our split `i` with their trial `4 - i`.
 
 # %%
 splits = data.describe_splits(params)
-splits
+Table(splits, "One row per open-set trial: its known and unknown classes and image counts.")
 
 # %%
 save_table(splits, "runs/data/splits.csv")

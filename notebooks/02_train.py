@@ -27,6 +27,7 @@ import pandas as pd
 
 from arpl.io import save_json
 from arpl.pipeline import trained
+from arpl.pipeline.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import train
@@ -51,7 +52,9 @@ summary = pd.DataFrame([{"method": method, **row} for method, rows in runs.items
 # %%
 save_json({method: {row["run"]: train.headline(row) for row in rows} for method, rows in runs.items()},
           "runs/train/summary.json")
-summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seconds") if c in summary]].round(4)
+Table(train.last_epoch_view(summary, "method"),
+      "One row per model: method and run (split i, or all classes). Known-class test accuracy, AUROC and OSCR of the "
+      "last epoch in percent (own score, 250 test images per class), its training loss and seconds.")
 
 # %% [markdown]
 # ## ARPL's margin, epoch by epoch
@@ -61,4 +64,6 @@ summary[[c for c in ("method", "run", "test_acc", "auroc", "oscr", "loss", "seco
 # cross-entropy on `d_e - d_d`, which explains why it behaves much like Softmax scored by its max logit.
 
 # %%
-train.margin_history(params, "train", "ARPL").round(3) if "ARPL" in methods and params["data"]["splits"] else "ARPL not trained on open-set splits"
+Table(train.margin_view(params, "train", "ARPL"), "One row per epoch: ARPL's margin R and the share of known test "
+      "images whose margin term is active (percent), per split.", decimals=2) \
+    if "ARPL" in methods and params["data"]["splits"] else Note("ARPL was not trained on open-set splits.")

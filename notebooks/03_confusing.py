@@ -31,6 +31,7 @@ from arpl.figures.saving import publish
 from arpl.figures.training import training_curves
 from arpl.io import save_json
 from arpl.pipeline import profile_data, trained
+from arpl.pipeline.display import Table
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.pipeline.runs import checkpoint_path, method_name
@@ -52,7 +53,10 @@ runs = trained.train_stage(params, "confusing", variants)
 summary = pd.DataFrame([{"variant": method_name(v), **row} for v, rows in runs.items() for row in rows])
 save_json({method_name(v): {row["run"]: train.headline(row) for row in rows} for v, rows in runs.items()},
           "runs/confusing/summary.json")
-summary[[c for c in ("variant", "run", "test_acc", "auroc", "oscr", "loss_d", "loss_g") if c in summary]].round(4)
+Table(train.last_epoch_view(summary, "variant"),
+      "One row per model: variant and run (split i, or all classes). Known-class test accuracy, AUROC and OSCR of the "
+      "last epoch in percent (max-distance score, 250 test images per class); the plain pass's loss and the "
+      "discriminator's and generator's losses of the confusing pass; the epoch's seconds.")
 
 # %% [markdown]
 # ## Generated confusing samples (Fig. 6b)

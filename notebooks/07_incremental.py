@@ -27,6 +27,7 @@ from arpl.figures.incremental import incremental_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline import profile_data
+from arpl.pipeline.display import Table
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import incremental
@@ -45,7 +46,9 @@ save_table(results, "runs/incremental/accuracy.csv")
 curve = results.groupby(["method", "seen"]).accuracy.agg(["mean", "std"]).reset_index()
 final = curve[curve.seen == curve.seen.max()].set_index("method")
 save_json({m: {"final_accuracy": round(r["mean"], 2)} for m, r in final.iterrows()}, "metrics/incremental.json")
-curve.pivot(index="seen", columns="method", values="mean").round(2)
+Table(curve.pivot(index="seen", columns="method", values="mean").reset_index().rename(columns={"seen": "classes seen"}),
+      "One row per number of classes seen: each method's accuracy over all seen classes, in percent, mean over the "
+      "class orders.")
 
 # %%
 figure = incremental_curves({m: {s: (g[g.seen == s].accuracy / 100).tolist() for s in sorted(g.seen.unique())}

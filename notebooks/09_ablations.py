@@ -18,6 +18,7 @@ from arpl.figures.ablations import lambda_curves, margin_and_auroc_vs_known
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline import profile_data
+from arpl.pipeline.display import Table
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import ablations
@@ -42,7 +43,8 @@ ablations.train_models(params)
 # %%
 lambdas = ablations.run_lambda_ablation(params)
 save_table(lambdas, "runs/ablations/fig8_lambda.csv")
-lambdas.pivot(index="lambda", columns="variant", values="AUROC").round(2)
+Table(lambdas.pivot(index="lambda", columns="variant", values="AUROC").reset_index(),
+      "One row per lambda: each variant's AUROC in percent on split figures.split.")
 
 # %%
 figure = lambda_curves({v: list(zip(g["lambda"], g.AUROC / 100)) for v, g in lambdas.groupby("variant", sort=False)},
@@ -57,7 +59,9 @@ counts = ablations.run_known_count_ablation(params)
 save_table(counts, "runs/ablations/fig11_known_classes.csv")
 save_json({f"{r.method} K={r.known}": {"AUROC": round(r.AUROC, 2)} for r in counts.itertuples()},
           "runs/ablations/fig11_summary.json")
-counts.round(3)
+Table(counts.rename(columns={"known": "known classes", "ACC": "accuracy"}),
+      "One row per method and number of known classes: AUROC and known-class accuracy in percent; for ARPL its "
+      "learned margin R (Fig. 11).")
 
 # %%
 arpl_rows = counts[counts.method == "ARPL"]

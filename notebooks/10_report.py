@@ -13,7 +13,8 @@ from pathlib import Path
 from arpl import paper
 from arpl.figures.bars import anchor_bars
 from arpl.figures.saving import save_figure
-from arpl.pipeline import pages, spread
+from arpl.io import save_table
+from arpl.pipeline import claims, pages, spread
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params import load_params
 from arpl.stages import report
@@ -77,6 +78,26 @@ if anchors is not None:
                       f'<p class="note">{report.anchor_note(params)}</p>'
                       + pages.dataframe_html(anchors) + pages.image_html(reports / "anchors_auroc.png", "AUROC per split"))
 anchors
+
+# %% [markdown]
+# ## Claims: every number of the paper's tables and each figure
+# One row per number of Tables 1-6 and per figure, with its status for this run (reproduced here, not run by this
+# profile, not implemented, not comparable) on `reports/claims.html` and in `metrics/claims.csv`; the front page
+# counts each status. Beside them, how far the authors' AUROC convention (a tied pair counts against) lies from
+# ours on this run's own scores.
+
+# %%
+gaps = report.convention_gaps()
+claims_table = claims.claims(params, report.comparisons(), report.stages_run("runs/notebooks"), seed_spread)
+save_table(claims_table.round(2), "metrics/claims.csv")
+counts = claims.status_counts(claims_table)
+pages.build_page(reports / "claims.html", "Claims: the paper's tables and figures against this run",
+                 claims.page_body(claims_table, gaps), warning=report.quick_warning(params))
+notes += [note for note in (report.convention_note(gaps),) if note]
+headline_html += ('<h2>Claims: the paper against this run</h2><p>Every number of Tables 1-6 and each figure, one '
+                  'row each, with its status for this run: <a href="claims.html">the claims page</a> '
+                  '(<code>metrics/claims.csv</code>).</p>' + pages.dataframe_html(counts))
+counts
 
 # %% [markdown]
 # ## Time per stage

@@ -1,66 +1,72 @@
 #!/usr/bin/env bash
-# GPU check: one command that verifies the CUDA path (data and batched augmentation on the GPU, bf16 autocast,
-# channels_last, fused optimisers, torch.compile, DDP under torchrun) in at most 8 minutes on one GPU.
+# GPU check: one command that verifies the CUDA path and measures what the paper's runs cost on this GPU, in at
+# most 8 minutes, set-up included. docs/gpu.md gives the device call that runs it and what each output means.
 #
-#   bash scripts/gpu_check.sh                                  # writes to $OUT if set, else runs/gpu_check/
+#   bash scripts/gpu_check.sh                                  # results in $OUT if set, else runs/gpu_check/
 #   GPU_CHECK_STEPS="ddp fidelity" bash scripts/gpu_check.sh   # some steps only (e.g. rerun a failed one)
 #
-# Steps, cheapest first, each under `timeout` with its budget in seconds; the first failure stops the check:
-#   1 tests        60  pytest -m cuda tests/test_cuda.py: every backbone, head and training loop on the GPU,
-#                      bf16 and channels_last against float32, GPU checkpoints loaded on the CPU and back
-#   2 throughput  200  classifier32 at 32 px, batch 64 and 128, ARPL / ARPL+CS / Softmax, fp32, bf16,
-#                      channels_last, torch.compile: images/s, peak memory, ratio to the goals
-#   3 ddp          70  torchrun on every GPU over NCCL (one GPU: 2 processes sharing it over gloo) against
-#                      one process: same loss within 0.1
-#   4 profiles   110  the quick runs of the cifar10 and tinyimagenet profiles side by side, through `dvc repro`
-#                      on CUDA (scripts/quick_run.py, synthetic data in the real layouts): classifier32 at 32
-#                      and 64 px, crop+flip on the device, the GAN at width 64, every stage and the report
-#   5 fidelity   rest  fashion-mnist-anchor, split 0, ARPL and Softmax, as many of its 40 epochs as fit
-#                      (at least 10): AUROC beside arpl/anchors_fashion_mnist.csv
-# In all 480 s; step 5 gets what steps 1-4 leave of it (at least 140 s).
-# Setting up .venv (bash scripts/setup.sh, only when .venv is missing) comes first and is not counted.
-# Output folder: summary.txt (a line per step and its findings), steps.csv, <step>.log, throughput.csv,
-# ddp.csv, quick_runs.csv (with each profile's repro.log under <profile>/), fidelity.csv, fidelity_epochs.csv.
-# Without a CUDA device it lists these steps, runs nothing and exits with code 2.
+# Python: .venv where scripts/setup.sh made one. Else, where .device-pack/ is (python scripts/device_pack.py made
+# it on a machine with PyPI), device mode: this machine's python3 with its own torch, the pack's wheels installed
+# offline into a temporary folder, Fashion-MNIST unpacked from the pack; no .git needed. Else scripts/setup.sh.
+# Every step runs under `timeout` with its budget; a failed step is recorded and the next one still runs (a GPU
+# slice is rare: one failure should not cost the other results). The steps and budgets: `plan` below.
+# Results: at most 8 files in the results folder (the device tool brings back 8): summary.txt, steps.csv,
+# throughput.csv, fidelity.csv, ddp.csv, quick_runs.csv, environment.txt and logs.tar.gz (every log and CSV).
+# Without a CUDA device it prints the plan, runs nothing and exits with code 2.
 set -euo pipefail
 SCRIPT=$(realpath "$0")
-OUT=$(realpath -m "${OUT:-$(dirname "$SCRIPT")/../runs/gpu_check}")
 cd "$(dirname "$SCRIPT")/.."
+REPO=$PWD
+RESULTS=$(realpath -m "${OUT:-runs/gpu_check}")
 
 TOTAL_BUDGET=480
+BUDGET_SETUP=${BUDGET_SETUP:-40}
 BUDGET_TESTS=${BUDGET_TESTS:-60}
-BUDGET_THROUGHPUT=${BUDGET_THROUGHPUT:-150}
-BUDGET_DDP=${BUDGET_DDP:-60}
-BUDGET_PROFILES=${BUDGET_PROFILES:-110}
-BUDGET_FIDELITY=${BUDGET_FIDELITY:-}   # empty: what is left of TOTAL_BUDGET
-PYTHON_MARGIN=15                       # of each budget, for starting Python; a step plans with the rest
-STEPS=${GPU_CHECK_STEPS:-tests throughput ddp profiles fidelity}
-QUICK_PROFILES=${GPU_CHECK_PROFILES:-cifar10 tinyimagenet}
+BUDGET_THROUGHPUT=${BUDGET_THROUGHPUT:-110}
+BUDGET_FIDELITY=${BUDGET_FIDELITY:-110}
+BUDGET_DDP=${BUDGET_DDP:-50}
+BUDGET_PROFILES=${BUDGET_PROFILES:-}   # empty: what the steps before it left of TOTAL_BUDGET (at least 60 s)
+MIN_PROFILES_BUDGET=60
+PYTHON_MARGIN=10                       # of a step's budget, for starting Python; the step plans with the rest
+STEPS=${GPU_CHECK_STEPS:-tests throughput fidelity ddp profiles}
+QUICK_PROFILES=${GPU_CHECK_PROFILES:-cifar10}
+QUICK_STAGES=${GPU_CHECK_STAGES:-}     # empty: every stage
 DEVICE_ARGS=""
-if [ "${GPU_CHECK_TINY:-0}" = 1 ]; then  # for tests/test_gpu_check.py only: the CPU, toy sizes
-  DEVICE_ARGS="--device cpu --tiny"
-fi
+[ "${GPU_CHECK_TINY:-0}" = 1 ] && DEVICE_ARGS="--device cpu --tiny"  # tests/test_gpu_check.py: CPU, toy sizes
 
-plan() {  # the steps, as described at the top of this file
-  sed -n '/^# Steps,/,/^# In all/p' "$SCRIPT" | sed 's/^# \{0,1\}/  /'
+plan() {
+  cat <<PLAN
+  0 set-up       $BUDGET_SETUP  device mode only: the pack's wheels installed offline, Fashion-MNIST unpacked
+  1 tests        $BUDGET_TESTS  pytest -m cuda tests/test_cuda.py: every backbone, head and training loop on the GPU,
+                     bf16 and channels_last against float32, GPU checkpoints loaded on the CPU and back
+  2 throughput  $BUDGET_THROUGHPUT  classifier32 at 32 px, Softmax / ARPL / ARPL+CS, K = 1, 8, 4 runs at once:
+                     aggregate images/s and peak memory per run (rows for benchmarks/results.csv), then the
+                     hours of every paper profile on this GPU (python -m arpl check's plan)
+  3 fidelity    $BUDGET_FIDELITY  fashion-mnist-anchor, split 0, ARPL and Softmax side by side, as many of its 40
+                     epochs as fit: AUROC under both conventions beside arpl/anchors_fashion_mnist.csv
+  4 ddp          $BUDGET_DDP  torchrun on every GPU over NCCL (one GPU: 2 processes sharing it over gloo) against one
+                     process: same loss within 0.1
+  5 profiles    rest  the quick run of profile(s) $QUICK_PROFILES through \`dvc repro\` on CUDA (scripts/quick_run.py,
+                     synthetic data in the real layouts): every stage and the report (at least $MIN_PROFILES_BUDGET s)
+  In all $TOTAL_BUDGET s, set-up included.
+PLAN
 }
 
-# run_step NUMBER NAME BUDGET COMMAND...: run one step under `timeout`, log it and record it (stops on failure)
+# run_step NUMBER NAME BUDGET COMMAND...: run one step under `timeout`, log it and record it
 run_step() {
   local number=$1 name=$2 budget=$3 start status
   shift 3
   case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
   echo "==> step $number $name (budget $budget s): $*"
-  rm -f "$OUT/$name.txt"
   start=$SECONDS
   set +e
-  timeout --kill-after=10 "$budget" "$@" 2>&1 | tee "$OUT/$name.log"
+  timeout --kill-after=10 "$budget" "$@" 2>&1 | tee "$WORK/$name.log"
   status=${PIPESTATUS[0]}
   set -e
   record "$number" "$name" "$status" $((SECONDS - start)) "$budget"
 }
 
-# record NUMBER NAME STATUS SECONDS BUDGET: a row of steps.csv, lines in summary.txt; on failure, stop here
+# record NUMBER NAME STATUS SECONDS BUDGET: a row of steps.csv and lines in summary.txt
 record() {
   local number=$1 name=$2 status=$3 seconds=$4 budget=$5 verdict=ok
   if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
@@ -68,25 +74,51 @@ record() {
   elif [ "$status" -ne 0 ]; then
     verdict="FAILED, exit code $status"
   fi
-  echo "$number,$name,${verdict%%,*},$seconds,$budget" >> "$OUT/steps.csv"
-  echo "step $number $name: $verdict ($seconds s of $budget)" >> "$OUT/summary.txt"
-  if [ ! -f "$OUT/$name.txt" ]; then  # pytest writes no summary of its own: its last line is one
-    tail -n 1 "$OUT/$name.log" > "$OUT/$name.txt"
+  echo "$number,$name,${verdict%%,*},$seconds,$budget" >> "$WORK/steps.csv"
+  echo "step $number $name: $verdict ($seconds s of $budget)" >> "$WORK/summary.txt"
+  if [ ! -f "$WORK/$name.txt" ]; then  # steps without a summary of their own: their last line
+    tail -n 1 "$WORK/$name.log" > "$WORK/$name.txt"
   fi
-  sed 's/^/    /' "$OUT/$name.txt" >> "$OUT/summary.txt"
+  sed 's/^/    /' "$WORK/$name.txt" >> "$WORK/summary.txt"
   if [ "$status" -ne 0 ]; then
-    { echo "    last lines of $name.log:"; tail -n 12 "$OUT/$name.log" | sed 's/^/    | /'; } >> "$OUT/summary.txt"
-    echo; cat "$OUT/summary.txt"
-    echo "gpu_check: stopped at step $number ($name): $verdict. Everything is in $OUT/" >&2
-    exit 1
+    FAILED="$FAILED $name"
+    { echo "    last lines of $name.log:"; tail -n 12 "$WORK/$name.log" | sed 's/^/    | /'; } >> "$WORK/summary.txt"
   fi
 }
 
-if [ ! -x .venv/bin/python ]; then
-  echo "==> no .venv yet: bash scripts/setup.sh (not counted in the budget)"
+# collect: the at most 8 files of the results folder (logs.tar.gz holds everything else worth reading); the work
+# folder goes (GPU_CHECK_KEEP_WORK=1 keeps it)
+collect() {
+  mkdir -p "$RESULTS"
+  for file in summary.txt steps.csv throughput.csv fidelity.csv ddp.csv quick_runs.csv environment.txt; do
+    [ -f "$WORK/$file" ] && cp "$WORK/$file" "$RESULTS/"
+  done
+  (cd "$WORK" && find . -maxdepth 3 \( -name '*.log' -o -name '*.csv' -o -name '*.txt' -o -name 'index.html' \) \
+     -not -path './site/*' -print0 | tar --null -czf "$RESULTS/logs.tar.gz" -T -) || true
+  [ "${GPU_CHECK_KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"
+}
+
+# device_setup: this machine's python3 and torch, the pack's wheels installed offline, Fashion-MNIST unpacked
+device_setup() {
+  set -e
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$WORK/site" \
+    .device-pack/wheels/*.whl
+  "$PY" scripts/device_pack.py unpack-data
+  PYTHONPATH="$WORK/site:$PWD" "$PY" -m arpl prepare-data --params params.yaml
+}
+
+FAILED=""
+MODE=venv
+if [ -x .venv/bin/python ]; then
+  PY=.venv/bin/python
+elif [ -d .device-pack/wheels ]; then
+  MODE=device
+  PY=${PYTHON:-python3}
+else
+  echo "==> no .venv and no .device-pack: bash scripts/setup.sh (not counted in the budget)"
   bash scripts/setup.sh
+  PY=.venv/bin/python
 fi
-PY=.venv/bin/python
 export PYTHONUNBUFFERED=1
 
 if ! DEVICES=$("$PY" scripts/gpu_check.py devices $DEVICE_ARGS); then
@@ -96,25 +128,46 @@ if ! DEVICES=$("$PY" scripts/gpu_check.py devices $DEVICE_ARGS); then
   exit 2
 fi
 
-mkdir -p "$OUT"
 START=$SECONDS
-echo "GPU check $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown): $DEVICES" \
-  | tee "$OUT/summary.txt"
-echo "step,name,status,seconds,budget_s" > "$OUT/steps.csv"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/arpl-gpu-check.XXXXXX")
+trap collect EXIT
+echo "GPU check $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $MODE mode:" \
+  "$DEVICES" | tee "$WORK/summary.txt"
+echo "step,name,status,seconds,budget_s" > "$WORK/steps.csv"
+if [ "$MODE" = device ]; then
+  export -f device_setup
+  export PY WORK
+  STEPS="setup $STEPS"
+  run_step 0 setup "$BUDGET_SETUP" bash -c device_setup
+  export PYTHONPATH="$WORK/site:$REPO" PATH="$WORK/site/bin:$PATH"
+fi
+{ echo "python: $("$PY" -c 'import sys; print(sys.version)')"; "$PY" -m pip --version
+  echo "pip check (the image with the pack's wheels):"; "$PY" -m pip check 2>&1 || true
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  echo "pip freeze:"; "$PY" -m pip freeze --all --path "$("$PY" -c 'import site; print(site.getsitepackages()[0])')"
+} > "$WORK/environment.txt" 2>&1 || true
 
 run_step 1 tests "$BUDGET_TESTS" "$PY" -m pytest tests/test_cuda.py -m cuda -p no:xdist -p no:cacheprovider -q -rs
-run_step 2 throughput "$BUDGET_THROUGHPUT" "$PY" scripts/gpu_check.py throughput --out "$OUT" \
+run_step 2 throughput "$BUDGET_THROUGHPUT" "$PY" scripts/gpu_check.py throughput --out "$WORK" \
   --budget-s $((BUDGET_THROUGHPUT - PYTHON_MARGIN)) $DEVICE_ARGS
-run_step 3 ddp "$BUDGET_DDP" "$PY" scripts/gpu_check.py ddp --out "$OUT" $DEVICE_ARGS
+run_step 3 fidelity "$BUDGET_FIDELITY" "$PY" scripts/gpu_check.py fidelity --out "$WORK" \
+  --budget-s $((BUDGET_FIDELITY - PYTHON_MARGIN)) $DEVICE_ARGS
+run_step 4 ddp "$BUDGET_DDP" "$PY" scripts/gpu_check.py ddp --out "$WORK" $DEVICE_ARGS
 QUICK_DEVICE=cuda
 [ "${GPU_CHECK_TINY:-0}" = 1 ] && QUICK_DEVICE=cpu
+profiles_budget=${BUDGET_PROFILES:-$((TOTAL_BUDGET - (SECONDS - START)))}
+[ "$profiles_budget" -lt "$MIN_PROFILES_BUDGET" ] && profiles_budget=$MIN_PROFILES_BUDGET
 # shellcheck disable=SC2086
-run_step 4 profiles "$BUDGET_PROFILES" "$PY" scripts/quick_run.py $QUICK_PROFILES --fake-data \
-  --device "$QUICK_DEVICE" --out "$OUT"
-fidelity_budget=${BUDGET_FIDELITY:-$((TOTAL_BUDGET - (SECONDS - START)))}
-run_step 5 fidelity "$fidelity_budget" "$PY" scripts/gpu_check.py fidelity --out "$OUT" \
-  --budget-s $((fidelity_budget - PYTHON_MARGIN)) $DEVICE_ARGS
+run_step 5 profiles "$profiles_budget" "$PY" scripts/quick_run.py $QUICK_PROFILES --fake-data \
+  --device "$QUICK_DEVICE" --out "$WORK/quick" --stages $QUICK_STAGES
+[ -f "$WORK/quick/quick_runs.csv" ] && cp "$WORK/quick/quick_runs.csv" "$WORK/"
 
-echo "gpu_check: steps ($STEPS) passed in $((SECONDS - START)) s (budget $TOTAL_BUDGET s)" >> "$OUT/summary.txt"
+if [ -n "$FAILED" ]; then
+  echo "gpu_check: failed:$FAILED, in $((SECONDS - START)) s (budget $TOTAL_BUDGET s)" >> "$WORK/summary.txt"
+else
+  echo "gpu_check: steps ($STEPS) passed in $((SECONDS - START)) s (budget $TOTAL_BUDGET s)" >> "$WORK/summary.txt"
+fi
 echo
-cat "$OUT/summary.txt"
+cat "$WORK/summary.txt"
+echo "gpu_check: results in $RESULTS"
+[ -z "$FAILED" ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -31,13 +32,40 @@ from tests.fake_data import fake_environment, write_profile_data  # noqa: E402
 
 
 def copy_repository(target: Path) -> None:
-    """The files git knows of (tracked, and untracked but not ignored) copied into ``target``."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
+    """The files git knows of (tracked, and untracked but not ignored) copied into ``target``; where there is no
+    git repository (a lent GPU machine gets the tree without .git), every file that .gitignore does not ignore."""
+    for name in repository_files(ROOT):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name)
+
+
+def repository_files(root: Path) -> list[str]:
+    """Relative paths of the repository's files, as :func:`copy_repository` copies them."""
+    if (root / ".git").exists() and shutil.which("git"):
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.split("\0")
+        return [name for name in listed if name and (root / name).is_file()]
+    rules = {root: [".git/"]}
+    for gitignore in root.rglob(".gitignore"):
+        rules.setdefault(gitignore.parent, []).extend(
+            line.strip() for line in gitignore.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return [str(path.relative_to(root)) for path in sorted(root.rglob("*")) if path.is_file()
+            and not any(folder in path.parents and ignored(path.relative_to(folder), patterns)
+                        for folder, patterns in rules.items())]
+
+
+def ignored(relative: Path, patterns: list[str]) -> bool:
+    """Whether a .gitignore of ``patterns`` ignores ``relative`` (to its folder), for the kinds of pattern this
+    repository's .gitignore files use: ``/path`` (from the root), ``name/`` (a folder anywhere) and ``*.ext`` / ``name`` (anywhere)."""
+    parts = relative.parts
+    for pattern in patterns:
+        anchored, folder, body = pattern.startswith("/"), pattern.endswith("/"), pattern.strip("/")
+        if anchored:
+            if relative.as_posix() == body or relative.as_posix().startswith(body + "/"):
+                return True
+        elif any(fnmatch.fnmatch(part, body) for part in (parts[:-1] if folder else parts)):
+            return True
+    return False
 
 
 def _run(command: list[str], cwd: Path, env: dict, log) -> None:
@@ -59,9 +87,12 @@ def prepare(profile: str, repo: Path, fake_data: bool, changes: dict, env: dict,
     for section, values in changes.items():
         params[section].update(values)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=quick", "-c", "user.email=quick@run", "commit", "-qm", "quick run"]):
-        _run(command, repo, env, log)
+    if shutil.which("git"):
+        for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                        ["git", "-c", "user.name=quick", "-c", "user.email=quick@run", "commit", "-qm", "quick run"]):
+            _run(command, repo, env, log)
+    else:  # DVC without git: no_scm in the repository's own (git-ignored) DVC settings
+        (repo / ".dvc" / "config.local").write_text("[core]\n    no_scm = True\n")
     _run([sys.executable, "-m", "arpl", "prepare-data"], repo, env, log)
     if fake_data:
         data_root = repo / params["run"]["data_root"]
@@ -71,9 +102,10 @@ def prepare(profile: str, repo: Path, fake_data: bool, changes: dict, env: dict,
 
 
 def quick_run(profile: str, out: Path, fake_data: bool = False, changes: dict | None = None,
-              extra_env: dict | None = None) -> tuple[Path, dict, float]:
+              extra_env: dict | None = None, stages: tuple[str, ...] = ()) -> tuple[Path, dict, float]:
     """Prepare and ``dvc repro`` the quick run of ``profile`` in ``out/<profile>/repo``, logging to
-    ``out/<profile>/repro.log``; returns the repository, its params and the seconds ``dvc repro`` took.
+    ``out/<profile>/repro.log`` (``stages``: only those and what they need); returns the repository, its params
+    and the seconds ``dvc repro`` took.
     Raises ``subprocess.CalledProcessError`` when a command fails."""
     folder = out / profile
     shutil.rmtree(folder, ignore_errors=True)
@@ -83,7 +115,7 @@ def quick_run(profile: str, out: Path, fake_data: bool = False, changes: dict | 
     with open(folder / "repro.log", "w") as log:
         params = prepare(profile, folder / "repo", fake_data, changes or {}, env, log)
         tic = time.monotonic()
-        _run(["dvc", "repro"], folder / "repo", env, log)
+        _run(["dvc", "repro", *stages], folder / "repo", env, log)
         return folder / "repo", params, time.monotonic() - tic
 
 
@@ -94,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-data", action="store_true", help="synthetic data in the sources' layouts")
     parser.add_argument("--device", help="run.device of the runs (e.g. cuda)")
     parser.add_argument("--jobs", type=int, default=2, help="profiles run side by side")
+    parser.add_argument("--stages", nargs="*", default=[], help="only these stages (and what they need)")
     args = parser.parse_args(argv)
     changes = {"run": {"device": args.device}} if args.device else {}
 
     def one(profile: str) -> tuple[str, str, float]:
         tic = time.monotonic()
         try:
-            quick_run(profile, args.out.resolve(), args.fake_data, changes)
+            quick_run(profile, args.out.resolve(), args.fake_data, changes, stages=tuple(args.stages))
             return profile, "ok", time.monotonic() - tic
         except subprocess.CalledProcessError:
             return profile, f"FAILED (see {args.out / profile / 'repro.log'})", time.monotonic() - tic

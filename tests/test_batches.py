@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from arpl.data.batches import Batches
+from arpl.data.batches import AUGMENT_SEED_STRIDE, Batches
 from arpl.data.transforms import Augment
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -84,6 +84,24 @@ def test_augmentation_is_reproducible_per_epoch():
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     plain = [x for x, _ in Batches(images, labels, batch_size=16, seed=7).epoch(1)]
     assert not all(torch.equal(a, b) for a, b in zip(first, plain))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("flip", [True, False])
+def test_augmentation_drawn_up_front_equals_drawing_batch_by_batch(device, flip):
+    """The epoch's crops and flips reach the device in one copy; the images are those that augmenting each batch
+    with the same generator, one batch after another, gives (so CPU numbers did not move when this changed)."""
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (37, 3, 8, 8), generator=generator, dtype=torch.uint8)
+    labels = torch.arange(37)
+    augment = Augment(8, padding=2, flip=flip)
+    batches = Batches(images, labels, batch_size=8, augment=augment, seed=5, rank=1, world_size=2, device=device)
+    reference_generator = torch.Generator().manual_seed(5 + 3 + AUGMENT_SEED_STRIDE * 2)
+    order = batches.order(3)
+    for start, (x, y) in zip(range(0, len(order), 8), batches.epoch(3)):
+        index = order[start:start + 8]
+        expected = augment(images[index].float().div_(255.0), reference_generator)
+        assert torch.equal(x.cpu(), expected) and torch.equal(y.cpu(), labels[index])
 
 
 @pytest.mark.parametrize("device", DEVICES)

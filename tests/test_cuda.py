@@ -263,3 +263,34 @@ def test_gpu_checkpoint_loads_on_cpu_and_back(tmp_path, exact_float32):
     reused = fit(model, spec, _images(128), _labels(128), tmp_path, device="cpu")
     assert reused.resumed_from == 1 and next(reused.net.parameters()).device.type == "cpu"
     _assert_close(torch.from_numpy(predict(reused.net, images, device="cpu").logits), torch.from_numpy(expected))
+
+
+def test_a_loss_blowing_up_on_the_gpu_stops_the_run_at_the_next_read(tmp_path):
+    """On a GPU the non-finite check reads its device flag every CHECK_EVERY steps and at the end of the pass
+    (no host sync per step): an absurd learning rate still stops the run, naming the epoch and the batches."""
+    from arpl.training import NonFiniteLossError
+
+    model = ModelSpec("ARPL", "classifier32", NUM_CLASSES, in_channels=3, image_size=32)
+    spec = TrainSpec(epochs=1, batch_size=32, lr=1e12, milestones=(30,))
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss .*epoch 1, (one of batches|batch) \d"):
+        fit(model, spec, _images(128), _labels(128), tmp_path, device=DEVICE)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_several_runs_share_the_gpu_in_worker_processes(tmp_path, monkeypatch):
+    """run.workers on CUDA: train_ahead trains two runs in two processes on the same GPU, each into its folder."""
+    from functools import partial
+
+    from arpl.pipeline import parallel
+
+    monkeypatch.chdir(tmp_path)
+    runs = [partial(_fit_into, str(tmp_path / name), name) for name in ("ARPL", "Softmax")]
+    parallel.train_ahead({"run": {"device": DEVICE.type, "workers": 2}}, runs)
+    for name in ("ARPL", "Softmax"):
+        assert read_checkpoint(tmp_path / name / "checkpoint.pt")["epoch"] == 1
+
+
+def _fit_into(folder: str, method: str) -> None:
+    """A one-epoch classifier32 run of ``method`` into ``folder`` (module level: worker processes pickle it)."""
+    model = ModelSpec(method, "classifier32", NUM_CLASSES, in_channels=3, image_size=32)
+    fit(model, TrainSpec(epochs=1, batch_size=32, lr=0.01), _images(128), _labels(128), folder, device=DEVICE)

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from arpl import metrics, stats
-from arpl.evaluate import Predictions
-from arpl.stages.osr import TrialPredictions, bootstrap_table, softmax
+from arpl.evaluate import Predictions, softmax
+from arpl.stages.osr import TrialPredictions, bootstrap_table
 
 
 def test_authors_oscr_sees_the_same_probabilities_as_the_msp_score():

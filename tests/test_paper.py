@@ -40,7 +40,7 @@ def test_paper_vs_ours_differences_and_cross_entropy_alias():
     ours = pd.DataFrame({"method": ["Softmax", "ARPL+CS (w/o ABN)", "MyMethod"], "metric": ["AUROC"] * 3,
                          "mean": [88.6, 91.9, 50.0], "std": [1.0, 0.5, 2.0]})
     table = paper.paper_vs_ours(ours, "table3", dataset="cifar10", out_dataset="svhn")
-    assert list(table.columns) == ["method", "metric", "paper_mean", "paper_std", "ours_mean", "ours_std",
+    assert list(table.columns) == ["table", "method", "metric", "paper_mean", "paper_std", "ours_mean", "ours_std",
                                    "difference", "note"]
     softmax, cs, mine = (table.iloc[i] for i in range(3))
     assert softmax["paper_mean"] == 90.6 and softmax["difference"] == pytest.approx(-2.0)
@@ -112,3 +112,17 @@ def test_reference_notes_separate_targets_from_nearest_references():
     assert "no published reference" in paper.reference_note("digits")
     assert paper.paper_method_name("Softmax", 3) == "Cross Entropy"
     assert paper.paper_method_name("Softmax", 1) == "Softmax"
+
+
+def test_paper_vs_ours_gives_no_difference_where_not_like_for_like():
+    """A row the paper quotes from earlier work, or any row under another network, keeps both numbers and says why."""
+    ours = pd.DataFrame({"method": ["Softmax", "ARPL", "RPL"], "metric": ["AUROC"] * 3, "mean": [86.0, 90.0, 85.0],
+                         "definition": [86.5, 90.0, 85.0], "convention": ["authors' metric_ood"] * 3})
+    table = paper.paper_vs_ours(ours, 1, dataset="cifar10").set_index("method")
+    assert math.isnan(table.loc["Softmax", "difference"]) and "quoted from earlier work" in table.loc["Softmax", "note"]
+    assert math.isnan(table.loc["RPL", "difference"]) and "RPL paper" in table.loc["RPL", "note"]
+    assert table.loc["ARPL", "difference"] == pytest.approx(-0.1) and table.loc["ARPL", "note"] == ""
+    assert table.loc["Softmax", "ours_definition"] == 86.5 and table.loc["ARPL", "convention"] == "authors' metric_ood"
+    other = paper.paper_vs_ours(ours, 1, dataset="cifar10", not_comparable="another backbone")
+    assert other.difference.isna().all() and other.paper_mean.notna().all() and other.ours_mean.notna().all()
+    assert other.note.str.contains("not comparable: another backbone").all()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,7 @@ def test_quick_run_of_paper_profile(profile, tmp_path):
     body = index.split("<body>", 1)[1].lstrip()
     assert body.startswith('<p class="warning">Quick run of profile'), body[:300]
     _check_paper_tables(repo, params)
+    _check_claims(repo, params, profile)
     if not params["data"]["splits"]:  # DomainNet, ImageNet: the all-class model's OOD sets are the headline
         assert json.loads((repo / "metrics" / "osr.json").read_text()) == {}
         assert "switched off in this profile (data.splits)" in index
@@ -113,7 +115,7 @@ def _check_paper_tables(repo: Path, params: dict) -> None:
     """The paper's tables for the profile's dataset stand beside ours, with numbers on both sides."""
     dataset = params["data"]["dataset"]
     expected = []
-    if dataset in OSR_TABLE_DATASETS:
+    if dataset in OSR_TABLE_DATASETS and params["data"]["splits"]:  # ood-cifar10: all-class models only
         expected.append(("runs/osr/paper_vs_ours.csv", "04_osr.html"))
     if dataset in ("cifar10", "cifar100", "imagenet-1k"):
         expected.append(("runs/closed_set/paper_vs_ours.csv", "06_closed_set.html"))
@@ -127,4 +129,37 @@ def _check_paper_tables(repo: Path, params: dict) -> None:
         both = comparison.dropna(subset=["paper_mean", "ours_mean"])
         assert {"Softmax", "ARPL"} <= set(both.method), (table, comparison)
         html = (repo / "reports" / page).read_text()
-        assert "paper_mean" in html and "ours_mean" in html, page
+        assert re.search(r"<th[^>]*>paper</th>", html) and re.search(r"<th[^>]*>ours</th>", html), page
+        for row in both.itertuples():  # each number as the page prints it: one decimal, as the paper
+            assert f"{row.paper_mean:.1f}" in html and f"{row.ours_mean:.1f}" in html, (page, row)
+
+
+def _check_claims(repo: Path, params: dict, profile: str) -> None:
+    """The claims page: every number of Tables 1-6 and each figure once; this profile's own numbers (of the methods
+    it trained) reproduced here, with ours and the difference; nothing else; the front page links the page."""
+    from arpl.paper import paper_method_name, paper_results
+    from arpl.paper_facts import row_origin
+    from arpl.paper_figures import paper_figures
+    from arpl.pipeline.claims import table_profile
+    from arpl.pipeline.runs import method_name
+
+    table = pd.read_csv(repo / "metrics" / "claims.csv", dtype={"out_dataset": "object"})
+    numbers = table[table["item"].str.startswith("Table")]
+    numbers = numbers.assign(table=numbers["item"].str.replace("Table ", "table"))
+    assert len(numbers) == len(paper_results()) and len(table) == len(numbers) + len(paper_figures())
+    trained = {*params["train"]["methods"], *map(method_name, params["confusing"]["variants"])}
+    for row in numbers.itertuples():
+        origin = row_origin(row.table, row.method, row.dataset)
+        own = table_profile(row.table, row.dataset) == profile and origin is None
+        ours_trained = any(paper_method_name(m, row.table) == row.method for m in trained)
+        if own and ours_trained:
+            assert row.status == "reproduced here", row
+            assert pd.notna(row.ours) and pd.notna(row.difference), row
+        else:
+            assert row.status != "reproduced here", row
+    figures = table[table["item"].str.startswith("Fig")].merge(paper_figures(), left_on="item", right_on="figure")
+    assert (figures[figures.status == "reproduced here"].profile == profile).all()
+    page = (repo / "reports" / "claims.html").read_text()
+    for status in ("reproduced here", "not run by this profile", "not implemented", "not comparable"):
+        assert f"<td>{status}</td>" in page, status
+    assert 'href="claims.html"' in (repo / "reports" / "index.html").read_text()

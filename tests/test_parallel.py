@@ -4,6 +4,7 @@ helpers the stages use to size their runs."""
 from __future__ import annotations
 
 import copy
+import os
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -90,11 +91,26 @@ def test_one_worker_trains_nothing_ahead(tiny_params, tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
-def test_worker_count_is_one_on_a_gpu_or_under_torchrun(tiny_params, monkeypatch):
+def test_worker_count_is_one_under_torchrun(tiny_params, monkeypatch):
     tiny_params["run"]["workers"] = 0
-    assert parallel.worker_count(tiny_params) >= 1
+    assert parallel.worker_count(tiny_params) == len(os.sched_getaffinity(0))
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert parallel.worker_count(tiny_params) == 1
+
+
+@pytest.mark.parametrize("free_gb, expected", [(3, 1), (13, 2), (140, parallel.MAX_GPU_WORKERS)])
+def test_on_a_gpu_the_workers_are_sized_from_its_free_memory(tiny_params, monkeypatch, free_gb, expected):
+    """0 workers on CUDA: as many runs as the free memory holds at GPU_RUN_MEMORY_GB each, capped; a number set in
+    params.yaml is taken as it is."""
+    from arpl.training import distributed
+
+    monkeypatch.setattr(distributed, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free_gb * 2**30, 141 * 2**30))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    tiny_params["run"].update(device="cuda", workers=0)
+    assert parallel.worker_count(tiny_params) == expected
+    tiny_params["run"]["workers"] = 3
+    assert parallel.worker_count(tiny_params) == 3
 
 
 def test_warm_start_copies_the_known_domain_into_the_auxiliary_batch_norm(tmp_path):

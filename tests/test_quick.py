@@ -56,38 +56,55 @@ def test_front_page_opens_with_the_quick_warning(tmp_path):
 
 
 def _ood_table(outs: list[str]) -> pd.DataFrame:
-    rows = [{"method": method, "out": out, "TNR": 10.0, "AUROC": 60.0, "DTACC": 55.0, "AUIN": 50.0, "AUOUT": 40.0,
-             "OSCR": 30.0} for method in ("Softmax", "ARPL") for out in outs]
+    ours = {"TNR": 10.0, "AUROC": 60.0, "DTACC": 55.0, "AUIN": 50.0, "AUOUT": 40.0, "OSCR": 30.0}
+    rows = [{"method": method, "out": out, **ours, **{f"{k}_authors": v - 1.0 for k, v in ours.items()}}
+            for method in ("Softmax", "ARPL") for out in outs]
     return pd.DataFrame(rows)
 
 
 def test_ood_table_beside_the_papers_table3_5_and_6():
-    table3 = ood.paper_comparison(_ood_table(["cifar100", "svhn"]), "cifar10")
+    table3 = ood.paper_comparison(_ood_table(["cifar100", "svhn"]), "cifar10", "resnet34")
     cross_entropy = table3[(table3.method == "Softmax") & (table3.metric == "AUROC") & (table3.out_dataset == "svhn")]
-    assert cross_entropy.paper_mean.item() == 90.6 and cross_entropy.difference.item() == pytest.approx(-30.6)
+    assert cross_entropy.paper_mean.item() == 90.6 and cross_entropy.difference.item() == pytest.approx(-31.6)
+    assert cross_entropy.ours_mean.item() == 59.0 and cross_entropy.ours_definition.item() == 60.0, \
+        "beside the paper: the authors' metric_ood value; ours by definition beside it"
+    assert "ties" in cross_entropy.convention.item() or "tied" in cross_entropy.convention.item()
     assert set(table3.metric) == {"TNR", "AUROC", "DTACC", "AUIN", "AUOUT"}  # Table 3 reports no OSCR
-    table5 = ood.paper_comparison(_ood_table(["domainnet-quickdraw-A"]), "domainnet-real-A")
+    table5 = ood.paper_comparison(_ood_table(["domainnet-quickdraw-A"]), "domainnet-real-A", "resnet34")
     arpl = table5[(table5.method == "ARPL") & (table5.metric == "AUROC")]
     assert arpl.out_dataset.item() == "quickdraw-A" and arpl.paper_mean.item() == 86.1
-    table6 = ood.paper_comparison(_ood_table(["imagenet-o"]), "imagenet-1k")
+    table6 = ood.paper_comparison(_ood_table(["imagenet-o"]), "imagenet-1k", "resnet18")
     assert set(table6.metric) == {"AUROC", "OSCR"} and table6.paper_mean.notna().all()
-    assert ood.paper_comparison(_ood_table(["digits"]), "fashion-mnist") is None
+    assert table6.difference.notna().all()
+    assert ood.paper_comparison(_ood_table(["digits"]), "fashion-mnist", "small") is None
+
+
+def test_ood_comparison_with_another_backbone_keeps_both_numbers_but_no_difference():
+    table3 = ood.paper_comparison(_ood_table(["cifar100"]), "cifar10", "classifier32")
+    assert table3.paper_mean.notna().all() and table3.ours_mean.notna().all() and table3.difference.isna().all()
+    assert table3.note.str.contains("not comparable: another backbone: classifier32 here, resnet34").all()
 
 
 def test_closed_set_accuracy_beside_table4_and_table6():
     ours = pd.DataFrame({"method": ["Softmax", "ARPL"], "ACC": [90.0, 91.0]})
-    table4 = closed_set.paper_comparison(ours, "cifar100")
+    table4 = closed_set.paper_comparison(ours, "cifar100", "resnet34")
     assert table4.paper_mean.tolist() == [70.8, 72.1] and table4.difference.tolist() == pytest.approx([19.2, 18.9])
-    assert closed_set.paper_comparison(ours, "imagenet-1k").paper_mean.tolist() == [69.6, 70.2]
-    assert closed_set.paper_comparison(ours, "svhn") is None
+    assert closed_set.paper_comparison(ours, "imagenet-1k", "resnet18").paper_mean.tolist() == [69.6, 70.2]
+    assert closed_set.paper_comparison(ours, "svhn", "classifier32") is None
     tiny = pd.DataFrame({"method": ["Softmax", "ARPL"], "ACC": [1.0, 0.0]})  # 1 % of 100 classes: a quick run
-    assert closed_set.paper_comparison(tiny, "cifar100").ours_mean.tolist() == [1.0, 0.0]
+    assert closed_set.paper_comparison(tiny, "cifar100", "resnet34").ours_mean.tolist() == [1.0, 0.0]
+    other = closed_set.paper_comparison(ours, "cifar10", "classifier32")  # the cifar10 profile's all-class models
+    assert other.difference.isna().all() and other.note.str.contains("another backbone").all()
 
 
 def test_osr_comparison_only_where_tables_1_2_have_the_dataset():
     summary_table = pd.DataFrame({"method": ["ARPL"], "score": ["own"], "AUROC_mean": [80.0], "AUROC_std": [1.0],
-                                  "OSCR_mean": [70.0], "OSCR_std": [1.0]})
-    assert osr.paper_comparison(summary_table, "cifar100") is None
-    compared = osr.paper_comparison(summary_table, "cifar10")
-    assert compared[["metric", "paper_mean", "ours_mean"]].values.tolist() == [["AUROC", 90.1, 80.0],
-                                                                                ["OSCR", 86.6, 70.0]]
+                                  "OSCR_mean": [70.0], "OSCR_std": [1.0], "AUROC_authors_mean": [79.5],
+                                  "AUROC_authors_std": [1.0], "OSCR_authors_mean": [69.0], "OSCR_authors_std": [1.0]})
+    assert osr.paper_comparison(summary_table, "cifar100", "classifier32") is None
+    compared = osr.paper_comparison(summary_table, "cifar10", "classifier32")
+    assert compared[["metric", "paper_mean", "ours_mean", "ours_definition"]].values.tolist() == [
+        ["AUROC", 90.1, 79.5, 80.0], ["OSCR", 86.6, 69.0, 70.0]]
+    assert compared.difference.tolist() == pytest.approx([79.5 - 90.1, 69.0 - 86.6])
+    nearest = osr.paper_comparison(summary_table, "fashion-mnist", "small")  # MNIST only as a reference
+    assert nearest.difference.isna().all() and nearest.note.str.contains("another dataset").all()

@@ -1,5 +1,6 @@
 """Tests for arpl.stats: mean ± std over trials and the stratified bootstrap interval."""
 
+import math
 import time
 
 import numpy as np
@@ -25,8 +26,9 @@ def test_mean_std_matches_numpy_sample_std(values):
     assert isinstance(mean, float) and isinstance(std, float)
 
 
-def test_mean_std_single_value_has_zero_std():
-    assert stats.mean_std([0.9]) == (0.9, 0.0)
+def test_mean_std_single_value_has_no_std():
+    mean, std = stats.mean_std([0.9])
+    assert mean == 0.9 and math.isnan(std), "one split has no spread: undefined, not 0"
 
 
 def test_mean_std_rejects_bad_input():

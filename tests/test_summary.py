@@ -15,7 +15,7 @@ from arpl.stages import report
 
 
 def _per_split(path, rows):
-    columns = ["method", "split", "score", "ACC", "AUROC", "OSCR", "OSCR_authors"]
+    columns = ["method", "split", "score", "ACC", "AUROC", "AUROC_authors", "OSCR", "OSCR_authors"]
     pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
     return path
 
@@ -23,9 +23,9 @@ def _per_split(path, rows):
 @pytest.fixture
 def per_split(tmp_path):
     return _per_split(tmp_path / "per_split.csv", [
-        ("Softmax", 0, "own", 95.0, 80.0, 78.0, 77.5), ("Softmax", 0, "max_logit", 95.0, 82.0, 79.0, 78.5),
-        ("Softmax", 1, "own", 88.0, 70.0, 65.0, 64.0), ("GCPL", 0, "own", 94.0, 79.0, 76.0, 75.0),
-        ("GCPL", 1, "own", 87.0, 69.0, 64.0, 63.0)])
+        ("Softmax", 0, "own", 95.0, 80.0, 79.0, 78.0, 77.5), ("Softmax", 0, "max_logit", 95.0, 82.0, 82.0, 79.0, 78.5),
+        ("Softmax", 1, "own", 88.0, 70.0, 66.0, 65.0, 64.0), ("GCPL", 0, "own", 94.0, 79.0, 79.0, 76.0, 75.0),
+        ("GCPL", 1, "own", 87.0, 69.0, 69.0, 64.0, 63.0)])
 
 
 def test_anchor_comparison_sets_each_method_and_split_beside_the_authors_code(smoke_params, per_split):
@@ -33,12 +33,28 @@ def test_anchor_comparison_sets_each_method_and_split_beside_the_authors_code(sm
     anchors = _anchor_table()
     softmax0 = anchors[(anchors.method == "Softmax") & (anchors.split == 0)].iloc[0]
     row = table[(table.method == "Softmax") & (table.split == 0)].iloc[0]
-    assert row["AUROC"] == 80.0 and row["AUROC anchor"] == pytest.approx(softmax0.AUROC)
-    assert row["AUROC difference"] == pytest.approx(80.0 - softmax0.AUROC)
+    assert row["AUROC"] == 79.0, "the anchors' AUROC is the authors' metric_ood (ties against): the same convention"
+    assert row["AUROC anchor"] == pytest.approx(softmax0.AUROC) and row["AUROC (ties 1/2)"] == 80.0
+    assert row["AUROC difference"] == pytest.approx(79.0 - softmax0.AUROC)
     assert row["OSCR"] == 77.5, "the anchors' OSCR is the authors' compute_oscr: compare with the same variant"
     assert list(table.method) == ["Softmax", "Softmax", "GCPL", "GCPL"], "own score only, every method"
     gcpl = table[table.method == "GCPL"]
     assert gcpl["AUROC anchor"].isna().all() and gcpl["AUROC"].tolist() == [79.0, 69.0]
+
+
+def test_convention_gaps_on_open_set_splits_and_out_sets(per_split, tmp_path):
+    ood = pd.DataFrame({"method": ["Softmax"], "out": ["digits"], "AUROC": [90.0], "AUROC_authors": [85.5]})
+    ood.to_csv(tmp_path / "table3.csv", index=False)
+    gaps = report.convention_gaps(per_split, tmp_path / "table3.csv")
+    assert gaps.on.tolist() == ["split 0", "split 1", "split 0", "split 1", "digits"], "own score only"
+    assert gaps.gap.tolist() == pytest.approx([1.0, 4.0, 0.0, 0.0, 4.5])
+    note = report.convention_note(gaps)
+    assert "at most 4.500 (Softmax, digits)" in note and "1.000 points at the median" in note
+    assert report.convention_note(report.convention_gaps(tmp_path / "none.csv", tmp_path / "none.csv")) == ""
+    for rounding in (1e-13, -1e-13):  # float rounding of the same count: no gap, and never a negative one
+        ood.assign(AUROC_authors=90.0 + rounding).to_csv(tmp_path / "table3.csv", index=False)
+        gaps = report.convention_gaps(tmp_path / "none.csv", tmp_path / "table3.csv")
+        assert str(gaps.gap.tolist()) == "[0.0]" and "they agree" in report.convention_note(gaps)
 
 
 def test_anchor_comparison_only_on_fashion_mnist(smoke_params, per_split):

@@ -263,3 +263,40 @@ def test_gan_loss_keeps_its_gradient_when_the_discriminator_is_saturated():
     assert torch.allclose(logits.grad, expected, atol=1e-7)
     assert logits.grad[0].item() == pytest.approx(-0.25)
     assert torch.isfinite(loss)
+
+
+def test_checkpoint_every_n_epochs_evaluates_and_saves_then_and_after_the_last(split0, tmp_path):
+    """checkpoint_every=2 of 3 epochs: evaluated and checkpointed after epochs 2 and 3 only; the numbers are those
+    of a run checkpointed every epoch (saving does not touch the random streams)."""
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 192)
+    model, train = _specs(epochs=3)
+    saved = []
+
+    def evaluate(net, epoch):
+        saved.append(epoch)
+        return {"probe": float(epoch)}
+
+    sparse = fit(model, train, images, labels, tmp_path / "sparse", evaluate=evaluate, checkpoint_every=2)
+    assert saved == [2, 3]
+    assert ["probe" in row for row in sparse.history] == [False, True, True]
+    every = fit(model, train, images, labels, tmp_path / "every")
+    assert [row["loss"] for row in sparse.history] == [row["loss"] for row in every.history]
+    assert read_checkpoint(sparse.checkpoint)["epoch"] == 3
+
+
+def test_a_deferred_nonfinite_check_stops_at_its_next_read_naming_the_batches(split0):
+    """On a GPU in stop mode the losses are or-ed into a device flag read every CHECK_EVERY steps: a NaN at batch
+    3 passes unnoticed until the read after batch CHECK_EVERY - 1, which names the batches since the last read."""
+    from arpl.training.distributed import DistContext
+    from arpl.training.step import CHECK_EVERY, FiniteGuard
+
+    guard = FiniteGuard(TrainSpec(), "ARPL split0", 0, DistContext(), torch.device("cpu"))
+    guard.deferred = True  # as on a GPU
+    finite, nan = torch.tensor(1.0), torch.tensor(float("nan"))
+    assert all(guard(finite, index) for index in range(CHECK_EVERY))  # a read after each CHECK_EVERY: clean
+    assert guard(nan, CHECK_EVERY + 3)
+    with pytest.raises(NonFiniteLossError, match=rf"epoch 1, one of batches {CHECK_EVERY}-{2 * CHECK_EVERY - 1}\."):
+        for index in range(CHECK_EVERY + 4, 2 * CHECK_EVERY):
+            guard(finite, index)
+    skipping = FiniteGuard(TrainSpec(on_nonfinite="skip_batch"), "x", 0, DistContext(), torch.device("cuda"))
+    assert not skipping.deferred  # skipping a batch needs its loss read at once

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from arpl.data.transforms import Augment
+from arpl.data.transforms import Augment, AugmentDraw
 
 AUGMENT_SEED_STRIDE = 1_000_003  # keeps each rank's augmentation stream apart from the others'
 
@@ -78,16 +78,26 @@ class Batches:
         return epoch_order(self.images.shape[0], self.shuffle, self.seed, epoch, self.rank, self.world_size)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield this rank's batches of ``epoch``: the same batches every time it is called."""
+        """Yield this rank's batches of ``epoch``: the same batches every time it is called. The epoch's order
+        and augmentation draws reach the device in one copy each, before its first batch (no copy per batch)."""
         order = self.order(epoch).to(self.device)
-        augment_generator = torch.Generator().manual_seed(
-            self.seed + epoch + AUGMENT_SEED_STRIDE * (self.rank + 1))
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        starts = range(0, len(self) * self.batch_size, self.batch_size)
+        draws = self._augment_draws(epoch, [len(order[start:start + self.batch_size]) for start in starts])
+        for start in starts:
             index = order[start:start + self.batch_size]
             x = self.images[index].float().div_(255.0)
-            if self.augment is not None:
-                x = self.augment(x, augment_generator)
+            if draws is not None:
+                x = self.augment.apply(x, draws.slice(start, start + len(index)))
             yield x, self.labels[index]
+
+    def _augment_draws(self, epoch: int, batch_sizes: list[int]) -> AugmentDraw | None:
+        """Every batch's crop and flip draws of ``epoch`` on the device, drawn batch after batch from one generator
+        (the numbers drawing them batch by batch would give)."""
+        if self.augment is None or not batch_sizes:
+            return None
+        generator = torch.Generator().manual_seed(self.seed + epoch + AUGMENT_SEED_STRIDE * (self.rank + 1))
+        shape = tuple(self.images.shape[-2:])
+        return AugmentDraw.cat([self.augment.draw(size, shape, generator) for size in batch_sizes], self.device)
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch that plain iteration (``for x, y in batches``) yields, like ``DistributedSampler``."""

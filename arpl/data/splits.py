@@ -1,10 +1,12 @@
 """Known/unknown class splits of the open-set protocol (Sec. 5.1).
 
 The authors' lists (their ``split.py``) ship as ``arpl/data/splits.json``: five trials per dataset,
-trial ``i`` uses list ``i``. MNIST, SVHN, CIFAR10: six known classes, the other four unknown;
-CIFAR+10/+50: four known CIFAR10 classes, unknowns are 10/50 CIFAR100 classes; TinyImageNet: twenty
-known of 200 (ImageFolder order), the rest unknown. Fashion-MNIST and KMNIST use the MNIST lists (the
-protocol of ``anchors/``). Any other dataset or class count gets a seeded random split.
+trial ``i`` uses list ``i`` (the authors' ``osr.py`` ran its trial ``i`` on list ``len - i - 1``: the means over
+all five agree, a per-split comparison pairs our ``i`` with their ``4 - i``). MNIST, SVHN, CIFAR10: six known
+classes, the other four unknown; CIFAR+10/+50: four known CIFAR10 classes, unknowns are 10/50 CIFAR100 classes;
+TinyImageNet: twenty known of 200 (ImageFolder order), the rest unknown. Fashion-MNIST and KMNIST use the MNIST
+lists (the protocol of the authors'-code anchors, ``arpl/anchors_fashion_mnist.csv``, see ``docs/anchors.md``).
+Any other dataset or class count gets a seeded random split.
 The lists repeat some known sets (SVHN 0/1, CIFAR10 0/1, CIFAR+N 1/2): :func:`duplicate_splits`.
 """
 

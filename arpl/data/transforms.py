@@ -11,6 +11,8 @@ No normalisation anywhere.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -68,31 +70,66 @@ class Augment:
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment ``batch`` [B, C, H, W] (any dtype); returns [B, C, size, size] on the same device."""
-        generator = generator or self.generator
-        cropped = self.crop(batch, generator)
-        return self.flip_horizontally(cropped, generator) if self.flip else cropped
+        _check_batch(batch)
+        return self.apply(batch, self.draw(batch.shape[0], batch.shape[-2:], generator))
 
-    def crop(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Random ``size`` x ``size`` window of the zero-padded images, one offset per sample."""
-        if batch.dim() != 4:
-            raise ValueError(f"Augment expects a batch [B, C, H, W], got shape {tuple(batch.shape)}")
-        p = self.padding
-        padded = F.pad(batch, (p, p, p, p)) if p else batch
-        height, width = padded.shape[-2:]
+    def draw(self, count: int, image_shape: tuple[int, int], generator: torch.Generator | None = None) -> AugmentDraw:
+        """The random numbers of one batch of ``count`` images of ``image_shape`` (H, W), on the CPU: crop
+        offsets, then flips, from ``generator`` (else the augment's own). Drawing every batch of an epoch up
+        front and moving them to the device at once (:meth:`AugmentDraw.cat`) spares a GPU a copy per batch and
+        gives the same numbers as drawing batch by batch."""
+        generator = generator or self.generator
+        height, width = (side + 2 * self.padding for side in image_shape)
         if height < self.size or width < self.size:
             raise ValueError(f"crop {self.size} is larger than the padded image {height}x{width}")
-        count = batch.shape[0]
-        top = torch.randint(0, height - self.size + 1, (count,), generator=generator).to(batch.device)
-        left = torch.randint(0, width - self.size + 1, (count,), generator=generator).to(batch.device)
+        top = torch.randint(0, height - self.size + 1, (count,), generator=generator)
+        left = torch.randint(0, width - self.size + 1, (count,), generator=generator)
+        flips = torch.rand(count, generator=generator) < self.flip_p if self.flip else None
+        return AugmentDraw(top, left, flips)
+
+    def apply(self, batch: torch.Tensor, draw: AugmentDraw) -> torch.Tensor:
+        """Crop (and flip) ``batch`` [B, C, H, W] with the random numbers of ``draw``."""
+        _check_batch(batch)
+        cropped = self.crop(batch, draw.top.to(batch.device), draw.left.to(batch.device))
+        if draw.flips is None:
+            return cropped
+        return torch.where(draw.flips.to(batch.device)[:, None, None, None], cropped.flip(-1), cropped)
+
+    def crop(self, batch: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+        """The ``size`` x ``size`` window at (``top``, ``left``) of each zero-padded image."""
+        p = self.padding
+        padded = F.pad(batch, (p, p, p, p)) if p else batch
+        width = padded.shape[-1]
+        count, channels = batch.shape[:2]
         offsets = torch.arange(self.size, device=batch.device)
         rows = (top[:, None] + offsets)[:, :, None]                      # [B, size, 1]
         cols = (left[:, None] + offsets)[:, None, :]                     # [B, 1, size]
-        flat_index = (rows * width + cols).reshape(count, 1, -1).expand(-1, batch.shape[1], -1)
-        window = padded.reshape(count, batch.shape[1], -1).gather(2, flat_index)
-        return window.reshape(count, batch.shape[1], self.size, self.size)
+        flat_index = (rows * width + cols).reshape(count, 1, -1).expand(-1, channels, -1)
+        window = padded.reshape(count, channels, -1).gather(2, flat_index)
+        return window.reshape(count, channels, self.size, self.size)
 
-    def flip_horizontally(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Mirror each sample left-right with probability ``flip_p``."""
-        flips = (torch.rand(batch.shape[0], generator=generator) < self.flip_p).to(batch.device)
-        return torch.where(flips[:, None, None, None], batch.flip(-1), batch)
 
+def _check_batch(batch: torch.Tensor) -> None:
+    if batch.dim() != 4:
+        raise ValueError(f"Augment expects a batch [B, C, H, W], got shape {tuple(batch.shape)}")
+
+
+@dataclass(frozen=True)
+class AugmentDraw:
+    """The random numbers of :class:`Augment` for a batch: crop offsets and flips (None: no flipping)."""
+
+    top: torch.Tensor
+    left: torch.Tensor
+    flips: torch.Tensor | None
+
+    @staticmethod
+    def cat(draws: list[AugmentDraw], device: torch.device) -> AugmentDraw:
+        """The draws of several batches, concatenated and moved to ``device`` in one copy each."""
+        flips = None if draws[0].flips is None else torch.cat([draw.flips for draw in draws]).to(device)
+        return AugmentDraw(torch.cat([draw.top for draw in draws]).to(device),
+                           torch.cat([draw.left for draw in draws]).to(device), flips)
+
+    def slice(self, start: int, stop: int) -> AugmentDraw:
+        """The draws of the images ``start:stop``."""
+        flips = None if self.flips is None else self.flips[start:stop]
+        return AugmentDraw(self.top[start:stop], self.left[start:stop], flips)

@@ -8,8 +8,6 @@ stage fails, :func:`notebook_errors` names the failing cell of the executed note
 from __future__ import annotations
 
 import base64
-import math
-import numbers
 import re
 from html import escape
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from arpl.io import save_text
+from arpl.pipeline.display import MISSING_VALUE, TABLE_CLASS, dataframe_html  # noqa: F401 (the report's API)
 from arpl.pipeline.notebook import skip_slow_optional_imports
 
 skip_slow_optional_imports()
@@ -28,9 +27,6 @@ from nbconvert.preprocessors import TagRemovePreprocessor  # noqa: E402
 DEFAULT_TITLE = "Adversarial Reciprocal Points Learning for Open Set Recognition: reproduction"
 REMOVE_CELL_TAG = "remove_cell"
 REMOVE_OUTPUT_TAG = "remove_output"
-TABLE_CLASS = "arpl-table"
-MISSING_VALUE = "—"
-_NUM_CLASS = ' class="num"'
 
 TABLE_CSS = f"""
 table.{TABLE_CLASS} {{ border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em;
@@ -151,57 +147,6 @@ def notebook_errors(ipynb: str | Path) -> list[str]:
     return errors
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
-
-
-def _is_missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and math.isnan(value)
-
-
-def _format_cell(value, float_format: str) -> str:
-    if _is_missing(value):
-        return MISSING_VALUE
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return str(int(value))
-    if _is_number(value):
-        return float_format.format(float(value))
-    return escape(str(value))
-
-
-def _numeric_columns(df: pd.DataFrame) -> list[bool]:
-    return [pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column])
-            for column in df.columns]
-
-
-def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}") -> str:
-    """An HTML ``<table class="arpl-table">`` of ``df`` (index dropped), for the report's CSS.
-
-    Floats use ``float_format``; missing values show as an em dash; numeric columns carry class
-    ``num`` (right-aligned); text is HTML-escaped.
-    """
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"dataframe_html needs a pandas DataFrame, got {type(df).__name__}.")
-    try:
-        float_format.format(1.0)
-    except (IndexError, KeyError, ValueError) as error:
-        raise ValueError(f"float_format must be a str.format pattern for one float such as '{{:.1f}}', "
-                         f"got {float_format!r} ({error}).") from error
-    numeric = _numeric_columns(df)
-    header = "".join(f"<th{_NUM_CLASS if is_num else ''}>{escape(str(column))}</th>"
-                     for column, is_num in zip(df.columns, numeric))
-    rows = []
-    for values in df.itertuples(index=False, name=None):
-        cells = "".join(f"<td{_NUM_CLASS if is_num or _is_number(value) else ''}>"
-                        f"{_format_cell(value, float_format)}</td>"
-                        for value, is_num in zip(values, numeric))
-        rows.append(f"<tr>{cells}</tr>")
-    body = "\n".join(rows)
-    return f'<table class="{TABLE_CLASS}">\n<thead><tr>{header}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
-
-
 def image_html(path: str | Path, alt: str) -> str:
     """An ``<img>`` holding the PNG at ``path`` as a data URI, so the page stays one self-contained file."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
@@ -257,6 +202,32 @@ Every stage of the pipeline has its own page below; numbers are percentages.</p>
 </body>
 </html>
 """
+
+
+def page_html(title: str, body_html: str, warning: str = "") -> str:
+    """A report page other than the index (e.g. the claims page) as one HTML string: the index's style, a
+    warning first (a quick run), a link back to the index, the title and ``body_html`` (an HTML fragment)."""
+    warning_html = f'<p class="warning">{escape(warning)}</p>\n' if warning else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{PAGE_CSS}{TABLE_CSS}</style>
+</head>
+<body>
+{warning_html}<p><a href="index.html">&larr; the report's front page</a></p>
+<h1>{escape(title)}</h1>
+{body_html}
+</body>
+</html>
+"""
+
+
+def build_page(path: str | Path, title: str, body_html: str, warning: str = "") -> Path:
+    """Write :func:`page_html` to ``path`` atomically: a self-contained page (inline CSS, no scripts)."""
+    return save_text(page_html(title, body_html, warning), path)
 
 
 def build_index(reports_dir: str | Path, pages: Sequence[Mapping[str, str]], headline_html: str,

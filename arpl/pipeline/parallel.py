@@ -1,13 +1,14 @@
-"""Independent training runs side by side: one single-thread process per CPU core.
+"""Independent training runs side by side: one single-thread process per CPU core, or several processes
+sharing a GPU.
 
 On a few CPU cores, one process whose torch threads compete with anything else running slows down
-several-fold, while one-thread processes side by side keep their speed. A stage that trains several
-independent runs (splits, methods, lambdas, class orders) therefore hands them to :func:`train_ahead`
-first: the runs are trained in worker processes into their run folders, and the stage's own loop then
-finds every checkpoint finished and only loads it (``arpl.training.fit`` reuses a finished run whose
+several-fold, while one-thread processes side by side keep their speed. On a GPU one run of the paper's small
+networks leaves most of the chip idle between its kernels; several runs in their own processes fill it. A stage
+that trains several independent runs (splits, methods, lambdas, class orders) therefore hands them to
+:func:`train_ahead` first: the runs are trained in worker processes into their run folders, and the stage's own
+loop then finds every checkpoint finished and only loads it (``arpl.training.fit`` reuses a finished run whose
 fingerprint matches). Results do not depend on the number of workers: each run is seeded by itself, and
-workers always compute with one thread. On a GPU or under torchrun the runs stay in this process, one
-after another.
+workers always compute with one thread. Under torchrun the runs stay in this process, one after another.
 
 What a worker prints (its epoch lines) is printed again by this process, line by line, so that in a stage
 notebook it reaches the cell's output and papermill's log once, like the stage's own prints.
@@ -26,14 +27,27 @@ from typing import Callable
 import torch
 
 
+GPU_RUN_MEMORY_GB = 6.0  # GPU memory one run may take, its CUDA context included (the paper's 32-64 px networks
+#                          at batch 64-128 take 1-3 GB; ResNet at 224 px more)
+MAX_GPU_WORKERS = 8      # processes sharing one GPU: beyond this they mostly wait for each other's kernels
+
+
 def worker_count(params: dict) -> int:
-    """Processes for independent runs: ``run.workers`` (0 = one per CPU core) on the CPU, else 1."""
+    """Processes for independent runs: ``run.workers``, or for 0 one per CPU core on the CPU and, on a GPU, as
+    many as its free memory holds at :data:`GPU_RUN_MEMORY_GB` each (at most :data:`MAX_GPU_WORKERS` and the
+    CPU cores). One under torchrun, whose processes share each run."""
     from arpl.training.distributed import resolve_device
 
-    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if under_torchrun or resolve_device(params["run"]["device"]).type != "cpu":
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return 1
-    return params["run"]["workers"] or len(os.sched_getaffinity(0))
+    device = resolve_device(params["run"]["device"])
+    if params["run"]["workers"]:
+        return params["run"]["workers"]
+    cores = len(os.sched_getaffinity(0))
+    if device.type == "cpu":
+        return cores
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(MAX_GPU_WORKERS, cores, int(free_bytes / 2**30 // GPU_RUN_MEMORY_GB)))
 
 
 def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:

@@ -138,7 +138,8 @@ SCHEMA: dict[str, Any] = {
         "progress": Field(bool, "tqdm progress bars (terminal only)"),
         "on_nonfinite": _choice("what a NaN/inf loss does", ("stop", "skip_batch")),
         "data_root": Field(str, "folder of the raw data (tracked by data.dvc)"),
-        "workers": _int("single-thread processes for independent CPU runs (0 = one per core)", low=0),
+        "workers": _int("processes for independent runs (0 = CPU: one per core; GPU: sized from its memory)", low=0),
+        "checkpoint_every": _int("epochs between checkpoints and per-epoch test metrics (0 = CPU: 1, GPU: 10)", low=0),
         "quick": Field(bool, "a quick run of the profile (python -m arpl profile NAME --quick): its numbers mean nothing"),
         "portable_kernels": Field(bool, "CPU kernels that give the same numbers on every x86-64 CPU (slower; "
                                         "arpl/portable.py)"),

@@ -29,7 +29,8 @@ SPREAD_CSV = Path("benchmarks/seed_spread.csv")
 COLUMNS = ("profile", "fingerprint", "torch", "cpu_capability", "portable", "split", "seed", "file", "method",
            "metric", "value")
 # Keys that do not change what a run computes, or that the measurement itself varies.
-_NOT_FINGERPRINTED = {"run": ("seed", "workers", "progress", "device", "data_root"), "data": ("splits",)}
+_NOT_FINGERPRINTED = {"run": ("seed", "workers", "checkpoint_every", "progress", "device", "data_root"),
+                      "data": ("splits",)}
 Z95 = 2.0  # about 95% of a normal distribution lies within two standard deviations
 
 

@@ -40,8 +40,19 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: s
     if _PROBING:
         return _probe(model, train, checkpoint_in(run_dir))
     label = label or f"{method_name(variant or method)} {run}"
-    return fit(model, train, images.images, images.labels, run_dir, device=device(params, context),
-               evaluate=evaluate, context=context, progress=params["run"]["progress"], label=label)
+    run_device = device(params, context)
+    return fit(model, train, images.images, images.labels, run_dir, device=run_device, evaluate=evaluate,
+               context=context, progress=params["run"]["progress"], label=label,
+               checkpoint_every=checkpoint_every(params, run_device))
+
+
+GPU_CHECKPOINT_EVERY = 10  # epochs; a GPU epoch takes seconds, its checkpoint and evaluation a good part of that
+
+
+def checkpoint_every(params: dict, run_device: torch.device) -> int:
+    """``run.checkpoint_every``, or for 0 every epoch on the CPU and every :data:`GPU_CHECKPOINT_EVERY` on a GPU."""
+    chosen = params["run"]["checkpoint_every"]
+    return chosen or (1 if run_device.type == "cpu" else GPU_CHECKPOINT_EVERY)
 
 
 _PROBING: list[bool] = []   # non-empty while train_ahead_unfinished probes the runs of a stage

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from arpl import metrics, paper
+from arpl import metrics, paper, paper_facts
 from arpl.evaluate import predict
 from arpl.pipeline.profile_data import all_classes
 from arpl.pipeline.runs import device
@@ -20,12 +20,14 @@ def accuracy_table(params: dict, models: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paper_comparison(table: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
+def paper_comparison(table: pd.DataFrame, dataset: str, backbone: str) -> pd.DataFrame | None:
     """Our :func:`accuracy_table` beside the paper's closed-set accuracy of ``dataset`` (Table 4: CIFAR10,
-    CIFAR100; Table 6: ImageNet-1K); None when the paper reports none for it."""
+    CIFAR100; Table 6: ImageNet-1K); None when the paper reports none for it. With another ``backbone`` than the
+    table's network (Table 4: ResNet-34, Table 6: ResNet-18) the rows get no difference, the reason in ``note``."""
     for name in ("table4", "table6"):
         published = paper.paper_results(table=name, metric="ACC")
         if dataset in set(published.dataset):
-            ours = pd.DataFrame({"method": table.method, "metric": "ACC", "mean": table.ACC})
-            return paper.paper_vs_ours(ours, table=name, dataset=dataset, percent=True)
+            ours = pd.DataFrame({"method": table.method, "dataset": dataset, "metric": "ACC", "mean": table.ACC})
+            return paper.paper_vs_ours(ours, table=name, dataset=dataset, percent=True,
+                                       not_comparable=paper_facts.backbone_difference(name, backbone))
     return None

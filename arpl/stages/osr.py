@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from arpl import metrics, stats
 from arpl.data.openset import OpenSetData
-from arpl.evaluate import Predictions, predict, resolve_score
+from arpl.evaluate import Predictions, predict
 from arpl.io import save_table
 from arpl.methods import get_method
 from arpl.pipeline.profile_data import open_set
@@ -19,7 +18,8 @@ from arpl.pipeline.runs import checkpoint_path, device, split_run, trained_runs
 from arpl.pipeline.trained import trained_models
 from arpl.training.checkpoint import load_model
 
-METRICS = ("ACC", "AUROC", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
+METRICS = ("ACC", "AUROC", "AUROC_authors", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
+SUMMARY_COLUMNS = ("ACC", "AUROC", "OSCR", "AUROC_authors", "OSCR_authors")
 
 
 @dataclass
@@ -65,31 +65,18 @@ def predict_all(params: dict) -> list[TrialPredictions]:
 
 
 def trial_metrics(trial: TrialPredictions, score_name: str) -> dict[str, float]:
-    """All metrics of one trial under one score, in percent."""
+    """All metrics of one trial under one score, in percent: the paper's definitions, and AUROC and OSCR also
+    as the authors' code computes them (``*_authors``, the convention of the published tables)."""
     known, unknown = trial.scores(score_name)
     correct = trial.correct()
     values = {"ACC": metrics.accuracy(trial.known.predicted(), trial.known_labels),
-              "AUROC": metrics.auroc(known, unknown), "OSCR": metrics.oscr(known, correct, unknown)}
-    per_class = _per_class_scores(trial, resolve_score(score_name, trial.head))
-    if per_class is not None:
+              "AUROC": metrics.auroc(known, unknown), "AUROC_authors": metrics.auroc_authors(known, unknown),
+              "OSCR": metrics.oscr(known, correct, unknown)}
+    per_class = trial.known.class_scores(score_name, trial.head), trial.unknown.class_scores(score_name, trial.head)
+    if per_class[0] is not None:
         values["OSCR_authors"] = metrics.oscr_authors(*per_class, trial.known_labels)
     values.update({k: v for k, v in metrics.ood_metrics(known, unknown).items() if k != "AUROC"})
     return {key: 100.0 * value for key, value in values.items()}
-
-
-def _per_class_scores(trial: TrialPredictions, score_name: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The per-class arrays whose row maximum is the score, as the authors' ``compute_oscr`` expects."""
-    if score_name == "msp":
-        return softmax(trial.known.logits), softmax(trial.unknown.logits)
-    if score_name in ("max_logit", "max_distance"):
-        return trial.known.logits, trial.unknown.logits
-    return None
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities of ``logits`` [N, K] with the same torch softmax as the ``msp`` score, so that the
-    authors' OSCR sees exactly the values (and ties) that the other metrics see."""
-    return torch.softmax(torch.from_numpy(np.asarray(logits)), dim=1).numpy()
 
 
 def per_split_table(trials: list[TrialPredictions], score_names: list[str]) -> pd.DataFrame:
@@ -104,13 +91,15 @@ def per_split_table(trials: list[TrialPredictions], score_names: list[str]) -> p
     return pd.DataFrame(rows)
 
 
-def summary_table(per_split: pd.DataFrame, columns=("ACC", "AUROC", "OSCR")) -> pd.DataFrame:
-    """Mean and sample standard deviation over splits, per method and score (as the paper's tables)."""
+def summary_table(per_split: pd.DataFrame, columns=SUMMARY_COLUMNS) -> pd.DataFrame:
+    """Mean and sample standard deviation over splits, per method and score (as the paper's tables); NaN where a
+    metric does not apply to the score (the authors' OSCR needs per-class scores) and for the std of one split."""
     rows = []
     for (method, score_name), group in per_split.groupby(["method", "score"], sort=False):
         row = {"method": method, "score": score_name, "splits": len(group)}
         for column in columns:
-            mean, std = stats.mean_std(group[column].to_numpy())
+            values = group[column].to_numpy(dtype=float) if column in group else np.array([np.nan])
+            mean, std = stats.mean_std(values) if np.all(np.isfinite(values)) else (np.nan, np.nan)
             row[f"{column}_mean"], row[f"{column}_std"] = mean, std
         rows.append(row)
     return pd.DataFrame(rows)
@@ -152,11 +141,16 @@ def save_curves(roc: dict, oscr_curves: dict, folder: str | Path) -> None:
         save_table(table, Path(folder) / f"{kind}.csv")
 
 
-def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
-    """Our own-score AUROC (Table 1) and OSCR (Table 2), mean and std over splits, beside the paper's
-    numbers for ``dataset`` (or its nearest published dataset, see :func:`arpl.paper.reference_note`); None
-    when Tables 1-2 have neither (CIFAR100, DomainNet, ImageNet)."""
-    from arpl import paper
+def paper_comparison(summary: pd.DataFrame, dataset: str, backbone: str) -> pd.DataFrame | None:
+    """Our own-score AUROC (Table 1) and OSCR (Table 2), mean and std over splits, beside the paper's numbers for
+    ``dataset`` (or its nearest published dataset, see :func:`arpl.paper.reference_note`); None when Tables 1-2
+    have neither (CIFAR100, DomainNet, ImageNet).
+
+    ``ours_mean`` is computed as the published numbers were (the authors' metric_ood AUROC, their compute_oscr),
+    ``ours_definition`` by the paper's definitions; rows quoted from earlier work, and every row when ``dataset``
+    is only the nearest published one or the ``backbone`` is not the tables' classifier32, get no difference
+    (:func:`arpl.paper.paper_vs_ours`)."""
+    from arpl import paper, paper_facts
 
     published = paper.nearest_paper_dataset(dataset)
     if published not in set(paper.paper_results(table="table1").dataset):
@@ -164,7 +158,12 @@ def paper_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame | None
     own = summary[summary.score == "own"]
     parts = []
     for table, metric in (("table1", "AUROC"), ("table2", "OSCR")):
-        ours = pd.DataFrame({"method": own.method, "metric": metric, "mean": own[f"{metric}_mean"],
-                             "std": own[f"{metric}_std"]})
-        parts.append(paper.paper_vs_ours(ours, table=table, dataset=published, percent=True))
+        column, convention = paper_facts.convention(metric)
+        ours = pd.DataFrame({"method": own.method, "dataset": published, "metric": metric,
+                             "mean": own[f"{column}_mean"], "std": own[f"{column}_std"],
+                             "definition": own[f"{metric}_mean"], "convention": convention})
+        reasons = [f"another dataset: {dataset} here, {published} in the paper" if published != dataset else "",
+                   paper_facts.backbone_difference(table, backbone)]
+        parts.append(paper.paper_vs_ours(ours, table=table, dataset=published, percent=True,
+                                         not_comparable="; ".join(reason for reason in reasons if reason)))
     return pd.concat(parts, ignore_index=True)

@@ -4,14 +4,16 @@
 stages' own run lists, without loading any data: a run's training images are its classes times the images per
 class, the smallest of the stage's ``*_per_class`` limits and the dataset's published count
 (:attr:`~arpl.data.registry.DatasetSource.train_images_per_class`). :func:`plan_summary` turns the plan into the
-lines of ``python -m arpl check``: models and image-epochs per stage and, where ``benchmarks/results.csv`` holds a
-measured speed of this device and backbone, the expected hours of training.
+lines of ``python -m arpl check``: models and image-epochs per stage and, where ``benchmarks/results.csv`` holds
+measured speeds of this device and backbone (for as many runs at once as the stages train, ``run.workers``), the
+expected hours of training.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,9 +198,13 @@ def _throughput_module():
 
 
 def device_label(params: dict) -> str:
-    """This machine's device for ``run.device`` as benchmarks/train_throughput.py names it in results.csv (GPU
-    name, or CPU model and the threads PyTorch uses)."""
-    return _throughput_module().device_name(run_device(params))
+    """This machine's device for ``run.device`` as benchmarks/train_throughput.py names it in results.csv: the GPU's
+    name, or the CPU model with the threads of one training process (one where runs train side by side)."""
+    device = run_device(params)
+    name = _throughput_module().device_name(device)
+    if device.type == "cpu" and worker_count(params) > 1:
+        name = re.sub(r"\(\d+ threads\)$", "(1 threads)", name)
+    return name
 
 
 def _cost(runs: list[PlannedRun]) -> str:
@@ -222,35 +228,96 @@ def benchmark_method(run: PlannedRun) -> str:
     return CONFUSING_BENCHMARK if run.algorithm == 2 else run.method
 
 
-def measured_speeds(results_csv: str | Path, device: str, params: dict) -> dict[tuple[str, str], float]:
-    """Seconds per training image by (network, method) on ``device`` (results.csv's ``seconds_per_epoch``, which
-    counts both passes of Algorithm 2, over the benchmark's epoch): of each pair, the latest row with the profile's
-    ``train`` options (batch size, amp, channels_last, compile), else the latest row. Empty without the file."""
+Rates = dict[tuple[str, str], dict[int, float]]  # (network, method) -> {runs at once: images/s summed over them}
+
+
+def measured_rates(results_csv: str | Path, device: str, params: dict) -> Rates:
+    """Training images per second by (network, method) and number of runs training at once on ``device``
+    (results.csv's ``seconds_per_epoch`` over the benchmark's epoch, which counts both passes of Algorithm 2 as
+    one): of each, the latest row with the profile's ``train`` options (batch size, amp, channels_last, compile)
+    and, for Algorithm 2, its GAN width, else the latest row. Empty without the file."""
     path = Path(results_csv)
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
     wanted = {option: str(params["train"][option]) for option in OPTIONS}
-    best: dict[tuple[str, str], tuple[bool, dict]] = {}
+    best: dict[tuple[str, str, int], tuple[bool, dict]] = {}
     for row in (row for row in rows if row["device"] == device):
-        key, matches = (row["network"], row["method"]), all(row[o] == v for o, v in wanted.items())
+        matches = all(row[o] == v for o, v in wanted.items())
+        if row["method"] == CONFUSING_BENCHMARK:
+            matches = matches and row.get("gan_width", "64") == str(params["confusing"]["ngf"])
+        key = (row["network"], row["method"], int(row.get("workers") or 1))
         if key not in best or matches >= best[key][0]:
             best[key] = (matches, row)
     epoch_images = _throughput_module().EPOCH_IMAGES
-    return {key: float(row["seconds_per_epoch"]) / epoch_images for key, (_, row) in best.items()}
+    rates: Rates = {}
+    for (network, method, workers), (_, row) in best.items():
+        rates.setdefault((network, method), {})[workers] = epoch_images / float(row["seconds_per_epoch"])
+    return rates
+
+
+def rate_at(measured: dict[int, float], together: int) -> float:
+    """Images/s summed over ``together`` runs at once: measured, else that of the most runs measured below it (no
+    gain assumed beyond), else the fewest measured scaled down in proportion."""
+    if together in measured:
+        return measured[together]
+    below = [count for count in measured if count < together]
+    if below:
+        return measured[max(below)]
+    fewest = min(measured)
+    return measured[fewest] * together / fewest
+
+
+def stage_seconds(runs: list[PlannedRun], rates: Rates, workers: int) -> float:
+    """Training time of a stage's ``runs`` in ``workers`` processes (arpl.pipeline.parallel): the runs start in
+    plan order as processes come free; while m of them train at once, each goes at 1/m of the rate measured for m
+    runs of its network and method at once (:func:`rate_at`)."""
+    queue = [[float(run.image_epochs), (run.backbone, benchmark_method(run))] for run in runs if run.images]
+    active, clock = [], 0.0
+    while queue or active:
+        while queue and len(active) < workers:
+            active.append(queue.pop(0))
+        speeds = [rate_at(rates[key], len(active)) / len(active) for _, key in active]
+        step = min(left / speed for (left, _), speed in zip(active, speeds))
+        clock += step
+        for job, speed in zip(active, speeds):
+            job[0] -= speed * step
+        active = [job for job in active if job[0] > 1e-6]  # images left; the finished one is at rounding error
+    return clock
+
+
+def missing_speeds(params: dict, plan: list[PlannedRun], rates: Rates) -> list[str]:
+    """The backbones of ``plan`` of which a method's speed is not in ``rates``."""
+    return sorted({run.backbone for run in plan if (run.backbone, benchmark_method(run)) not in rates})
+
+
+def training_seconds(params: dict, plan: list[PlannedRun], rates: Rates) -> dict[str, float]:
+    """Expected seconds of training per stage, in the stages' worker processes (:func:`stage_seconds`)."""
+    workers = worker_count(params)
+    return {stage: stage_seconds([run for run in plan if run.stage == stage], rates, workers) for stage in STAGES}
 
 
 def _time_lines(params: dict, plan: list[PlannedRun], results_csv: str | Path, device: str) -> list[str]:
     """The expected hours, or for each backbone without a measured speed the line that says how to measure it."""
-    speeds = measured_speeds(results_csv, device, params)
-    missing = sorted({run.backbone for run in plan if (run.backbone, benchmark_method(run)) not in speeds})
+    rates = measured_rates(results_csv, device, params)
+    missing = missing_speeds(params, plan, rates)
     if missing:
-        return [f"time: no measured speed for {device}/{backbone} in {results_csv}: run python "
-                f"benchmarks/train_throughput.py to measure it" for backbone in missing]
-    seconds = {stage: sum(run.image_epochs * speeds[run.backbone, benchmark_method(run)]
-                          for run in plan if run.stage == stage and run.images is not None) for stage in STAGES}
+        return [f"time: no measured speed for {device}/{backbone} in {results_csv}: run {_measure_command(params)} "
+                f"--networks {backbone} to measure it" for backbone in missing]
+    workers = worker_count(params)
+    seconds = training_seconds(params, plan, rates)
     per_stage = ", ".join(f"{stage} {_duration(value)}" for stage, value in seconds.items() if value)
     return [f"time: about {_duration(sum(seconds.values()))} of training on {device} ({per_stage}), from the speeds "
             f"in {results_csv}; evaluation is not counted",
-            f"  {_assumption(params, device)}", *_geometry_notes(params, plan)]
+            f"  {_assumption(workers)}", *_geometry_notes(params, plan)]
+
+
+def _measure_command(params: dict) -> str:
+    """The benchmark command that measures this profile's speeds on this machine."""
+    options = [f"--batch-size {params['train']['batch_size']}", f"--gan-width {params['confusing']['ngf']}"]
+    options += [flag for flag, key in (("--amp", "amp"), ("--channels-last", "channels_last"),
+                                       ("--compile", "compile")) if params["train"][key]]
+    workers = worker_count(params)
+    options += [f"--workers {workers}"] if workers > 1 else []
+    return "python benchmarks/train_throughput.py " + " ".join(options)
 
 
 def _duration(seconds: float) -> str:
@@ -266,10 +333,8 @@ def _geometry_notes(params: dict, plan: list[PlannedRun]) -> list[str]:
             for backbone in sorted({run.backbone for run in plan}) if networks.get(backbone, shape) != shape]
 
 
-def _assumption(params: dict, device: str) -> str:
-    workers = worker_count(params)
+def _assumption(workers: int) -> str:
     if workers == 1:
         return "The runs train one after another, at the measured speed."
-    return (f"On the CPU the runs train side by side in {workers} one-thread processes (run.workers); this assumes "
-            f"they train together as fast as the benchmark's one process with all the threads of '{device}', and "
-            f"a stage's last runs, fewer than the processes, take longer.")
+    return (f"The runs train {workers} at a time in separate processes (run.workers), each at its share of the speed "
+            f"measured for that many runs at once.")

@@ -120,6 +120,8 @@ def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
     own = per_split[per_split.score == "own"]
     ranges = own.groupby("method", sort=False).AUROC.agg(["min", "max", "count"])
     ranges = ranges[ranges["count"] > 1]
+    if ranges.empty:
+        return ""
     parts = [f"{method} {row['min']:.1f}-{row['max']:.1f}" for method, row in ranges.iterrows()]
     return ("Spread between splits (AUROC range, own score): " + "; ".join(parts) + ". The splits differ in "
             "difficulty and every method is trained on the same ones, so a difference between methods is judged "
@@ -159,12 +161,14 @@ def anchor_comparison(params: dict, osr_per_split: str | Path = "runs/osr/per_sp
     own code scored on the same Fashion-MNIST split (``arpl/anchors_fashion_mnist.csv``: Softmax and ARPL),
     and the difference; None off Fashion-MNIST or without open-set results.
 
-    The anchors' OSCR came from the authors' ``compute_oscr``, so ours is taken from the same variant
-    (``OSCR_authors``) to compare like with like; the definition-correct OSCR is in the OSR tables."""
+    The anchors' AUROC and OSCR came from the authors' ``metric_ood`` (a tied pair counts against) and
+    ``compute_oscr``, so ours are taken under the same conventions (``AUROC_authors``, ``OSCR_authors``) to compare
+    like with like; ``AUROC (ties 1/2)`` is our AUROC by its definition, as in the OSR tables."""
     if params["data"]["dataset"] != "fashion-mnist" or not Path(osr_per_split).exists():
         return None
     per_split = pd.read_csv(osr_per_split)
-    ours = per_split[per_split.score == "own"].drop(columns=["OSCR"]).rename(columns={"OSCR_authors": "OSCR"})
+    own = per_split[per_split.score == "own"]
+    ours = own.drop(columns=["OSCR", "AUROC"]).rename(columns={"OSCR_authors": "OSCR", "AUROC_authors": "AUROC"})
     long = paper.anchors_vs_ours(ours[["method", "split", *ANCHOR_METRICS]])
     rows = []
     for (method, split), group in long.groupby(["method", "split"], sort=False):
@@ -173,20 +177,75 @@ def anchor_comparison(params: dict, osr_per_split: str | Path = "runs/osr/per_sp
         for metric in ANCHOR_METRICS:
             row.update({metric: values.at[metric, "ours"], f"{metric} anchor": values.at[metric, "anchor"],
                         f"{metric} difference": values.at[metric, "difference"]})
+        row["AUROC (ties 1/2)"] = own[(own.method == method) & (own.split == split)].AUROC.iloc[0]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def convention_gaps(osr_per_split: str | Path = "runs/osr/per_split.csv",
+                    ood_table: str | Path = "runs/ood/table3.csv") -> pd.DataFrame:
+    """How far the two AUROC conventions lie apart on this run's own scores: per method and open-set split or
+    out-of-distribution set, our AUROC (a tied known/unknown pair counts 1/2) and the authors' (``metric_ood``: it
+    counts 0), and the gap (ours - theirs, points; never negative). Ties come from saturated scores (MSP at 1.0)."""
+    parts = []
+    if Path(osr_per_split).exists():
+        own = pd.read_csv(osr_per_split).query("score == 'own'")
+        parts.append(pd.DataFrame({"method": own.method, "on": [f"split {s}" for s in own.split],
+                                   "AUROC": own.AUROC, "AUROC_authors": own.AUROC_authors}))
+    if Path(ood_table).exists():
+        ood = pd.read_csv(ood_table)
+        parts.append(pd.DataFrame({"method": ood.method, "on": ood.out, "AUROC": ood.AUROC,
+                                   "AUROC_authors": ood.AUROC_authors}))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["method", "on", "AUROC",
+                                                                                   "AUROC_authors"])
+    gap = (table.AUROC - table.AUROC_authors).round(6).clip(lower=0.0) + 0.0  # float rounding: no -0.00 on the page
+    return table.assign(gap=gap)
+
+
+def convention_note(gaps: pd.DataFrame) -> str:
+    """One sentence for the front page: the largest gap between the two AUROC conventions on this run."""
+    if gaps.empty:
+        return ""
+    worst = gaps.loc[gaps.gap.idxmax()]
+    rule = ("AUROC conventions: the authors' metric_ood counts a tied known/unknown pair against the method, ours "
+            "counts it 1/2; every comparison with the paper or the anchors uses theirs, beside ours (the claims page).")
+    if worst.gap == 0.0:
+        return f"{rule} On this run they agree: no own score ties a known with an unknown image."
+    return (f"{rule} On this run they differ by {gaps.gap.median():.3f} points at the median and at most "
+            f"{worst.gap:.3f} ({worst.method}, {worst.on}).")
 
 
 def anchor_note(params: dict) -> str:
     """What the anchor comparison compares: the same protocol, or this profile's budget against the authors'."""
     if is_anchor_profile(params):
         return ("Same protocol as the anchors (classifier32, full data, 32 px x 3, 40 epochs): a difference is a "
-                "difference of implementation (and of seed).")
+                "difference of implementation (and of seed). AUROC and OSCR follow the anchors' conventions (the "
+                "authors' metric_ood, where a tied pair counts against, and compute_oscr); AUROC (ties 1/2) is ours.")
     data, train = params["data"], params["train"]
     return (f"Anchors: the authors' code with their full protocol (classifier32, all images, 32 px x 3, 40 epochs). "
             f"Ours: this profile's budget ({params['model']['backbone']} network, "
             f"{data['train_per_class'] or 'all'} training images per class, {train['epochs']} epochs). "
-            f"OSCR here is the authors' compute_oscr variant, as in the anchors.")
+            f"AUROC and OSCR here follow the anchors' conventions (the authors' metric_ood, where a tied pair counts "
+            f"against, and compute_oscr); AUROC (ties 1/2) is ours by its definition.")
+
+
+COMPARISON_FILES = ("runs/osr/paper_vs_ours.csv", "runs/ood/paper_vs_ours.csv", "runs/closed_set/paper_vs_ours.csv")
+
+
+def comparisons(files=COMPARISON_FILES) -> pd.DataFrame:
+    """This run's tables of ours beside the paper (those the run wrote), one frame: the claims page's numbers."""
+    frames = [pd.read_csv(path, dtype={"out_dataset": "object"}) for path in files if Path(path).exists()]
+    columns = ["table", "dataset", "out_dataset", "method", "metric", "ours_mean", "ours_definition", "difference",
+               "note"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def stages_run(notebooks: str | Path = "runs/notebooks") -> set[str]:
+    """The stages whose executed notebook ran (not switched off in the profile), by stage name (``osr``, ...)."""
+    from arpl.pipeline.notebook import switched_off_by
+
+    return {path.stem.split("_", 1)[1] for pattern, _, _ in STAGE_PAGES
+            for path in Path(notebooks).glob(f"{pattern}.ipynb") if not switched_off_by(path)}
 
 
 def stage_times(notebooks: str | Path = "runs/notebooks") -> pd.DataFrame:

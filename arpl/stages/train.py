@@ -18,6 +18,29 @@ def margin_history(params: dict, stage: str, name: str) -> pd.DataFrame:
     return pd.DataFrame(rows).pivot(index="epoch", columns="split", values=["R", "active share"])
 
 
+def last_epoch_view(summary: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The last-epoch rows of a stage's runs as a reader sees them: ``name`` (method or variant), run, known-class
+    accuracy, AUROC and OSCR in percent (as the paper prints them), then the training losses and the epoch's
+    seconds."""
+    percent = {"test_acc": "accuracy", "auroc": "AUROC", "oscr": "OSCR"}
+    losses = [column for column in ("loss", "loss_d", "loss_g") if column in summary]
+    view = summary[[name, "run", *[c for c in percent if c in summary], *losses, "seconds"]].copy()
+    for column in (c for c in percent if c in view):
+        view[column] = 100 * view[column]
+    return view.rename(columns={**percent, "seconds": "seconds (last epoch)"})
+
+
+def margin_view(params: dict, stage: str, name: str) -> pd.DataFrame:
+    """:func:`margin_history` as a table: one row per epoch, for each split its margin ``R`` and its active share
+    in percent."""
+    history = margin_history(params, stage, name)
+    view = pd.DataFrame({"epoch": history.index})
+    for split in history["R"].columns:
+        view[f"R, {split}"] = history["R"][split].to_numpy()
+        view[f"active %, {split}"] = 100 * history["active share"][split].to_numpy()
+    return view
+
+
 def headline(row: dict) -> dict:
     """The metrics of a run's last epoch worth tracking with ``dvc metrics``."""
     return {key: round(row[key], 4) for key in ("test_acc", "auroc", "oscr", "loss") if key in row}

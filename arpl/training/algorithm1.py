@@ -8,7 +8,7 @@ import torch
 from arpl.training.distributed import DistContext, reduce_sum
 from arpl.training.parts import Parts
 from arpl.training.specs import TrainSpec
-from arpl.training.step import BatchSource, all_finite, autocast, memory_format, numbered_batches
+from arpl.training.step import BatchSource, FiniteGuard, autocast, memory_format, numbered_batches
 
 
 def plain_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSpec, device: torch.device,
@@ -17,11 +17,13 @@ def plain_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSpec, 
     accuracy and image count (and the skipped batches, if any)."""
     parts.net.train()
     total_loss = correct = seen = skipped = 0.0
+    guard = FiniteGuard(spec, label, epoch, context, device)
+    index = -1
     for index, (x, y) in numbered_batches(batches, epoch, progress, f"{label} epoch {epoch + 1}"):
         x = memory_format(x, spec)
         with autocast(spec, device):
             logits, loss = parts.net(x, y)
-        if not all_finite(loss, spec, label, epoch, index, context, device):
+        if not guard(loss, index):
             parts.optimizer.zero_grad(set_to_none=True)
             skipped += 1
             continue
@@ -31,6 +33,7 @@ def plain_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSpec, 
         total_loss += loss.detach().float() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
+    guard.finish(index)
     total_loss, correct, seen, skipped = reduce_sum([float(total_loss), float(correct), seen, skipped],
                                                     context, device)
     stats = {"loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1), "images": seen}

@@ -15,7 +15,7 @@ from torch import nn
 from arpl.training.distributed import DistContext, reduce_sum, unwrap
 from arpl.training.parts import Parts
 from arpl.training.specs import TrainSpec
-from arpl.training.step import BatchSource, all_finite, autocast, memory_format, numbered_batches
+from arpl.training.step import BatchSource, FiniteGuard, autocast, memory_format, numbered_batches
 
 
 def confusing_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSpec, device: torch.device,
@@ -26,9 +26,11 @@ def confusing_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSp
         module.train()
     sums = {"loss_d": 0.0, "loss_g": 0.0, "loss_cs": 0.0}
     seen = skipped = 0.0
+    guard = FiniteGuard(spec, label, epoch, context, device)
+    index = -1
     for index, (x, y) in numbered_batches(batches, epoch, progress, f"{label} CS epoch {epoch + 1}"):
         x = memory_format(x, spec)
-        finite = lambda loss: all_finite(loss, spec, label, epoch, index, context, device)  # noqa: E731
+        finite = lambda loss: guard(loss, index)  # noqa: E731
         losses = _confusing_step(parts, x, y, spec, device, finite)
         if losses is None:
             for optimizer in (parts.optimizer, parts.optimizer_g, parts.optimizer_d):
@@ -38,6 +40,7 @@ def confusing_pass(parts: Parts, batches: BatchSource, epoch: int, spec: TrainSp
         for key, value in losses.items():
             sums[key] += value.float() * len(y)
         seen += len(y)
+    guard.finish(index)
     values = reduce_sum([*map(float, sums.values()), seen, skipped], context, device)
     seen, skipped = values[-2], values[-1]
     stats = {key: value / max(seen, 1) for key, value in zip(sums, values)}

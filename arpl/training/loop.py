@@ -52,7 +52,8 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 
 def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor | ImageFiles, labels: torch.Tensor,
         run_dir: str | Path, *, device: torch.device | str = "cpu", evaluate: EvaluateFn | None = None,
-        context: DistContext = DistContext(), progress: bool = False, label: str = "") -> FitResult:
+        context: DistContext = DistContext(), progress: bool = False, label: str = "",
+        checkpoint_every: int = 1) -> FitResult:
     """Train a classifier on ``images`` (uint8 [N, C, H, W], or :class:`ImageFiles` read while training) and
     ``labels`` (0..K-1) into ``run_dir``.
 
@@ -60,8 +61,12 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor | Ima
     is one pass of Algorithm 2 (discriminator, generator with beta * entropy, classifier on real and
     generated samples) followed, unless ``focus_training`` is off, by a plain pass (focus training, as
     in the authors' code). ``evaluate(net, epoch)`` may add metrics (e.g. AUROC) to each epoch's line.
+    Every ``checkpoint_every`` epochs, and after the last, the run is evaluated and checkpointed (an interrupted
+    run resumes from its last checkpoint); every epoch prints its line.
     """
     device = torch.device(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest convolutions once
     check_process(train_spec.portable_kernels and device.type == "cpu")
     run_dir = Path(run_dir)
     checkpoint = checkpoint_in(run_dir)
@@ -78,13 +83,15 @@ def fit(model_spec: ModelSpec, train_spec: TrainSpec, images: torch.Tensor | Ima
         stats["seconds"] = time.perf_counter() - tic
         stats["images_per_s"] = stats.pop("images") / stats["seconds"]
         row = {"epoch": epoch + 1, **stats, "lr": parts.optimizer.param_groups[0]["lr"]}
-        if context.is_main and evaluate is not None:
+        due = (epoch + 1) % checkpoint_every == 0 or epoch + 1 == train_spec.epochs
+        if context.is_main and evaluate is not None and due:
             row.update(evaluate(unwrap(parts.net).eval(), epoch + 1))
         history.append(row)
-        if context.is_main:
+        if context.is_main and due:
             save_checkpoint(checkpoint, model_spec=model_spec, train_spec=train_spec, epoch=epoch + 1,
                             states=parts.states(), history=history)
             write_live(run_dir / "live", history)
+        if context.is_main:
             print(_epoch_line(label, row, train_spec.epochs), flush=True)
     barrier(context)  # under DDP every rank returns only once rank 0's last checkpoint is on disk
     net = unwrap(parts.net).eval()

@@ -61,6 +61,9 @@ def build_parts(model_spec: ModelSpec, train_spec: TrainSpec, device: torch.devi
         generator, discriminator = build_gan(model_spec.image_size, model_spec.in_channels, nz=train_spec.nz,
                                              ngf=train_spec.ngf, ndf=train_spec.ndf)
         parts.generator, parts.discriminator = generator.to(device), discriminator.to(device)
+        if train_spec.channels_last and device.type == "cuda":  # on the CPU they keep the baseline's layout
+            parts.generator = parts.generator.to(memory_format=torch.channels_last)
+            parts.discriminator = parts.discriminator.to(memory_format=torch.channels_last)
         parts.optimizer_g = build_gan_optimizer(parts.generator, train_spec.gan_lr, fused=fused)
         parts.optimizer_d = build_gan_optimizer(parts.discriminator, train_spec.gan_lr, fused=fused)
     return parts
