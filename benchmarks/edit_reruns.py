@@ -2,7 +2,8 @@
 which stages `dvc status` marks, which stages `dvc repro` then reruns, which training runs train again, and the
 seconds that `dvc repro` takes.
 
-    python benchmarks/edit_reruns.py RUN [--work DIR] [--output benchmarks/edit_reruns.csv]
+    python benchmarks/edit_reruns.py RUN [--work DIR] [--output benchmarks/edit_reruns.csv] [--edits NAME ...]
+                                         [--no-plugin]
 
 RUN is a finished run: a git repository where `dvc repro` has nothing to do (a fresh clone after the default
 run). It is copied once into ``--work``; the edits are then made one after another in the copy, each followed by
@@ -10,7 +11,7 @@ run). It is copied once into ``--work``; the edits are then made one after anoth
 the copy is left there to look at. The last row adds the cosine-prototype method of `tests/plugins/cosine_head.py`
 to `train.methods` (writing its file into the stages that read that key, `python -m arpl deps --write`), runs
 `dvc repro` once untimed, then edits the method's code. One row per edit goes to ``--output`` and a Markdown table
-to the terminal. `tests/test_edits.py` runs the same edits on the smoke profile and checks each row's stages and
+to the terminal. `tests/test_pipeline.py` runs the same edits on the smoke profile and checks each row's stages and
 runs.
 """
 
@@ -174,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a finished run (git repository, `dvc repro` up to date)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/edit_reruns"), help="where the copy goes")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "edit_reruns.csv")
+    parser.add_argument("--edits", nargs="+", choices=[name for name, _ in edits()], help="only these edits")
+    parser.add_argument("--no-plugin", action="store_true", help="leave out the plugin row")
     args = parser.parse_args(argv)
-    rows = measure(args.run.resolve(), args.work.resolve())
+    rows = measure(args.run.resolve(), args.work.resolve(), args.edits, plugin=not args.no_plugin)
     with open(args.output, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["name", "edit", "marked", "ran", "trained", "seconds"])

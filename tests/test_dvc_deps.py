@@ -1,7 +1,7 @@
 """dvc.yaml's deps and params cannot drift from the code: every stage declares the arpl modules, package data
 and params keys its command reads, as derived by arpl/pipeline/stage_deps.py and arpl/pipeline/params_read.py, and
 nothing else; `python -m arpl deps --write` writes them (arpl/pipeline/dvc_yaml.py). The tests that DVC then reruns
-exactly those stages are in tests/test_pipeline.py and tests/test_edits.py."""
+exactly those stages are in tests/test_pipeline.py (the smoke run's edits)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 settings enter only its runs, settings that cannot change numbers stay out, and the code part is the meaning of the
 modules the run executes (arpl/code_identity.py): a docstring, comment or formatting edit changes nothing, a real
 edit changes the runs that execute the edited module and no other. The pipeline-level proof (a real edit of
-arpl/methods/gcpl.py retrains GCPL's runs only, a docstring edit retrains nothing) is tests/test_edits.py."""
+arpl/methods/gcpl.py retrains GCPL's runs only, a docstring edit retrains nothing) is in tests/test_pipeline.py."""
 
 from __future__ import annotations
 

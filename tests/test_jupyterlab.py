@@ -45,7 +45,7 @@ def _get(url: str, token: str, timeout: float = 10) -> dict:
 
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
-    """``jupyter lab`` started headless in the repository root, as the README says; killed at the end."""
+    """``jupyter lab`` started headless in the repository root, as docs/notebooks.md says; killed at the end."""
     port, token = _free_port(), secrets.token_hex(16)
     folder = tmp_path_factory.mktemp("jupyter")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}

@@ -55,6 +55,25 @@ def repro(tmp_path_factory):
     return repo, first
 
 
+def test_stage_pages_show_tables_as_a_paper_prints_them(repro):
+    """No report page shows a raw DataFrame (pandas' index column), a NaN cell, a table cut to "..." or a note as
+    monospace text; every table has a caption."""
+    repo, _ = repro
+    pages = sorted((repo / "reports").glob("*.html"))
+    assert len(pages) >= 11, pages
+    for page in pages:
+        html = page.read_text()
+        tables = re.findall(r"<table.*?</table>", html, re.S)
+        assert 'class="dataframe' not in html, f"{page.name}: a raw DataFrame"
+        assert not re.search(r">\s*(NaN|nan|None)\s*<", html), f"{page.name}: a missing value printed"
+        assert not any(re.search(r"<t[dh][^>]*>\s*(\.\.\.|…)\s*</t[dh]>", table) for table in tables), \
+            f"{page.name}: an elided table"
+        assert "<pre>" not in html or "Traceback" not in html, f"{page.name}: a traceback"
+        if page.name != "index.html" and page.name != "claims.html":
+            assert html.count('class="arpl-table"') == html.count('<p class="caption">'), \
+                f"{page.name}: a table without a caption"
+
+
 def test_every_stage_writes_sane_outputs(repro):
     repo, _ = repro
     osr = json.loads((repo / "metrics" / "osr.json").read_text())

@@ -32,12 +32,13 @@ TABLE_CSS = f"""
 table.{TABLE_CLASS} {{ border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em;
   font-variant-numeric: tabular-nums; }}
 table.{TABLE_CLASS} th, table.{TABLE_CLASS} td {{ padding: 0.3em 0.75em; border: none;
-  border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }}
+  border-bottom: 1px solid #e3e6ea; text-align: left !important; vertical-align: top; }}
 table.{TABLE_CLASS} thead th {{ border-bottom: 2px solid #8a939c; background: #f3f5f7; font-weight: 600; }}
 table.{TABLE_CLASS} tbody tr:nth-child(even) {{ background: #f7f9fb; }}
 table.{TABLE_CLASS} tbody tr:nth-child(odd) {{ background: #ffffff; }}
 table.{TABLE_CLASS} tbody tr:hover {{ background: #eef3f8; }}
-table.{TABLE_CLASS} th.num, table.{TABLE_CLASS} td.num {{ text-align: right; }}
+table.{TABLE_CLASS} th.num, table.{TABLE_CLASS} td.num {{ text-align: right !important; }}
+details.log summary {{ color: #57606a; cursor: pointer; }}
 """
 
 PAGE_CSS = """
@@ -59,6 +60,28 @@ span.missing { color: #b42318; font-weight: 600; }
 """
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+LOG_LINES_SHOWN = 12  # a cell's printed output longer than this is folded, opened with a click
+
+
+def _fold_long_logs(notebook: nbformat.NotebookNode) -> None:
+    """Each code cell's printed lines as one block; a block longer than :data:`LOG_LINES_SHOWN` lines (a training
+    log of one line per epoch and run) folded behind a one-line summary, so that a page reads as its tables."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        printed = [output for output in cell.get("outputs", [])
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout"]
+        lines = "".join(output["text"] for output in printed).splitlines()
+        if len(lines) <= LOG_LINES_SHOWN:
+            continue
+        folded = nbformat.v4.new_output("display_data", data={"text/html": (
+            f'<details class="log"><summary>Log: {len(lines)} lines (click to open)</summary>'
+            f'<pre>{escape(chr(10).join(lines))}</pre></details>')})
+        first = cell.outputs.index(printed[0])
+        cell.outputs = [output for output in cell.outputs if output not in printed]
+        cell.outputs.insert(first, folded)
 
 
 def _drop_stderr_outputs(notebook: nbformat.NotebookNode) -> None:
@@ -97,11 +120,13 @@ def notebook_to_html(notebook: nbformat.NotebookNode, title: str, drop_stderr: b
     Markdown, tables and figures remain (images inline as base64 data URIs, CSS inline, no scripts, so the
     page is one file that loads nothing from the network; LaTeX shows as its source); cells tagged
     ``remove_cell`` vanish and cells tagged ``remove_output`` lose their outputs; stderr streams
-    (warnings, progress bars) are dropped unless ``drop_stderr`` is False. Error outputs are kept.
+    (warnings, progress bars) are dropped unless ``drop_stderr`` is False; a long printed log is folded
+    (:func:`_fold_long_logs`). Error outputs are kept.
     """
     notebook = nbformat.from_dict(notebook)
     if drop_stderr:
         _drop_stderr_outputs(notebook)
+    _fold_long_logs(notebook)
     body, _ = _exporter().from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return body.replace("</head>", f"<style>{TABLE_CSS}</style>\n</head>", 1)
 
@@ -176,18 +201,8 @@ def index_html(pages: Sequence[Mapping[str, str]], headline_html: str, facts: Ma
     """The index page as one HTML string: a warning first (a quick run), then title, run facts, notes,
     headline table, links to stage pages."""
     note_html = "\n".join(f'<p class="note">{escape(note)}</p>' for note in notes)
-    warning_html = f'<p class="warning">{escape(warning)}</p>\n' if warning else ""
     page_items = "\n".join(_page_item(reports_dir, page) for page in pages)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>{PAGE_CSS}{TABLE_CSS}</style>
-</head>
-<body>
-{warning_html}<h1>{escape(title)}</h1>
+    return _document(title, f"""<h1>{escape(title)}</h1>
 <p>Chen et al., "Adversarial Reciprocal Points Learning for Open Set Recognition", IEEE TPAMI.
 Every stage of the pipeline has its own page below; numbers are percentages.</p>
 <h2>This run</h2>
@@ -199,14 +214,20 @@ Every stage of the pipeline has its own page below; numbers are percentages.</p>
 <ul class="pages">
 {page_items}
 </ul>
-</body>
-</html>
-"""
+""", warning)
 
 
 def page_html(title: str, body_html: str, warning: str = "") -> str:
     """A report page other than the index (e.g. the claims page) as one HTML string: the index's style, a
     warning first (a quick run), a link back to the index, the title and ``body_html`` (an HTML fragment)."""
+    return _document(title, f"""<p><a href="index.html">&larr; the report's front page</a></p>
+<h1>{escape(title)}</h1>
+{body_html}
+""", warning)
+
+
+def _document(title: str, body_html: str, warning: str) -> str:
+    """A self-contained HTML page (the report's inline CSS): the quick-run ``warning`` first, then ``body_html``."""
     warning_html = f'<p class="warning">{escape(warning)}</p>\n' if warning else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -217,10 +238,7 @@ def page_html(title: str, body_html: str, warning: str = "") -> str:
 <style>{PAGE_CSS}{TABLE_CSS}</style>
 </head>
 <body>
-{warning_html}<p><a href="index.html">&larr; the report's front page</a></p>
-<h1>{escape(title)}</h1>
-{body_html}
-</body>
+{warning_html}{body_html}</body>
 </html>
 """
 
