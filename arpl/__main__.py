@@ -257,7 +257,7 @@ def _reproduce(args: argparse.Namespace) -> int:
               f"{spread.fingerprint}); tolerance = 2 sqrt(2) sigma / sqrt(models averaged)")
     if not shown.empty:
         with pd.option_context("display.max_rows", None, "display.width", 200):
-            print(shown.to_string(index=False))
+            print(shown.to_string(index=False, na_rep=""))
     print(summary_line(table, args.baseline))
     return 1 if (table.verdict == OUTSIDE).any() else 0
 

@@ -59,7 +59,7 @@ def test_the_source_model_is_not_trained_twice_side_by_side(smoke_params, monkey
     params = copy.deepcopy(smoke_params)
     params["confusing"]["init"] = init
     jobs = []
-    monkeypatch.setattr(figures, "train_ahead", lambda params, runs: jobs.extend(runs))
+    monkeypatch.setattr(figures, "train_ahead_unfinished", lambda params, runs: jobs.extend(runs))
     figures.train_models(params)
     titles = [job.args[1].title for job in jobs if job.func is figures.figure7_run]
     assert titles[0] == "ARPL+CS" and len(titles) == 5 + trained_apart

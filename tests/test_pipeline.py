@@ -199,8 +199,8 @@ def test_bad_params_stop_repro_within_seconds_naming_the_key(repro):
     assert "train.weight_pl = -0.1 is not allowed; it must be a number >= 0" in failed.stdout + failed.stderr
 
 
-def test_failing_cell_fails_its_stage_with_the_cell_named(repro):
-    repo, _ = repro
+def test_failing_cell_fails_its_stage_with_the_cell_named(repro, tmp_path):
+    repo = _copy_finished_run(repro[0], tmp_path / "copy")  # the shared run stays finished for the other tests
     notebook = repo / "notebooks" / "06_closed_set.py"
     notebook.write_text(notebook.read_text() + '\n# %%\nraise ValueError("injected fault")\n')
     failed = _run(["dvc", "repro", "closed_set"], repo, check=False)
@@ -211,10 +211,10 @@ def test_failing_cell_fails_its_stage_with_the_cell_named(repro):
     assert "changed" in status, "a failed stage is not recorded as up to date"
 
 
-def test_sigkilled_training_resumes_on_the_next_repro(repro):
+def test_sigkilled_training_resumes_on_the_next_repro(repro, tmp_path):
     """kill -9 the whole `dvc repro` while a training stage is mid-run; the next `dvc repro` resumes it
     from the last complete epoch (the stage's outputs are `persist`ed, checkpoints written atomically)."""
-    repo, _ = repro
+    repo = _copy_finished_run(repro[0], tmp_path / "copy")  # the shared run stays finished for the other tests
     params = repo / "params.yaml"
     good = params.read_text()
     params.write_text(good.replace("  epochs: 2\n", "  epochs: 40\n", 1)
@@ -324,6 +324,7 @@ def _edit_reruns():
     """``benchmarks/edit_reruns.py``, the script that measures README.md's table "What an edit reruns"."""
     spec = importlib.util.spec_from_file_location("edit_reruns", ROOT / "benchmarks" / "edit_reruns.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
