@@ -146,7 +146,8 @@ def plugin_edit(repo: Path) -> str:
 def measure(run: Path, work: Path, names: list[str] | None = None, plugin: bool = True) -> list[Rerun]:
     """Copy ``run`` to ``work`` and make the edits there one after another (``names``: a subset, by short name)."""
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(run, work, symlinks=True)
+    # the environment stays where it is: the stages run `python -m arpl` from the copy, with the copy's code first
+    shutil.copytree(run, work, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
     if marked_stages(work):
         raise RuntimeError(f"{run} is not finished: `dvc status` marks {', '.join(marked_stages(work))}")
     rows = []

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -184,8 +185,8 @@ def test_metrics_and_plots_commands_work(repro):
     assert len(list((repo / "plots_html" / "static").glob("*.png"))) == len(figures) >= 20
 
 
-def test_bad_params_stop_repro_within_seconds_naming_the_key(repro):
-    repo, _ = repro
+def test_bad_params_stop_repro_within_seconds_naming_the_key(repro, tmp_path):
+    repo = _copy_finished_run(repro[0], tmp_path / "copy")  # the failed stage's notebook is an output it changes
     params = repo / "params.yaml"
     good = params.read_text()
     params.write_text(good.replace("  weight_pl: 0.1", "  weight_pl: -0.1"))
