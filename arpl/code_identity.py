@@ -49,14 +49,15 @@ def installed_file(module: str) -> Path | None:
     return origin if origin is not None and origin.suffix == ".py" and origin.is_file() else None
 
 
-def _version(path: Path) -> tuple[int, int]:
+def file_version(path: Path) -> tuple[int, int]:
+    """The file's modification time and size: the key under which its parse and its meaning are cached."""
     stat = path.stat()
     return stat.st_mtime_ns, stat.st_size
 
 
 def parse(path: Path) -> ast.Module:
     """The syntax tree of the Python file ``path`` (cached until the file changes)."""
-    return _parse(Path(path), *_version(Path(path)))
+    return _parse(Path(path), *file_version(Path(path)))
 
 
 @lru_cache(maxsize=1024)
@@ -66,7 +67,7 @@ def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module:
 
 def meaning(path: Path) -> str:
     """A hash of what the Python file ``path`` does: its syntax tree without docstrings or positions."""
-    return _meaning(Path(path), *_version(Path(path)))
+    return _meaning(Path(path), *file_version(Path(path)))
 
 
 @lru_cache(maxsize=1024)
@@ -86,7 +87,8 @@ def _is_docstring(statement: ast.stmt) -> bool:
 # ----------------------------------------------------------------------------- which modules
 
 
-def _is_package(module: str, root: Path) -> bool:
+def is_package(module: str, root: Path) -> bool:
+    """Whether ``module`` is a package of the repository (its file an ``__init__.py``)."""
     path = module_file(module, root)
     return path is not None and path.name == "__init__.py"
 
@@ -101,13 +103,14 @@ def _defining_module(package: str, name: str, root: Path, depth: int = 0) -> str
                 if (alias.asname or alias.name) == name:
                     if module_file(f"{node.module}.{alias.name}", root):
                         return f"{node.module}.{alias.name}"
-                    if module_file(node.module, root) and _is_package(node.module, root):
+                    if module_file(node.module, root) and is_package(node.module, root):
                         return _defining_module(node.module, alias.name, root, depth + 1)
                     return node.module if module_file(node.module, root) else package
     return package
 
 
-def _parents(module: str) -> list[str]:
+def with_parents(module: str) -> list[str]:
+    """``module`` and its parent packages, outermost first (``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``)."""
     parts = module.split(".")
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
@@ -118,15 +121,15 @@ def _used_names(tree: ast.Module) -> set[str]:
 
 def imports_of(module: str, root: Path = ROOT) -> set[str]:
     """The repository modules that running ``module`` imports (see the module docstring)."""
-    return set(_imports_of(module, Path(root), *_version(module_file(module, root))))
+    return set(_imports_of(module, Path(root), *file_version(module_file(module, root))))
 
 
 @lru_cache(maxsize=1024)
 def _imports_of(module: str, root: Path, mtime_ns: int, size: int) -> frozenset[str]:
     tree = parse(module_file(module, root))
-    is_package = _is_package(module, root)
-    package = module if is_package else module.rpartition(".")[0]
-    used = _used_names(tree) if is_package else None
+    in_package = is_package(module, root)
+    package = module if in_package else module.rpartition(".")[0]
+    used = _used_names(tree) if in_package else None
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -142,11 +145,11 @@ def _imports_of(module: str, root: Path, mtime_ns: int, size: int) -> frozenset[
         for base, name, local in pairs:
             if used is not None and local not in used:
                 continue   # a package's re-export or registering import: followed where the name is used
-            targets = _parents(base)
+            targets = with_parents(base)
             if name is not None and name != "*" and module_file(base, root):
                 submodule = f"{base}.{name}"
                 targets.append(submodule if module_file(submodule, root) else
-                               _defining_module(base, name, root) if _is_package(base, root) else base)
+                               _defining_module(base, name, root) if is_package(base, root) else base)
             found.update(target for target in targets if module_file(target, root))
     return frozenset(found - {module})
 
@@ -154,7 +157,7 @@ def _imports_of(module: str, root: Path, mtime_ns: int, size: int) -> frozenset[
 def closure(modules: list[str] | set[str], root: Path = ROOT) -> set[str]:
     """``modules`` (and their parent packages) and every repository module they import, transitively."""
     seen: set[str] = set()
-    todo = [parent for module in modules for parent in _parents(module) if module_file(parent, root)]
+    todo = [parent for module in modules for parent in with_parents(module) if module_file(parent, root)]
     while todo:
         module = todo.pop()
         if module not in seen:
@@ -166,7 +169,7 @@ def closure(modules: list[str] | set[str], root: Path = ROOT) -> set[str]:
 def data_files(module: str, root: Path = ROOT) -> set[Path]:
     """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``)."""
     path = module_file(module, root)
-    return set(_data_files(path, *_version(path)))
+    return set(_data_files(path, *file_version(path)))
 
 
 @lru_cache(maxsize=1024)

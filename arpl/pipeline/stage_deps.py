@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from arpl.code_identity import data_files, module_file, parse
+from arpl.code_identity import data_files, file_version, is_package, module_file, parse, with_parents
 from arpl.pipeline.code_index import Unit, index_of, notebook_module, notebook_tree, reachable
 from arpl.pipeline.params_read import params_read
 
@@ -61,18 +61,9 @@ class StageDeps:
 # ----------------------------------------------------------------------------- modules
 
 
-def _is_package(module: str, root: Path) -> bool:
-    return (root.joinpath(*module.split(".")) / "__init__.py").is_file()
-
-
-def _with_parents(module: str) -> list[str]:
-    parts = module.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
 def _imports_in(tree: ast.AST, module: str, root: Path) -> set[str]:
     """Every ``arpl`` module that the import statements anywhere in ``tree`` load (parents included)."""
-    package = module if _is_package(module, root) else module.rpartition(".")[0]
+    package = module if is_package(module, root) else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -89,13 +80,8 @@ def _imports_in(tree: ast.AST, module: str, root: Path) -> set[str]:
             continue
         for target in targets:
             if target.split(".")[0] == PACKAGE:
-                found.update(name for name in _with_parents(target) if module_file(name, root))
+                found.update(name for name in with_parents(target) if module_file(name, root))
     return found
-
-
-def _version(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
 
 
 @lru_cache(maxsize=1024)
@@ -107,14 +93,14 @@ def module_closure(modules: set[str], root: Path = ROOT) -> set[str]:
     """``modules`` and every ``arpl`` module they import, transitively (function-level imports included; not
     those a :data:`VALIDATION_ONLY` module imports to validate, nor the :data:`GATE_ONLY` modules)."""
     seen: set[str] = set()
-    todo = [m for name in modules for m in _with_parents(name) if module_file(m, root)]
+    todo = [m for name in modules for m in with_parents(name) if module_file(m, root)]
     while todo:
         name = todo.pop()
         if name in seen or name in GATE_ONLY:
             continue
         seen.add(name)
         if name not in VALIDATION_ONLY:
-            todo.extend(_module_imports(name, root, *_version(module_file(name, root))) - seen)
+            todo.extend(_module_imports(name, root, *file_version(module_file(name, root))) - seen)
     return seen
 
 
