@@ -18,6 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["DVC_NO_ANALYTICS"] = "1"
 
 
+def pytest_configure(config):
+    """Under ``pytest -n N`` each worker gets its share of the cores (one thread each on two cores), it and the
+    processes it starts: N workers of as many threads as cores each would stall one another (a test that trains
+    for 30 s alone took 270 s beside another worker)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers:
+        import torch
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def smoke_params_raw() -> dict:
     return yaml.safe_load(profile_text("smoke"))

@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 
 from arpl import metrics
-from arpl.evaluate import predict
+from arpl.prediction_cache import cached_predict
 from arpl.pipeline.profile_data import open_set
 from arpl.pipeline.runs import device, known_run, run_path, split_run
 from arpl.pipeline.trained import train_ahead_unfinished, train_run
@@ -20,7 +20,7 @@ LAMBDA_VARIANTS = {"RPL": ("RPL", "l2"), "RPL+cosine": ("RPL", "l2-dot"),
 
 
 def _auroc(net, data, dev, score: str) -> tuple[float, float]:
-    known, unknown = predict(net, data.test_known.images, device=dev), predict(net, data.test_unknown.images, device=dev)
+    known, unknown = cached_predict(net, data.test_known.images, dev), cached_predict(net, data.test_unknown.images, dev)
     accuracy = metrics.accuracy(known.predicted(), data.test_known.labels.numpy())
     method = net.head.name
     return metrics.auroc(known.scores(score, method), unknown.scores(score, method)), accuracy

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pandas as pd
 
 from arpl import metrics, paper, paper_facts
-from arpl.evaluate import predict
 from arpl.pipeline.profile_data import all_classes
 from arpl.pipeline.runs import device
+from arpl.prediction_cache import cached_predict
 
 
 def accuracy_table(params: dict, models: dict) -> pd.DataFrame:
     """Table 4: test accuracy (percent) of every all-class model."""
     _, test = all_classes(params)
-    rows = [{"method": display, "ACC": 100 * metrics.accuracy(predict(net, test.images, device=device(params))
-                                                             .predicted(), test.labels.numpy())}
+    rows = [{"method": display, "ACC": 100 * metrics.accuracy(
+                cached_predict(net, test.images, device(params), features=False).predicted(), test.labels.numpy())}
             for display, (_, net) in models.items()]
     return pd.DataFrame(rows)
 

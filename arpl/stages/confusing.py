@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arpl.evaluate import predict
+from arpl.prediction_cache import cached_predict
 from arpl.models.dcgan import build_gan
 from arpl.training.checkpoint import load_model, read_checkpoint
 
@@ -49,7 +49,7 @@ def feature_view(checkpoint: str | Path, known: torch.Tensor, known_labels: np.n
     feature has more than two dimensions). Returns arguments for
     :func:`arpl.figures.feature_space.feature_scatter`."""
     net, _ = load_model(checkpoint, device=device)
-    parts = [predict(net, images, device=device).features for images in (known, unknown, fake)]
+    parts = [cached_predict(net, images, device).features for images in (known, unknown, fake)]
     if parts[0].shape[1] > 2:
         parts = pca_2d(*parts)
     features = np.concatenate(parts[:2])

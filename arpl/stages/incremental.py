@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from arpl.data.openset import select_classes
-from arpl.evaluate import predict
+from arpl.prediction_cache import cached_predict
 from arpl.pipeline.profile_data import all_classes
 from arpl.pipeline.runs import device, order_run, run_path
 from arpl.pipeline.trained import train_ahead_unfinished, train_run
@@ -35,7 +35,7 @@ def class_orders(num_classes: int, orders: int, seed: int) -> list[list[int]]:
 
 def coefficients(net: torch.nn.Module, images: torch.Tensor, dev: torch.device | str) -> np.ndarray:
     """Coefficients of each image on the base vectors: the frozen head's logits [N, base classes]."""
-    return predict(net, images, device=dev).logits
+    return cached_predict(net, images, dev, features=False).logits
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

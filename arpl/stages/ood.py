@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from arpl import metrics, paper, paper_facts
-from arpl.evaluate import Predictions, predict
+from arpl.evaluate import Predictions
 from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_ood_set
 from arpl.pipeline.runs import device
+from arpl.prediction_cache import cached_predict
 
 
 @dataclass
@@ -45,10 +46,8 @@ def predict_sets(params: dict, models: dict) -> list[ModelPredictions]:
 
 
 def _logits_only(net, images, dev) -> Predictions:
-    """:func:`arpl.evaluate.predict` without the features, which these tables do not need (DomainNet's sets are
-    large)."""
-    logits = predict(net, images, device=dev).logits
-    return Predictions(features=np.empty((len(logits), 0), np.float32), logits=logits)
+    """Cached predictions without the features, which these tables do not need (DomainNet's sets are large)."""
+    return cached_predict(net, images, device=dev, features=False)
 
 
 def ood_table(predictions: list[ModelPredictions]) -> pd.DataFrame:

@@ -10,12 +10,13 @@ import pandas as pd
 
 from arpl import metrics, stats
 from arpl.data.openset import OpenSetData
-from arpl.evaluate import Predictions, predict
+from arpl.evaluate import Predictions
 from arpl.io import save_table
 from arpl.methods import get_method
 from arpl.pipeline.profile_data import open_set
 from arpl.pipeline.runs import checkpoint_path, device, split_run, trained_runs
 from arpl.pipeline.trained import trained_models
+from arpl.prediction_cache import cached_predict
 from arpl.training.checkpoint import load_model
 
 METRICS = ("ACC", "AUROC", "AUROC_authors", "OSCR", "OSCR_authors", "TNR", "DTACC", "AUIN", "AUOUT")
@@ -46,9 +47,9 @@ def predict_trial(checkpoint, data: OpenSetData, method: str, split: int, dev) -
     """Load the checkpoint (checked against the trial's class count) and predict its test images."""
     net, payload = load_model(checkpoint, expected={"num_classes": data.num_known}, device=dev)
     return TrialPredictions(method=method, head=payload["model_spec"]["method"], split=split,
-                            known=predict(net, data.test_known.images, device=dev),
+                            known=cached_predict(net, data.test_known.images, dev),
                             known_labels=data.test_known.labels.numpy(),
-                            unknown=predict(net, data.test_unknown.images, device=dev))
+                            unknown=cached_predict(net, data.test_unknown.images, dev))
 
 
 def predict_all(params: dict) -> list[TrialPredictions]:
