@@ -94,6 +94,30 @@ def test_confusing_samples_run_is_deterministic_and_uses_abn(split0, tmp_path):
     assert fake_bn, "the auxiliary BN of generated samples has its own statistics"
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_finished_run_loads_as_fit_would_return_it(split0, tmp_path, channels_last):
+    """The pipeline loads a finished run without building its optimisers (arpl.pipeline.trained.finished_result):
+    the same networks, memory layout, history and random state afterwards as ``fit`` called on the finished run."""
+    from arpl.pipeline.trained import finished_payload, finished_result
+
+    images, labels = _small(split0.train_known.images, split0.train_known.labels, 128)
+    model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16, abn=True)
+    train = TrainSpec(epochs=1, lr=0.05, confusing=True, ngf=8, ndf=8, channels_last=channels_last)
+    fit(model, train, images, labels, tmp_path)
+    fitted = fit(model, train, images, labels, tmp_path)
+    after_fit = torch.get_rng_state()
+    payload = finished_payload(model, train, fitted.checkpoint)
+    loaded = finished_result(model, train, payload, fitted.checkpoint, torch.device("cpu"))
+    assert torch.equal(torch.get_rng_state(), after_fit)
+    assert loaded.history == fitted.history and loaded.resumed_from == fitted.resumed_from == 1
+    for mine, theirs in ((loaded.net, fitted.net), (loaded.generator, fitted.generator)):
+        assert not mine.training and not theirs.training
+        for (name, a), (_, b) in zip(mine.state_dict().items(), theirs.state_dict().items(), strict=True):
+            assert torch.equal(a, b) and a.stride() == b.stride(), name
+    assert finished_payload(model, replace(train, epochs=2), fitted.checkpoint) is None
+    assert finished_payload(replace(model, feat_dim=8), train, fitted.checkpoint) is None
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys, torch
     from arpl.data import batches

@@ -23,8 +23,11 @@ from arpl.pipeline.run_specs import data_tag, run_specs
 from arpl.pipeline.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
                                 trained_runs)
 from arpl.training import EvaluateFn, FitResult, fit
+from arpl.models import build_gan
+from arpl.portable import check_process
 from arpl.training.checkpoint import checkpoint_in, load_model, read_checkpoint
 from arpl.training.distributed import DistContext
+from arpl.training.network import build_model
 from arpl.training.specs import ModelSpec, TrainSpec, fingerprint
 
 
@@ -35,12 +38,20 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: s
     """Train (or resume, or reuse a finished) ``method`` on ``images`` into ``run_dir``; ``run`` (see
     :mod:`arpl.pipeline.runs`) sets its seed and data tag, ``variant`` (cs, cs-no-abn, cs-no-ft) turns on Algorithm 2.
     ``label`` names the run in its epoch lines (default: method and run); give it whatever else tells runs apart.
-    While :func:`train_ahead_unfinished` probes, nothing is trained or loaded (see there)."""
+    A finished run is loaded, not trained again (:func:`finished_result`). While :func:`train_ahead_unfinished`
+    probes, nothing is trained or loaded (see there)."""
     model, train = run_specs(params, method, len(images.classes), run, variant, model_overrides, train_overrides)
+    checkpoint = checkpoint_in(run_dir)
+    payload = finished_payload(model, train, checkpoint)
     if _PROBING:
-        return _probe(model, train, checkpoint_in(run_dir))
-    label = label or f"{method_name(variant or method)} {run}"
+        if payload is None:
+            raise _Unfinished(checkpoint)
+        return FitResult(net=None, generator=None, history=payload["history"], checkpoint=checkpoint,
+                         resumed_from=payload["epoch"])
     run_device = device(params, context)
+    if payload is not None:
+        return finished_result(model, train, payload, checkpoint, run_device)
+    label = label or f"{method_name(variant or method)} {run}"
     return fit(model, train, images.images, images.labels, run_dir, device=run_device, evaluate=evaluate,
                context=context, progress=params["run"]["progress"], label=label,
                checkpoint_every=checkpoint_every(params, run_device))
@@ -62,14 +73,39 @@ class _Unfinished(Exception):
     """Raised by a probed :func:`train_run` whose run would train (see :func:`train_ahead_unfinished`)."""
 
 
-def _probe(model: ModelSpec, train: TrainSpec, checkpoint: Path) -> FitResult:
-    """A finished run's result without its network (its checkpoint holds the fingerprint of ``model``, ``train``
-    and all its epochs), else :class:`_Unfinished`."""
+def finished_payload(model: ModelSpec, train: TrainSpec, checkpoint: Path) -> dict | None:
+    """The payload of ``checkpoint`` when it holds the finished run of ``model`` and ``train`` (the same fingerprint,
+    every epoch), else None."""
     payload = read_checkpoint(checkpoint) if checkpoint.is_file() else None
     if payload is None or payload["fingerprint"] != fingerprint(model, train) or payload["epoch"] < train.epochs:
-        raise _Unfinished(checkpoint)
-    return FitResult(net=None, generator=None, history=payload["history"], checkpoint=checkpoint,
-                     resumed_from=payload["epoch"])
+        return None
+    return payload
+
+
+def finished_result(model: ModelSpec, train: TrainSpec, payload: dict, checkpoint: Path,
+                    run_device: torch.device) -> FitResult:
+    """What :func:`arpl.training.fit` returns for a finished run, without building its optimisers (creating the
+    first one imports torch's compiler, seconds per stage): the networks built after the same seed (so the random
+    state afterwards is the same too), with the checkpoint's weights, on the device in the same memory layout as
+    :func:`arpl.training.parts.build_parts` gives them (tests/test_training.py compares the two)."""
+    check_process(train.portable_kernels and run_device.type == "cpu")
+    if run_device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as fit sets it
+    torch.manual_seed(train.seed)
+    net = build_model(model)
+    generator = None
+    if train.confusing:
+        generator, _ = build_gan(model.image_size, model.in_channels, nz=train.nz, ngf=train.ngf, ndf=train.ndf)
+        generator.load_state_dict(payload["states"]["generator"])
+        generator = generator.to(run_device)
+        if train.channels_last and run_device.type == "cuda":
+            generator = generator.to(memory_format=torch.channels_last)
+    net.load_state_dict(payload["states"]["net"])
+    net = net.to(run_device)
+    if train.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return FitResult(net=net.eval(), generator=generator.eval() if generator is not None else None,
+                     history=payload["history"], checkpoint=checkpoint, resumed_from=payload["epoch"])
 
 
 def unfinished(runs: list[Callable[[], object]]) -> list[Callable[[], object]]:
