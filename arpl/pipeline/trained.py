@@ -17,14 +17,14 @@ from arpl.data.imageset import ImageSet
 from arpl.data.openset import OpenSetData, per_class_subset
 from arpl.evaluate import predict
 from arpl.methods import get_variant
+from arpl.models import build_gan
 from arpl.pipeline.parallel import train_ahead, worker_count
 from arpl.pipeline.profile_data import all_classes, open_set, with_train_subset
 from arpl.pipeline.run_specs import data_tag, run_specs
 from arpl.pipeline.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
                                 trained_runs)
-from arpl.training import EvaluateFn, FitResult, fit
-from arpl.models import build_gan
 from arpl.portable import check_process
+from arpl.training import EvaluateFn, FitResult, fit
 from arpl.training.checkpoint import checkpoint_in, load_model, read_checkpoint
 from arpl.training.distributed import DistContext
 from arpl.training.network import build_model

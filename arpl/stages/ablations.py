@@ -8,10 +8,10 @@ from functools import partial
 import pandas as pd
 
 from arpl import metrics
-from arpl.prediction_cache import cached_predict
 from arpl.pipeline.profile_data import open_set
 from arpl.pipeline.runs import device, known_run, run_path, split_run
 from arpl.pipeline.trained import train_ahead_unfinished, train_run
+from arpl.prediction_cache import cached_predict
 
 # The four distance/margin combinations of Fig. 8: (head, distance). RPL's margin pulls d_e to a radius;
 # ARPL's is the adversarial margin constraint (AMC, Eq. 12); "cosine" adds the dot product of Eq. 6.
@@ -20,7 +20,8 @@ LAMBDA_VARIANTS = {"RPL": ("RPL", "l2"), "RPL+cosine": ("RPL", "l2-dot"),
 
 
 def _auroc(net, data, dev, score: str) -> tuple[float, float]:
-    known, unknown = cached_predict(net, data.test_known.images, dev), cached_predict(net, data.test_unknown.images, dev)
+    known = cached_predict(net, data.test_known.images, dev)
+    unknown = cached_predict(net, data.test_unknown.images, dev)
     accuracy = metrics.accuracy(known.predicted(), data.test_known.labels.numpy())
     method = net.head.name
     return metrics.auroc(known.scores(score, method), unknown.scores(score, method)), accuracy

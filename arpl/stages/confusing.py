@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arpl.prediction_cache import cached_predict
 from arpl.models.dcgan import build_gan
+from arpl.prediction_cache import cached_predict
 from arpl.training.checkpoint import load_model, read_checkpoint
 
 

@@ -11,10 +11,10 @@ import torch
 
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import resolve_score
-from arpl.prediction_cache import cached_predict
 from arpl.pipeline.profile_data import open_set
 from arpl.pipeline.runs import checkpoint_path, device, known_run, run_path, split_run
 from arpl.pipeline.trained import confusing_settings, train_ahead_unfinished, train_run
+from arpl.prediction_cache import cached_predict
 from arpl.scores import score_label
 
 
@@ -86,7 +86,8 @@ def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
 
 def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device) -> FeatureView:
     """Features, class vectors and scores of a trained 2-D model on ``data``'s test images."""
-    known, unknown = cached_predict(net, data.test_known.images, dev), cached_predict(net, data.test_unknown.images, dev)
+    known = cached_predict(net, data.test_known.images, dev)
+    unknown = cached_predict(net, data.test_unknown.images, dev)
     method = net.head.name
     points = net.head.bases().detach().cpu().numpy() if hasattr(net.head, "bases") else None
     return FeatureView(title=title, features=np.concatenate([known.features, unknown.features]),

@@ -21,10 +21,10 @@ import pandas as pd
 import torch
 
 from arpl.data.openset import select_classes
-from arpl.prediction_cache import cached_predict
 from arpl.pipeline.profile_data import all_classes
 from arpl.pipeline.runs import device, order_run, run_path
 from arpl.pipeline.trained import train_ahead_unfinished, train_run
+from arpl.prediction_cache import cached_predict
 
 
 def class_orders(num_classes: int, orders: int, seed: int) -> list[list[int]]:
