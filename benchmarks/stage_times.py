@@ -46,11 +46,12 @@ def timed_repro(repo: Path) -> tuple[dict[str, float], float]:
 def notebook_times(notebook: Path) -> dict:
     """Papermill's record of an executed stage notebook: its seconds, the kernel's share (seconds not spent in a
     cell), the first code cell after the parameters and the slowest other cell."""
-    cells = [cell for cell in json.loads(notebook.read_text())["cells"] if cell["cell_type"] == "code"
+    executed = json.loads(notebook.read_text())
+    cells = [cell for cell in executed["cells"] if cell["cell_type"] == "code"
              and "parameters" not in cell["metadata"].get("tags", [])
              and "injected-parameters" not in cell["metadata"].get("tags", [])]
     seconds = [cell["metadata"].get("papermill", {}).get("duration") or 0.0 for cell in cells]
-    total = json.loads(notebook.read_text())["metadata"]["papermill"]["duration"]
+    total = executed["metadata"]["papermill"]["duration"]
     slowest = max(range(1, len(cells)), key=lambda i: seconds[i], default=None)
     return {"notebook_s": total, "kernel_s": total - sum(seconds), "first_cell_s": seconds[0] if seconds else 0.0,
             "other_cells_s": sum(seconds[1:]),

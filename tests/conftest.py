@@ -21,7 +21,7 @@ os.environ["DVC_NO_ANALYTICS"] = "1"
 def pytest_configure(config):
     """Under ``pytest -n N`` each worker gets its share of the cores (one thread each on two cores), it and the
     processes it starts: N workers of as many threads as cores each would stall one another (a test that trains
-    for 30 s alone took 270 s beside another worker)."""
+    for 38 s took 271 s beside another worker)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers:
         import torch

@@ -33,21 +33,17 @@ class ModelPredictions:
 
 def predict_sets(params: dict, models: dict) -> list[ModelPredictions]:
     """Predictions of every all-class model (display name -> (head, network)) on the dataset's test set and on
-    each available set of ``ood.sets``."""
+    each available set of ``ood.sets``: logits only (the tables need no features, and DomainNet's sets are
+    large), cached (:mod:`arpl.prediction_cache`)."""
     _, test = all_classes(params)
     outs = {name: load_ood_set(params, name) for name in available_ood_sets(params)}
     dev = device(params)
     predictions = []
     for display, (head, net) in models.items():
-        unknown = {name: _logits_only(net, images.images, dev) for name, images in outs.items()}
-        predictions.append(ModelPredictions(display, head, _logits_only(net, test.images, dev), test.labels.numpy(),
-                                            unknown))
+        unknown = {name: cached_predict(net, images.images, dev, features=False) for name, images in outs.items()}
+        known = cached_predict(net, test.images, dev, features=False)
+        predictions.append(ModelPredictions(display, head, known, test.labels.numpy(), unknown))
     return predictions
-
-
-def _logits_only(net, images, dev) -> Predictions:
-    """Cached predictions without the features, which these tables do not need (DomainNet's sets are large)."""
-    return cached_predict(net, images, device=dev, features=False)
 
 
 def ood_table(predictions: list[ModelPredictions]) -> pd.DataFrame:
