@@ -3,8 +3,10 @@ and the paper comparisons make of it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from arpl.__main__ import main
@@ -108,3 +110,14 @@ def test_osr_comparison_only_where_tables_1_2_have_the_dataset():
     assert compared.difference.tolist() == pytest.approx([79.5 - 90.1, 69.0 - 86.6])
     nearest = osr.paper_comparison(summary_table, "fashion-mnist", "small")  # MNIST only as a reference
     assert nearest.difference.isna().all() and nearest.note.str.contains("another dataset").all()
+
+
+def test_ood_test_per_class_takes_a_stratified_subset_of_a_real_set_and_leaves_noise_to_noise_count(smoke_params):
+    smoke_params["ood"]["test_per_class"] = 3
+    sets = ood.out_sets(smoke_params)
+    digits = sets["digits"]
+    assert len(digits) == 30 and np.bincount(digits.labels.numpy()).tolist() == [3] * 10
+    assert torch.equal(ood.out_sets(smoke_params)["digits"].images, digits.images)  # seeded
+    assert len(sets["gaussian-noise"]) == smoke_params["ood"]["noise_count"]
+    smoke_params["ood"]["test_per_class"] = None
+    assert len(ood.out_sets(smoke_params)["digits"]) == 1797

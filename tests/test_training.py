@@ -94,6 +94,22 @@ def test_confusing_samples_run_is_deterministic_and_uses_abn(split0, tmp_path):
     assert fake_bn, "the auxiliary BN of generated samples has its own statistics"
 
 
+@pytest.mark.parametrize("backbone, image_size", [("classifier32", 64), ("resnet34", 80)])
+def test_confusing_samples_train_at_the_larger_paper_sizes(backbone, image_size, tmp_path):
+    """Algorithm 2 with the backbone and the GAN of TinyImageNet (classifier32, 64 px) and of DomainNet (ResNet-34,
+    80 px): one epoch on a few synthetic images gives finite losses and a checkpoint with both networks. The
+    paper-profile quick runs of those two profiles run at 32 px in the test suite (tests/test_paper_profiles.py)."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (8, 3, image_size, image_size), generator=generator, dtype=torch.uint8)
+    labels = torch.tensor([0, 1] * 4)
+    model = ModelSpec(method="ARPL", backbone=backbone, num_classes=2, in_channels=3, image_size=image_size, abn=True)
+    train = TrainSpec(epochs=1, batch_size=4, lr=0.01, confusing=True, ngf=8, ndf=8)
+    result = fit(model, train, images, labels, tmp_path)
+    for key in ("loss_d", "loss_g", "loss_cs", "loss"):
+        assert np.isfinite(result.history[0][key]), key
+    assert set(read_checkpoint(result.checkpoint)["states"]) == {"net", "generator"}
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_a_finished_run_loads_as_fit_would_return_it(split0, tmp_path, channels_last):
     """The pipeline loads a finished run without building its optimisers (arpl.pipeline.trained.finished_result):

@@ -51,7 +51,9 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
     """Execute ``source`` with ``parameters`` injected; write the executed notebook to ``output``.
 
     The notebook is executed in a temporary file and moved to ``output`` (also on failure, so the
-    traceback is there to read) only at the end.
+    traceback is there to read) only at the end. After the last cell the kernel is stopped at once rather than
+    asked to exit: every output is in the notebook by then, and an interpreter that imported torch takes about
+    half a second to tear itself down, on each of the eleven stages.
     """
     skip_slow_optional_imports()
     import jupytext
@@ -68,7 +70,8 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
         try:
             papermill.execute_notebook(str(draft), str(executed), parameters=parameters or {},
                                        cwd=str(cwd), kernel_name="python3", progress_bar=False,
-                                       log_output=True, stdout_file=None, stderr_file=None)
+                                       log_output=True, stdout_file=None, stderr_file=None,
+                                       shutdown_kernel="immediate")
         except papermill.PapermillExecutionError as error:
             _move(executed, output)
             raise NotebookFailed(

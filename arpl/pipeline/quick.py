@@ -3,9 +3,9 @@ before the real run (``python -m arpl profile NAME --quick``).
 
 A quick run keeps everything that decides *which code runs*: the profile's dataset, backbone, image size,
 channels, optimiser, augmentation, out-of-distribution sets, GAN width and stage switches. It shrinks only the
-budget: one trial, one or two epochs, a few images per class, few bootstrap resamples, small noise sets, one
-class order, two lambdas and two known-class counts. ``run.quick: true`` marks the run, and the report's front
-page says in its first line that its numbers mean nothing.
+budget: one trial, one or two epochs, a few images per class (of the OOD sets too), few bootstrap resamples, small
+noise sets, one class order, two lambdas and two known-class counts. ``run.quick: true`` marks the run, and the
+report's front page says in its first line that its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from arpl.pipeline.profile import overlay, profile_params, profile_text
 IMAGES_PER_CLASS = 8      # training images per class of every model of a quick run
 TEST_IMAGES_PER_CLASS = 4
 BOOTSTRAP = 20
-NOISE_COUNT = 100
+NOISE_COUNT = 40
 
 
 def quick_changes(params: dict) -> dict:
@@ -31,7 +31,7 @@ def quick_changes(params: dict) -> dict:
         "train": {"epochs": 1, "closed_set_per_class": None},
         "confusing": {"epochs": 1, "train_per_class": None, "ablation_trials": 1},
         "osr": {"bootstrap": BOOTSTRAP},
-        "ood": {"noise_count": NOISE_COUNT},
+        "ood": {"noise_count": NOISE_COUNT, "test_per_class": TEST_IMAGES_PER_CLASS},
         "incremental": {"orders": 1, "epochs": 1, "train_per_class": None},
         "figures": {"epochs": 1, "train_per_class": None, "lambdas": figures["lambdas"][:2],
                     "known_counts": figures["known_counts"][:2]},

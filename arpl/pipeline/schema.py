@@ -205,6 +205,8 @@ SCHEMA: dict[str, Any] = {
     "ood": {
         "sets": _list("out-of-distribution sets", _registered("set", _ood_set, "out-of-distribution set")),
         "noise_count": _int("images in each generated noise set", low=1),
+        "test_per_class": _int("images per class of each set that is not generated (null = all)", low=1,
+                               nullable=True),
     },
     "incremental": {
         "methods": _list("bases to compare", _method("method")),

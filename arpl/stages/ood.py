@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 
 from arpl import metrics, paper, paper_facts
+from arpl.data import dataset_source
+from arpl.data.imageset import ImageSet
+from arpl.data.openset import per_class_subset
 from arpl.evaluate import Predictions
 from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_ood_set
 from arpl.pipeline.runs import device
@@ -31,12 +34,24 @@ class ModelPredictions:
         return self.known.scores("own", self.head), correct, self.unknown[name].scores("own", self.head)
 
 
+def out_sets(params: dict) -> dict[str, ImageSet]:
+    """Each available set of ``ood.sets`` (test part): ``ood.noise_count`` images of a generated one, and
+    ``ood.test_per_class`` images of each class of any other (a stratified, seeded subset; null: all of them)."""
+    sets = {}
+    for name in available_ood_sets(params):
+        images = load_ood_set(params, name)
+        if not dataset_source(name).synthetic:
+            images = per_class_subset(images, params["ood"]["test_per_class"], seed=params["run"]["seed"])
+        sets[name] = images
+    return sets
+
+
 def predict_sets(params: dict, models: dict) -> list[ModelPredictions]:
     """Predictions of every all-class model (display name -> (head, network)) on the dataset's test set and on
     each available set of ``ood.sets``: logits only (the tables need no features, and DomainNet's sets are
     large), cached (:mod:`arpl.prediction_cache`)."""
     _, test = all_classes(params)
-    outs = {name: load_ood_set(params, name) for name in available_ood_sets(params)}
+    outs = out_sets(params)
     dev = device(params)
     predictions = []
     for display, (head, net) in models.items():
