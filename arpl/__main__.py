@@ -126,12 +126,10 @@ def _notebook(args: argparse.Namespace) -> int:
     if args.when:
         from arpl.pipeline.notebook import param_value, write_switched_off
 
-        # the file as written decides (no torch to import); a stage that runs validates params.yaml in its notebook,
-        # one switched off validates it here
-        if not param_value(yaml.safe_load(Path("params.yaml").read_text()), args.when):
-            from arpl.pipeline.params import load_params
-
-            value = param_value(load_params(), args.when)
+        # the file as written decides, without importing torch; the stages that run validate params.yaml (the data
+        # stage, which every other stage follows, always runs)
+        value = param_value(yaml.safe_load(Path("params.yaml").read_text()), args.when)
+        if not value:
             write_switched_off(args.output, Path(args.source).stem, args.when, value, args.outs)
             print(f"{args.source}: switched off by {args.when} = {value!r}; recorded in {args.output}")
             return 0

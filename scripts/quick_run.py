@@ -28,6 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from arpl.data.sources import ensure_fashion_mnist  # noqa: E402
+from arpl.pipeline.params import validate  # noqa: E402
+from arpl.pipeline.quick import quick_profile_text  # noqa: E402
 from tests.fake_data import fake_environment, write_profile_data  # noqa: E402
 
 
@@ -80,7 +83,9 @@ def prepare(profile: str, repo: Path, fake_data: bool, changes: dict, env: dict,
     variables the run needs to ``env``."""
     repo.mkdir(parents=True)
     copy_repository(repo)
-    _run([sys.executable, "-m", "arpl", "profile", profile, "--quick"], repo, env, log)
+    # what `python -m arpl profile PROFILE --quick` and `python -m arpl prepare-data` do, in this process: each
+    # of those commands would spend seconds importing torch
+    (repo / "params.yaml").write_text(quick_profile_text(profile))
     params = yaml.safe_load((repo / "params.yaml").read_text())
     if fake_data:
         params["data"]["download"] = False
@@ -93,7 +98,8 @@ def prepare(profile: str, repo: Path, fake_data: bool, changes: dict, env: dict,
             _run(command, repo, env, log)
     else:  # DVC without git: no_scm in the repository's own (git-ignored) DVC settings
         (repo / ".dvc" / "config.local").write_text("[core]\n    no_scm = True\n")
-    _run([sys.executable, "-m", "arpl", "prepare-data"], repo, env, log)
+    validate(params)
+    ensure_fashion_mnist(repo / params["run"]["data_root"], download=params["data"]["download"])
     if fake_data:
         data_root = repo / params["run"]["data_root"]
         data_root.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # loadgroup: the tests that share one expensive run (the smoke pipeline, the DDP runs, JupyterLab) stay on one
 # worker, so that run is made once; tests/conftest.py puts the long tests first, so both workers end together.
+# --durations: the 15 longest tests, where the suite's time goes.
 start=$SECONDS
 status=0
-.venv/bin/python -m pytest -n 2 --dist loadgroup -q "$@" || status=$?
+.venv/bin/python -m pytest -n 2 --dist loadgroup -q --durations=15 "$@" || status=$?
 echo "scripts/test.sh: $((SECONDS - start)) s of pytest on $(nproc) cores (exit $status)"
 exit "$status"

@@ -94,11 +94,12 @@ def test_confusing_samples_run_is_deterministic_and_uses_abn(split0, tmp_path):
     assert fake_bn, "the auxiliary BN of generated samples has its own statistics"
 
 
-@pytest.mark.parametrize("backbone, image_size", [("classifier32", 64), ("resnet34", 80)])
-def test_confusing_samples_train_at_the_larger_paper_sizes(backbone, image_size, tmp_path):
-    """Algorithm 2 with the backbone and the GAN of TinyImageNet (classifier32, 64 px) and of DomainNet (ResNet-34,
-    80 px): one epoch on a few synthetic images gives finite losses and a checkpoint with both networks. The
-    paper-profile quick runs of those two profiles run at 32 px in the test suite (tests/test_paper_profiles.py)."""
+@pytest.mark.parametrize("backbone, image_size", [("classifier32", 64), ("resnet34", 80), ("resnet34", 32)])
+def test_confusing_samples_train_with_the_paper_profiles_backbones(backbone, image_size, tmp_path):
+    """Algorithm 2 with the backbone and the GAN of TinyImageNet (classifier32, 64 px), DomainNet (ResNet-34, 80 px)
+    and CIFAR100 (ResNet-34, 32 px): one epoch on a few synthetic images gives finite losses and a checkpoint with both
+    networks. In the test suite, the quick runs of those profiles run at 32 px and the ResNet ones without ARPL+CS
+    (tests/test_paper_profiles.py)."""
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (8, 3, image_size, image_size), generator=generator, dtype=torch.uint8)
     labels = torch.tensor([0, 1] * 4)

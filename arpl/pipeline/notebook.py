@@ -46,6 +46,9 @@ def skip_slow_optional_imports() -> None:
         sys.modules.setdefault(name, None)   # None: `import name` raises ImportError, which jsonschema expects
 
 
+skip_slow_optional_imports()  # every function here that reads or writes a notebook imports nbformat
+
+
 def run_notebook(source: str | Path, output: str | Path, parameters: dict | None = None,
                  cwd: str | Path = ".") -> Path:
     """Execute ``source`` with ``parameters`` injected; write the executed notebook to ``output``.
@@ -55,7 +58,6 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
     asked to exit: every output is in the notebook by then, and an interpreter that imported torch takes about
     half a second to tear itself down, on each of the eleven stages.
     """
-    skip_slow_optional_imports()
     import jupytext
     import nbformat
     import papermill
@@ -101,9 +103,7 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
 
     for out in map(Path, outs):
         if out.suffix == ".json":
-            from arpl.io import save_json
-
-            save_json({}, out)
+            _write_atomically(out, "{}\n")  # not arpl.io.save_json: arpl.io imports torch, seconds a stage
         else:
             out.mkdir(parents=True, exist_ok=True)
     text = (f"# {stage}: switched off\n\nThis profile sets `{key}` to `{value!r}`, so this stage computes nothing. "
@@ -123,6 +123,13 @@ def switched_off_by(notebook: str | Path) -> str | None:
     import nbformat
 
     return nbformat.read(notebook, as_version=4).metadata.get("switched_off_by")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
 
 
 def _move(executed: Path, output: Path) -> None:
