@@ -112,14 +112,19 @@ def quick_run(profile: str, out: Path, fake_data: bool = False, changes: dict | 
     """Prepare and ``dvc repro`` the quick run of ``profile`` in ``out/<profile>/repo``, logging to
     ``out/<profile>/repro.log`` (``stages``: only those and what they need); returns the repository, its params
     and the seconds ``dvc repro`` took.
-    Raises ``subprocess.CalledProcessError`` when a command fails."""
+    Raises ``subprocess.CalledProcessError`` when a command fails, ValueError for an unknown profile or changes
+    that params.yaml's schema refuses (both logged)."""
     folder = out / profile
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1", **(extra_env or {})}
     with open(folder / "repro.log", "w") as log:
-        params = prepare(profile, folder / "repo", fake_data, changes or {}, env, log)
+        try:
+            params = prepare(profile, folder / "repo", fake_data, changes or {}, env, log)
+        except ValueError as error:  # an unknown profile, or changes that params.yaml's schema refuses
+            log.write(f"error: {error}\n")
+            raise
         tic = time.monotonic()
         _run(["dvc", "repro", *stages], folder / "repo", env, log)
         return folder / "repo", params, time.monotonic() - tic
@@ -141,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             quick_run(profile, args.out.resolve(), args.fake_data, changes, stages=tuple(args.stages))
             return profile, "ok", time.monotonic() - tic
-        except subprocess.CalledProcessError:
+        except (subprocess.CalledProcessError, ValueError):
             return profile, f"FAILED (see {args.out / profile / 'repro.log'})", time.monotonic() - tic
 
     with ThreadPoolExecutor(args.jobs) as pool:
