@@ -182,18 +182,42 @@ def _data_files(path: Path, mtime_ns: int, size: int) -> frozenset[Path]:
 
 def identity(modules: list[str] | set[str], root: Path = ROOT) -> str:
     """A hash of the meaning of ``modules``' :func:`closure` and of the package data they name. A module outside
-    the repository (an installed package) counts by the meaning of its own file."""
+    the repository (an installed package) counts by the meaning of its own file.
+
+    A stage asks for the same identity once per model it evaluates: it is computed once per process and reused
+    while every file it read keeps its modification time and size (as :func:`meaning` is)."""
+    key = (tuple(sorted(modules)), Path(root))
+    known = _IDENTITIES.get(key)
+    if known is not None and all(_version_if_any(path) == version for path, version in known[1]):
+        return known[0]
+    value, files = _identity(key[0], key[1])
+    _IDENTITIES[key] = (value, tuple((path, _version_if_any(path)) for path in files))
+    return value
+
+
+_IDENTITIES: dict[tuple[tuple[str, ...], Path], tuple[str, tuple[tuple[Path, tuple[int, int] | None], ...]]] = {}
+
+
+def _version_if_any(path: Path) -> tuple[int, int] | None:
+    return file_version(path) if path.is_file() else None
+
+
+def _identity(modules: tuple[str, ...], root: Path) -> tuple[str, list[Path]]:
+    """The identity of ``modules`` and the files it read."""
     inside = [m for m in modules if module_file(m, root)]
-    outside = sorted(m for m in modules if not module_file(m, root))
-    digest = hashlib.sha256()
+    outside = [m for m in modules if not module_file(m, root)]
+    digest, files = hashlib.sha256(), []
     for module in sorted(closure(inside, root)):
-        digest.update(f"{module}:{meaning(module_file(module, root))}\n".encode())
+        files.append(module_file(module, root))
+        digest.update(f"{module}:{meaning(files[-1])}\n".encode())
         for path in sorted(data_files(module, root)):
+            files.append(path)
             digest.update(f"{path.relative_to(root).as_posix()}:".encode() + hashlib.sha256(path.read_bytes())
                           .hexdigest().encode() + b"\n")
     for module in outside:
         path = installed_file(module)
         if path is None:
             raise ValueError(f"cannot find the source of module {module!r}; put it on the Python path")
+        files.append(path)
         digest.update(f"{module}:{meaning(path)}\n".encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:16], files

@@ -8,8 +8,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -34,6 +32,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 def save_torch(obj: Any, path: str | Path) -> Path:
     """``torch.save`` atomically."""
+    import torch  # here: this module is also used where nothing else needs torch (a switched-off stage)
+
     return atomic_write(path, lambda temp: torch.save(obj, temp))
 
 

@@ -88,3 +88,24 @@ def test_the_stage_log_shows_printed_lines_without_blank_lines_between_and_no_ce
     assert _notebook_output_only(printed) and printed.getMessage() == "[ARPL split0] epoch 1/8  loss 0.41"
     assert not _notebook_output_only(record("Executing Cell 3---------------------------------------"))
     assert not _notebook_output_only(record("Ending Cell 3------------------------------------------"))
+
+
+@pytest.mark.parametrize("last_line", ['print("done")', 'raise ValueError("no such split")'], ids=["runs", "fails"])
+def test_the_kernel_starts_with_torch_imported_and_stops_with_the_notebook(tmp_path, last_line):
+    """run_notebook starts the kernel before it prepares the notebook, with torch imported while it waits
+    (arpl.pipeline.notebook.KERNEL_PRELOAD), hands it to papermill, and no kernel outlives the notebook, whether its
+    last cell runs or fails."""
+    source = tmp_path / "kernel.py"
+    source.write_text('# %% [markdown]\n# # The kernel\n\n# %%\nimport os, sys\n'
+                      'print("pid", os.getpid(), "torch" in sys.modules)\n\n# %%\n' + last_line + "\n")
+    output = tmp_path / "kernel.ipynb"
+    done = subprocess.run([sys.executable, "-m", "arpl", "notebook", str(source), str(output)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (done.returncode == 0) == last_line.startswith("print"), done.stderr
+    assert "zmq context" not in done.stderr, "the kernel's client is closed with it"
+    printed = "".join(out.get("text", "") for cell in nbformat.read(output, as_version=4).cells
+                      for out in cell.get("outputs", []) if out.get("name") == "stdout")
+    pid, preloaded = printed.split()[1:3]
+    assert preloaded == "True"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)

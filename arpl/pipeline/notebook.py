@@ -54,15 +54,56 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
     """Execute ``source`` with ``parameters`` injected; write the executed notebook to ``output``.
 
     The notebook is executed in a temporary file and moved to ``output`` (also on failure, so the
-    traceback is there to read) only at the end. After the last cell the kernel is stopped at once rather than
-    asked to exit: every output is in the notebook by then, and an interpreter that imported torch takes about
-    half a second to tear itself down, on each of the eleven stages.
+    traceback is there to read) only at the end. The kernel is started first (:func:`start_kernel`), so that it
+    starts and imports torch while this process imports papermill and prepares the notebook. After the last cell
+    the kernel is stopped at once rather than asked to exit: every output is in the notebook by then, and an
+    interpreter that imported torch takes about half a second to tear itself down, on each of the eleven stages.
     """
+    kernel = start_kernel(cwd)
+    try:
+        return _execute(Path(source), Path(output), parameters or {}, cwd, kernel)
+    finally:
+        _stop_kernel(kernel)   # nbclient stops it after the last cell; this, if papermill failed before using it
+
+
+KERNEL_PRELOAD = "import torch"   # what every stage notebook imports first, seconds of it
+
+
+def start_kernel(cwd: str | Path = "."):
+    """Start the ``python3`` kernel of a stage notebook in ``cwd`` and return its (asynchronous) kernel manager,
+    without waiting for it: it runs :data:`KERNEL_PRELOAD` before it answers, and nbclient waits for that.
+    The same arguments as nbclient's own start (an in-memory IPython history)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    kernel = AsyncKernelManager(kernel_name="python3")
+    run_sync(kernel.start_kernel)(cwd=str(cwd), extra_arguments=[
+        "--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={[KERNEL_PRELOAD]!r}"])
+    return kernel
+
+
+def _stop_kernel(kernel) -> None:
+    from jupyter_core.utils import run_sync
+
+    if run_sync(kernel.is_alive)():
+        run_sync(kernel.shutdown_kernel)(now=True)
+
+
+def _handed_over(kernel) -> type:
+    """A kernel manager class for nbclient whose "new" manager is the started ``kernel``: nbclient then uses it
+    as its own (no second kernel is started) and stops it, and its client, after the last cell."""
+    class HandedOver(type(kernel)):
+        def __new__(cls, *args, **kwargs):
+            return kernel
+
+    return HandedOver
+
+
+def _execute(source: Path, output: Path, parameters: dict, cwd: str | Path, kernel) -> Path:
     import jupytext
     import nbformat
     import papermill
 
-    source, output = Path(source), Path(output)
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -70,10 +111,10 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
         draft, executed = Path(folder) / "input.ipynb", Path(folder) / "executed.ipynb"
         nbformat.write(notebook, draft)
         try:
-            papermill.execute_notebook(str(draft), str(executed), parameters=parameters or {},
-                                       cwd=str(cwd), kernel_name="python3", progress_bar=False,
-                                       log_output=True, stdout_file=None, stderr_file=None,
-                                       shutdown_kernel="immediate")
+            papermill.execute_notebook(str(draft), str(executed), parameters=parameters, cwd=str(cwd),
+                                       kernel_name="python3", progress_bar=False, log_output=True,
+                                       stdout_file=None, stderr_file=None, shutdown_kernel="immediate",
+                                       kernel_manager_class=_handed_over(kernel))
         except papermill.PapermillExecutionError as error:
             _move(executed, output)
             raise NotebookFailed(
@@ -101,9 +142,11 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
     ``outs`` (so DVC finds every declared output)."""
     import nbformat
 
+    from arpl.io import save_text
+
     for out in map(Path, outs):
         if out.suffix == ".json":
-            _write_atomically(out, "{}\n")  # not arpl.io.save_json: arpl.io imports torch, seconds a stage
+            save_text("{}\n", out)
         else:
             out.mkdir(parents=True, exist_ok=True)
     text = (f"# {stage}: switched off\n\nThis profile sets `{key}` to `{value!r}`, so this stage computes nothing. "
@@ -123,13 +166,6 @@ def switched_off_by(notebook: str | Path) -> str | None:
     import nbformat
 
     return nbformat.read(notebook, as_version=4).metadata.get("switched_off_by")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text)
-    os.replace(temp, path)
 
 
 def _move(executed: Path, output: Path) -> None:
