@@ -1,5 +1,5 @@
 """Small synthetic copies of every dataset the paper profiles read, in the exact on-disk layout of the real
-source, so that the real loaders (torchvision's classes, the folder, DomainNet and ImageNet readers) read them.
+source, so that the real loaders (the CIFAR, SVHN, folder, DomainNet and ImageNet readers) read them.
 
 Layouts (under the profile's ``run.data_root``):
 
@@ -13,9 +13,10 @@ Layouts (under the profile's ``run.data_root``):
 - ``imagenet-1k``: ``imagenet/train/<wnid>/*.JPEG`` and ``imagenet/val/<wnid>/*.JPEG`` (1,000 class folders)
   and ``imagenet-o/<wnid>/*.jpg``.
 
-torchvision checks its md5 of every CIFAR and SVHN file, which synthetic files cannot match: :func:`write_md5`
-records theirs, and ``tests/fake_md5_site/sitecustomize.py`` puts them into torchvision's lists in every
-process of a pipeline run (``ARPL_FAKE_MD5``), as the unit tests do with ``monkeypatch``.
+Every CIFAR and SVHN file is checked against torchvision's md5 (arpl.data.checksums), which synthetic files
+cannot match: :func:`write_md5` records theirs, and ``tests/fake_md5_site/sitecustomize.py`` puts them into
+arpl's and torchvision's lists in every process of a pipeline run (``ARPL_FAKE_MD5``), as the unit tests do with
+``monkeypatch``.
 
 Command line (used by ``scripts/gpu_check.sh``): ``python tests/fake_data.py [params.yaml]`` writes what the
 profile in ``params.yaml`` reads and prints the environment to export.

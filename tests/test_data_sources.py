@@ -2,9 +2,9 @@
 ImageFolder) expects, Fashion-MNIST's resolution order, integrity checks, and the real installed
 Fashion-MNIST. No network.
 
-torchvision checks the md5 of SVHN's and CIFAR's files against lists on its dataset classes; the tests
-point those lists (``SVHN.split_list``, ``CIFAR10.train_list``/``test_list``/``meta``) at the md5 of the
-files they write, with ``monkeypatch``, so the real torchvision classes read them.
+SVHN's and CIFAR's files are checked against torchvision's md5 lists, copied into
+:data:`arpl.data.checksums.TORCHVISION_FILES`; the tests point those lists at the md5 of the files they write,
+with ``monkeypatch``. tests/test_native_readers.py compares what is read with torchvision's own classes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from arpl.data import (DATASETS, ImageSet, checksums, dataset_source, ensure_fas
                        sources)
 from arpl.data.checksums import CorruptDataError, DataNotFoundError
 
+ROOT = Path(__file__).resolve().parents[1]
 IDX_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
@@ -212,9 +215,10 @@ def test_real_fashion_mnist_from_debian_package(tmp_path):
     checksums.verify_files("fashion-mnist", tmp_path)
 
 
-# --- SVHN and CIFAR through the real torchvision classes ---------------------------------------
+# --- SVHN and CIFAR ----------------------------------------------------------------------------
 
 def test_svhn_mat_files(tmp_path, monkeypatch):
+    """SVHN's .mat files: X (32, 32, 3, N) becomes [N, 3, 32, 32], SVHN's label 10 the digit 0."""
     rng = np.random.default_rng(1)
     folder = tmp_path / "svhn"
     folder.mkdir()
@@ -224,8 +228,7 @@ def test_svhn_mat_files(tmp_path, monkeypatch):
         digits = np.arange(1, count + 1, dtype=np.uint8) % 10 + 1  # 1..10, 10 = digit 0
         path = folder / f"{split}_32x32.mat"
         scipy.io.savemat(path, {"X": images, "y": digits[:, None]})
-        url, filename, _ = torchvision.datasets.SVHN.split_list[split]
-        monkeypatch.setitem(torchvision.datasets.SVHN.split_list, split, [url, filename, md5(path)])
+        monkeypatch.setitem(checksums.TORCHVISION_FILES["svhn"], split, [(path.name, md5(path))])
         contents[split] = (images, digits)
     train = load_image_set("svhn", tmp_path, train=True)
     test = load_image_set("svhn", tmp_path, train=False)
@@ -236,51 +239,51 @@ def test_svhn_mat_files(tmp_path, monkeypatch):
     assert train.classes == [str(d) for d in range(10)]
 
 
-def write_cifar(root: Path, cls, label_key: str, names_key: str, num_classes: int, monkeypatch) -> dict:
-    """Write the pickles of ``cls`` (CIFAR10 or CIFAR100) and point torchvision's md5 lists at them."""
+def write_cifar(root: Path, name: str, label_key: str, names_key: str, num_classes: int, monkeypatch) -> dict:
+    """Write the pickles of ``name`` (cifar10 or cifar100) and point its md5 lists at them."""
     rng = np.random.default_rng(2)
-    folder = root / cls.base_folder
+    folder = root / checksums.TORCHVISION_FOLDERS[name]
     folder.mkdir(parents=True)
+    files = checksums.TORCHVISION_FILES[name]
     written = {}
 
-    def write(filename: str, entry: dict) -> list[str]:
+    def write(filename: str, entry: dict) -> tuple[str, str]:
         path = folder / filename
         path.write_bytes(pickle.dumps(entry))
         written[filename] = entry
-        return [filename, md5(path)]
+        return filename, md5(path)
 
     def batch(count: int) -> dict:
         return {"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
                 label_key: rng.integers(0, num_classes, count).tolist()}
 
-    train_list = [write(name, batch(3)) for name, _ in cls.train_list]
-    test_list = [write(name, batch(4)) for name, _ in cls.test_list]
-    meta_filename = cls.meta["filename"]
-    _, meta_md5 = write(meta_filename, {names_key: [f"class{i}" for i in range(num_classes)]})
-    monkeypatch.setattr(cls, "train_list", train_list)
-    monkeypatch.setattr(cls, "test_list", test_list)
-    monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": meta_md5})
+    monkeypatch.setitem(files, "train", [write(filename, batch(3)) for filename, _ in files["train"]])
+    monkeypatch.setitem(files, "test", [write(filename, batch(4)) for filename, _ in files["test"]])
+    names = {names_key: [f"class{i}" for i in range(num_classes)]}
+    monkeypatch.setitem(files, "meta", [write(filename, names) for filename, _ in files["meta"]])
     return written
 
 
-@pytest.mark.parametrize("name, cls, label_key, names_key, num_classes", [
-    ("cifar10", torchvision.datasets.CIFAR10, "labels", "label_names", 10),
-    ("cifar100", torchvision.datasets.CIFAR100, "fine_labels", "fine_label_names", 100),
+@pytest.mark.parametrize("name, label_key, names_key, num_classes", [
+    ("cifar10", "labels", "label_names", 10),
+    ("cifar100", "fine_labels", "fine_label_names", 100),
 ])
-def test_cifar_pickles(tmp_path, monkeypatch, name, cls, label_key, names_key, num_classes):
-    written = write_cifar(tmp_path, cls, label_key, names_key, num_classes, monkeypatch)
+def test_cifar_pickles(tmp_path, monkeypatch, name, label_key, names_key, num_classes):
+    """CIFAR's pickled batches: the rows of ``data`` become [3, 32, 32] images, in the order of the batches."""
+    written = write_cifar(tmp_path, name, label_key, names_key, num_classes, monkeypatch)
     train = load_image_set(name, tmp_path, train=True)
     test = load_image_set(name, tmp_path, train=False)
-    assert len(train) == 3 * len(cls.train_list) and len(test) == 4
+    train_files = checksums.TORCHVISION_FILES[name]["train"]
+    assert len(train) == 3 * len(train_files) and len(test) == 4
     assert train.images.shape[1:] == (3, 32, 32) and train.images.dtype == torch.uint8
-    first = written[cls.train_list[0][0]]
+    first = written[train_files[0][0]]
     assert torch.equal(train.images[1], torch.from_numpy(first["data"][1].reshape(3, 32, 32)))
     assert train.labels[:3].tolist() == first[label_key]
     assert len(train.classes) == num_classes and train.classes[0] == "class0"
 
 
 def test_corrupt_cifar_file_is_named(tmp_path, monkeypatch):
-    write_cifar(tmp_path, torchvision.datasets.CIFAR10, "labels", "label_names", 10, monkeypatch)
+    write_cifar(tmp_path, "cifar10", "labels", "label_names", 10, monkeypatch)
     damaged = tmp_path / "cifar-10-batches-py" / "test_batch"
     damaged.write_bytes(damaged.read_bytes() + b"x")
     with pytest.raises(CorruptDataError, match="test_batch"):
@@ -362,6 +365,23 @@ def test_digits_are_upscaled_sklearn_digits(tmp_path):
     assert digits.images.shape == (1797, 1, 28, 28) and digits.images.dtype == torch.uint8
     assert digits.images.max() >= 250 and digits.classes == [str(d) for d in range(10)]
     assert torch.equal(load_image_set("digits", tmp_path, train=True).images, digits.images)
+
+
+def test_digits_are_read_as_sklearn_reads_them_without_importing_it():
+    """arpl.data.generated reads scikit-learn's digits file itself (importing scikit-learn takes seconds a stage):
+    the same pixels and labels as ``sklearn.datasets.load_digits``, upscaled as before."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from arpl.data.generated import load_digits
+    from arpl.data.transforms import to_size
+
+    bunch, digits = sklearn_digits(), load_digits()
+    pixels = torch.from_numpy(bunch.images).float() * (255.0 / 16.0)
+    assert torch.equal(digits.images, to_size(pixels.round().clamp(0, 255).to(torch.uint8).unsqueeze(1), 28))
+    assert digits.labels.tolist() == bunch.target.tolist()
+    code = "import sys; from arpl.data.generated import load_digits; load_digits(); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 @pytest.mark.parametrize("name, mean, std", [("gaussian-noise", 0.5, 0.24), ("uniform-noise", 0.5, 0.289)])

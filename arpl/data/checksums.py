@@ -8,9 +8,10 @@ What is checked, per dataset (the paper's Sec. 5.1 data; Fashion-MNIST is this p
 - ``mnist``, ``kmnist``: torchvision lists md5 only for the ``.gz`` archives and checks them while it
   downloads; the decompressed files carry no published md5. Here each idx file's header must agree
   with its size (a truncated or partly copied file fails).
-- ``svhn``, ``cifar10``, ``cifar100``: torchvision's own md5 of every data file, read from the
-  dataset class (``SVHN.split_list``, ``CIFAR10.train_list``/``test_list``/``meta``); the same check
-  torchvision's ``check_integrity`` makes, repeated here to name the bad file in the error.
+- ``svhn``, ``cifar10``, ``cifar100``: torchvision's own md5 of every data file, copied from its
+  dataset classes (``SVHN.split_list``, ``CIFAR10.train_list``/``test_list``/``meta``) into
+  :data:`TORCHVISION_FILES`, so that no check imports torchvision; the same check torchvision's
+  ``check_integrity`` makes, repeated here to name the bad file in the error.
 
 Computed md5s are cached in memory by (path, inode, size, mtime), so checking again is free.
 """
@@ -31,6 +32,34 @@ RAW_MD5: dict[str, dict[str, str]] = {
         "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
     },
 }
+
+# torchvision's md5 lists (torchvision 0.29, torchvision.datasets): SVHN.split_list["train"/"test"] and
+# CIFAR10/CIFAR100.train_list, .test_list and .meta, in torchvision's order, copied so that checking and reading
+# these files needs no torchvision import (tests/test_native_readers.py compares them with torchvision's).
+# Per dataset: "train" and "test" list the (file, md5) of each part, "meta" the files both parts need.
+TORCHVISION_FILES: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "svhn": {
+        "train": [("train_32x32.mat", "e26dedcc434d2e4c54c9b2d4a06d8373")],
+        "test": [("test_32x32.mat", "eb5a983be6a315427106f1b164d9cef3")],
+        "meta": [],
+    },
+    "cifar10": {
+        "train": [("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+                  ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+                  ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+                  ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+                  ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb")],
+        "test": [("test_batch", "40351d587109b95175f43aff81a1287e")],
+        "meta": [("batches.meta", "5ff9c542aee3614f3951f8cda6e48888")],
+    },
+    "cifar100": {
+        "train": [("train", "16019d7e3df5f24257cddd939b257f8d")],
+        "test": [("test", "f0ef6b0ae62326f3e7ffdfab6717acfc")],
+        "meta": [("meta", "7973b15100ade9c7d40fb424638fde48")],
+    },
+}
+# the folder of each under the data root: SVHN in the authors' layout, CIFAR in torchvision's base_folder
+TORCHVISION_FOLDERS = {"svhn": "svhn", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 IDX_FOLDERS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST", "kmnist": "KMNIST"}
 IDX_ITEM_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
@@ -96,25 +125,16 @@ def verify_idx_size(path: str | Path) -> None:
 
 
 def torchvision_files(name: str, root: str | Path, train: bool | None = None) -> list[tuple[Path, str]]:
-    """(path, md5) of the data files torchvision checks for SVHN, CIFAR10 and CIFAR100.
+    """(path, md5) of the data files torchvision checks for SVHN, CIFAR10 and CIFAR100 (:data:`TORCHVISION_FILES`):
+    the files of the part (``train=None``: of both parts), then the meta file.
 
     SVHN lives in ``root/svhn/`` (the authors' layout), CIFAR in torchvision's own folders.
-    ``train=None`` gives the files of both parts.
     """
-    import torchvision  # here: importing it takes seconds
-
-    parts = [True, False] if train is None else [train]
-    if name == "svhn":
-        lists = torchvision.datasets.SVHN.split_list
-        return [(Path(root) / "svhn" / lists[split][1], lists[split][2])
-                for split in ("train" if part else "test" for part in parts)]
-    classes = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}
-    if name not in classes:
+    if name not in TORCHVISION_FILES:
         raise ValueError(f"{name!r} has no torchvision md5 list; use svhn, cifar10 or cifar100")
-    cls = classes[name]
-    folder = Path(root) / cls.base_folder
-    entries = [entry for part in parts for entry in (cls.train_list if part else cls.test_list)]
-    entries.append([cls.meta["filename"], cls.meta["md5"]])
+    parts = ["train", "test"] if train is None else ["train" if train else "test"]
+    folder = Path(root) / TORCHVISION_FOLDERS[name]
+    entries = [entry for part in [*parts, "meta"] for entry in TORCHVISION_FILES[name][part]]
     return [(folder / filename, md5) for filename, md5 in entries]
 
 

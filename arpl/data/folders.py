@@ -2,7 +2,9 @@
 
 TinyImageNet ships its validation images in one folder with a label file; the authors read it with
 torchvision's ``ImageFolder``, so :func:`prepare_tinyimagenet` moves them into ``val/<wnid>/images/``.
-Class indices follow ImageFolder's order (sorted wnids), which the authors' split indices refer to.
+Class indices follow ImageFolder's order (sorted wnids), which the authors' split indices refer to;
+:func:`find_classes` and :func:`make_dataset` list a folder as torchvision's do, without importing torchvision
+(seconds in every process that loads data).
 
 Command line: ``python -m arpl.data.folders tinyimagenet ROOT [--download]`` prepares the folders and
 builds both caches.
@@ -28,6 +30,46 @@ TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 TINYIMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
 TINYIMAGENET_FOLDER = "tiny-imagenet-200"
 TINYIMAGENET_SIZE = 64
+# torchvision's IMG_EXTENSIONS (torchvision/datasets/folder.py): the files an ImageFolder reads
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def find_classes(directory: str | Path) -> tuple[list[str], dict[str, int]]:
+    """The class folders of ``directory`` (sorted names of its sub-folders) and their indices, as torchvision's
+    ``find_classes`` (torchvision/datasets/folder.py) gives them; FileNotFoundError if there is none."""
+    classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    return classes, {name: index for index, name in enumerate(classes)}
+
+
+def make_dataset(directory: str | Path, class_to_idx: dict[str, int],
+                 allow_empty: bool = False) -> list[tuple[str, int]]:
+    """(path, class index) of every image (a name ending in one of :data:`IMG_EXTENSIONS`, any case) under
+    ``directory/<class>/``, symbolic links followed, in the order of torchvision's ``make_dataset``
+    (torchvision/datasets/folder.py): classes sorted, then each class's folders walked in sorted order and their
+    files sorted. A class without an image raises FileNotFoundError (torchvision's message) unless
+    ``allow_empty``."""
+    directory = os.path.expanduser(directory)
+    if not class_to_idx:
+        raise ValueError("'class_to_index' must have at least one entry to collect any samples.")
+    instances = []
+    available_classes = set()
+    for target_class in sorted(class_to_idx):
+        target_dir = os.path.join(directory, target_class)
+        if not os.path.isdir(target_dir):
+            continue
+        for root, _, fnames in sorted(os.walk(target_dir, followlinks=True)):
+            for fname in sorted(fnames):
+                path = os.path.join(root, fname)
+                if path.lower().endswith(IMG_EXTENSIONS):
+                    instances.append((path, class_to_idx[target_class]))
+                    available_classes.add(target_class)
+    empty_classes = set(class_to_idx) - available_classes
+    if empty_classes and not allow_empty:
+        raise FileNotFoundError(f"Found no valid file for the classes {', '.join(sorted(empty_classes))}. "
+                                f"Supported extensions are: {', '.join(IMG_EXTENSIONS)}")
+    return instances
 
 
 def prepare_tinyimagenet(root: str | Path) -> Path:
@@ -73,13 +115,11 @@ def load_image_folder(path: str | Path, size: int, classes: list[str] | None = N
     ``size`` and cached in ``<path>_<size>px.npz`` beside the folder; the cache is rebuilt when the file
     list changes.
     """
-    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-
     path = Path(path)
     if not path.is_dir():
         raise DataNotFoundError(f"image folder {path} does not exist")
     classes = list(classes) if classes is not None else find_classes(str(path))[0]
-    samples = make_dataset(str(path), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
+    samples = make_dataset(str(path), {c: i for i, c in enumerate(classes)})
     files = np.array([os.path.relpath(file, path) for file, _ in samples])
     cache = path.parent / f"{path.name}_{size}px.npz"
     images = read_cache(cache, files, classes)
@@ -117,8 +157,6 @@ def load_tinyimagenet(root: str | Path, train: bool = True, download: bool = Fal
 
     With ``download=True`` a missing folder is fetched from :data:`TINYIMAGENET_URL` first.
     """
-    from torchvision.datasets.folder import find_classes
-
     root = Path(root)
     if download and not (root / TINYIMAGENET_FOLDER).is_dir():
         fetch_archive(TINYIMAGENET_URL, root, TINYIMAGENET_FOLDER, md5=TINYIMAGENET_MD5)

@@ -28,6 +28,7 @@ import torch
 from arpl.data.archives import fetch_archive
 from arpl.data.checksums import DataNotFoundError
 from arpl.data.files import ImageFiles
+from arpl.data.folders import find_classes, make_dataset
 from arpl.data.imageset import ImageSet
 from arpl.data.registry import DatasetSource, register_dataset
 
@@ -42,8 +43,6 @@ EVAL_CROP_FRACTION = 224 / 256
 
 def load_imagenet(root: str | Path, train: bool = True, size: int = SIZE) -> ImageSet:
     """ImageNet-1K's training or validation images (lazy, ``size`` px) with labels 0..999 (sorted wnids)."""
-    from torchvision.datasets.folder import find_classes
-
     base = imagenet_folder(root)
     part = base / ("train" if train else "val")
     classes = find_classes(str(base / "train"))[0]
@@ -75,18 +74,13 @@ def imagenet_o_folder(root: str | Path) -> Path:
 
 def load_imagenet_o(root: str | Path, size: int = SIZE) -> ImageSet:
     """ImageNet-O's 2,000 images (lazy, ``size`` px); the labels index its own 200 wnid folders."""
-    from torchvision.datasets.folder import find_classes
-
     base = imagenet_o_folder(root)
     return folder_image_set(base, find_classes(str(base))[0], size, "imagenet-o")
 
 
 def folder_image_set(folder: Path, classes: list[str], size: int, name: str) -> ImageSet:
     """An ImageFolder tree as an :class:`ImageSet` whose images are decoded on demand."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
-
-    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS,
-                           allow_empty=True)
+    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, allow_empty=True)
     if not samples:
         raise DataNotFoundError(f"{folder} holds no images in class folders; check the layout in the README")
     files = np.array([os.path.relpath(path, folder) for path, _ in samples])
@@ -97,8 +91,6 @@ def folder_image_set(folder: Path, classes: list[str], size: int, name: str) -> 
 def prepare_imagenet(root: str | Path) -> Path:
     """Extract the official archives in ``root/imagenet`` into ``train/<wnid>/`` and ``val/<wnid>/``
     (torchvision's ``ImageNet`` does the work); a folder already prepared is left alone."""
-    from torchvision.datasets.folder import find_classes
-
     base = Path(root) / IMAGENET_FOLDER
     from torchvision.datasets import ImageNet
 

@@ -2,19 +2,20 @@
 MNIST, SVHN, CIFAR10, CIFAR100 and CIFAR+10/+50 (Sec. 5.2), plus Fashion-MNIST and KMNIST; each registers
 itself as a :class:`~arpl.data.registry.DatasetSource` (load them with :func:`arpl.data.load_image_set`).
 
-torchvision's dataset classes read the files of SVHN and CIFAR and download every set (``download=True``); the
-MNIST-format sets (Fashion-MNIST, MNIST, KMNIST) are read here directly from their IDX files, the same bytes
-torchvision reads, because importing torchvision takes seconds in every process that loads data. torchvision is
-imported only where it is used. Fashion-MNIST, this project's default data, is resolved by
-:func:`ensure_fashion_mnist`: the files already under ``root``, else Debian's
-``dataset-fashion-mnist`` package, else a torchvision download; every load verifies the md5 of the
-decompressed files (:mod:`arpl.data.checksums`).
+torchvision's dataset classes download every set (``download=True``); the local files are read here directly,
+into the same arrays torchvision's classes make of them: the IDX files of the MNIST-format sets (Fashion-MNIST,
+MNIST, KMNIST), the pickled batches of CIFAR10 and CIFAR100 and the ``.mat`` files of SVHN. Importing torchvision
+takes seconds in every process that loads data, so it is imported only to download. Fashion-MNIST, this project's
+default data, is resolved by :func:`ensure_fashion_mnist`: the files already under ``root``, else Debian's
+``dataset-fashion-mnist`` package, else a torchvision download; every load verifies the md5 of the decompressed
+files (:mod:`arpl.data.checksums`).
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import shutil
 import struct
 import tempfile
@@ -49,11 +50,14 @@ MNIST_FORMAT_CLASSES = {
               "8 - eight", "9 - nine"],
     "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
 }
+# The meta file's key of the class names (torchvision's CIFAR10.meta["key"], CIFAR100.meta["key"])
+CIFAR_CLASS_KEYS = {"cifar10": "label_names", "cifar100": "fine_label_names"}
 
 
 def load_torchvision_set(name: str, root: Path, train: bool, download: bool) -> ImageSet:
     """Dataset ``name`` of :data:`TORCHVISION_SETS` at its native size (Fashion-MNIST via
-    :func:`ensure_fashion_mnist`, the others from local files, else a torchvision download if allowed)."""
+    :func:`ensure_fashion_mnist`, the others from local files, else a torchvision download if allowed), read as
+    torchvision's class of that name reads it."""
     if name == "fashion-mnist":
         ensure_fashion_mnist(root, download)
         return read_mnist_format(name, root, train)
@@ -67,6 +71,42 @@ def read_mnist_format(name: str, root: Path, train: bool) -> ImageSet:
     images = torch.from_numpy(_read_idx(folder / f"{prefix}-images-idx3-ubyte"))
     labels = torch.from_numpy(_read_idx(folder / f"{prefix}-labels-idx1-ubyte").astype(np.int64))
     return ImageSet(images.unsqueeze(1).contiguous(), labels, list(MNIST_FORMAT_CLASSES[name]), name)
+
+
+def read_cifar(name: str, root: Path, train: bool) -> ImageSet:
+    """One part of ``cifar10`` or ``cifar100`` from its pickled batches under ``root``, as torchvision's ``CIFAR10``
+    and ``CIFAR100`` read them (torchvision/datasets/cifar.py): each batch's ``data`` rows stacked into uint8
+    [N, 3, 32, 32], its ``labels`` (CIFAR100: ``fine_labels``) as int64, the class names from the meta file."""
+    folder, files = Path(root) / TORCHVISION_SETS[name][1], checksums.TORCHVISION_FILES[name]
+    data, labels = [], []
+    for filename, _ in files["train" if train else "test"]:
+        entry = _unpickle(folder / filename)
+        data.append(entry["data"])
+        labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+    [(meta_filename, _)] = files["meta"]
+    classes = list(_unpickle(folder / meta_filename)[CIFAR_CLASS_KEYS[name]])
+    images = torch.from_numpy(np.vstack(data).reshape(-1, 3, 32, 32))
+    return ImageSet(images, torch.as_tensor(labels, dtype=torch.int64), classes, name)
+
+
+def _unpickle(path: Path) -> dict:
+    """A CIFAR batch or meta file (Python 2 pickles, hence latin1, as torchvision loads them)."""
+    with open(path, "rb") as handle:
+        return pickle.load(handle, encoding="latin1")
+
+
+def read_svhn(root: Path, train: bool) -> ImageSet:
+    """One part of SVHN from ``root/svhn/{train,test}_32x32.mat``, as torchvision's ``SVHN`` reads it
+    (torchvision/datasets/svhn.py): ``X`` (H, W, C, N) transposed to uint8 [N, C, H, W], ``y`` as int64 with
+    SVHN's label 10 (the digit 0) made 0; the classes are the digits "0" to "9"."""
+    import scipy.io  # here, as in torchvision: importing it takes 0.15 s
+
+    [(filename, _)] = checksums.TORCHVISION_FILES["svhn"]["train" if train else "test"]
+    loaded = scipy.io.loadmat(Path(root) / TORCHVISION_SETS["svhn"][1] / filename)
+    labels = loaded["y"].astype(np.int64).squeeze()
+    np.place(labels, labels == 10, 0)
+    images = np.ascontiguousarray(np.transpose(loaded["X"], (3, 2, 0, 1)))
+    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), [str(digit) for digit in range(10)], "svhn")
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -90,8 +130,9 @@ def check_torchvision_set(name: str, root: Path, download: bool) -> None:
 
 
 def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> ImageSet:
-    """Local files under ``root`` first, then a torchvision download if allowed; then verify. With ``download``,
-    files left damaged by an interrupted download or extraction are deleted and fetched again."""
+    """Local files under ``root`` first, then a torchvision download if allowed; then verify and read them
+    (without torchvision). With ``download``, files left damaged by an interrupted download or extraction are
+    deleted and fetched again."""
     if download:
         _discard_damaged(name, root, train)
     missing = [path for path in checksums.expected_files(name, root, train) if not path.is_file()]
@@ -99,13 +140,15 @@ def _load_torchvision(name: str, root: Path, train: bool, download: bool) -> Ima
         if not download:
             raise DataNotFoundError(_not_found_message(name, root, missing, "not attempted (download: false)"))
         try:
-            _construct(name, root, train, download=True)
+            _construct(name, root, train)
         except (RuntimeError, OSError) as error:
             raise DataNotFoundError(_not_found_message(name, root, missing, f"failed: {error}")) from error
     checksums.verify_files(name, root, train)
     if name in MNIST_FORMAT_CLASSES:
         return read_mnist_format(name, root, train)
-    return _image_set_from(name, _construct(name, root, train, download=False))
+    if name == "svhn":
+        return read_svhn(root, train)
+    return read_cifar(name, root, train)
 
 
 def _discard_damaged(name: str, root: Path, train: bool) -> None:
@@ -120,28 +163,14 @@ def _discard_damaged(name: str, root: Path, train: bool) -> None:
             path.unlink(missing_ok=True)
 
 
-def _construct(name: str, root: Path, train: bool, download: bool):
+def _construct(name: str, root: Path, train: bool):
+    """torchvision's dataset class of ``name`` constructed with ``download=True``: it fetches the missing files."""
     import torchvision
 
     cls = getattr(torchvision.datasets, TORCHVISION_SETS[name][0])
     if name == "svhn":
-        return cls(str(root / "svhn"), split="train" if train else "test", download=download)
-    return cls(str(root), train=train, download=download)
-
-
-def _image_set_from(name: str, dataset) -> ImageSet:
-    """Convert a torchvision dataset's in-memory arrays to an :class:`ImageSet` [N, C, H, W]."""
-    if name == "svhn":
-        images = torch.from_numpy(np.ascontiguousarray(dataset.data))
-        labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64))
-        classes = [str(digit) for digit in range(10)]
-    elif name in ("cifar10", "cifar100"):
-        images = torch.from_numpy(np.asarray(dataset.data)).permute(0, 3, 1, 2).contiguous()
-        labels = torch.as_tensor(dataset.targets, dtype=torch.int64)
-        classes = list(dataset.classes)
-    else:
-        raise ValueError(f"{name!r} is read by read_mnist_format")
-    return ImageSet(images, labels, classes, name)
+        return cls(str(root / "svhn"), split="train" if train else "test", download=True)
+    return cls(str(root), train=train, download=True)
 
 
 def _not_found_message(name: str, root: Path, missing: list[Path], download_note: str) -> str:
@@ -175,7 +204,7 @@ def ensure_fashion_mnist(root: str | Path, download: bool = False) -> Path:
     download_note = "not attempted (download: false)"
     if missing and download:
         try:
-            _construct("fashion-mnist", root, train=True, download=True)
+            _construct("fashion-mnist", root, train=True)
             download_note = "done"
         except (RuntimeError, OSError) as error:
             download_note = f"failed: {error}"

@@ -1,7 +1,8 @@
 """Test support, loaded at interpreter start-up through PYTHONPATH by pipeline runs on synthetic data
-(``tests/fake_data.py``): when ``ARPL_FAKE_MD5`` names a JSON file ``{dataset: {file: md5}}``, torchvision's
-CIFAR and SVHN classes get those md5s in their file lists as soon as their modules are imported. Without
-the variable it does nothing."""
+(``tests/fake_data.py``): when ``ARPL_FAKE_MD5`` names a JSON file ``{dataset: {file: md5}}``, the md5 lists of
+CIFAR and SVHN files get those md5s as soon as their modules are imported: arpl's copy
+(``arpl.data.checksums.TORCHVISION_FILES``, which checks the files arpl reads) and torchvision's classes (which
+check them where torchvision downloads). Without the variable it does nothing."""
 
 import importlib.abc
 import importlib.machinery
@@ -9,10 +10,18 @@ import json
 import os
 import sys
 
-_MODULES = {"torchvision.datasets.cifar": ("CIFAR10", "CIFAR100"), "torchvision.datasets.svhn": ("SVHN",)}
+_MODULES = {"torchvision.datasets.cifar": ("CIFAR10", "CIFAR100"), "torchvision.datasets.svhn": ("SVHN",),
+            "arpl.data.checksums": ()}
 
 
 def _patch(module, md5s: dict) -> None:
+    if module.__name__ == "arpl.data.checksums":  # {dataset: {"train"/"test"/"meta": [(file, md5), ...]}}
+        for dataset, parts in module.TORCHVISION_FILES.items():
+            files = md5s.get(dataset, {})
+            for part, entries in parts.items():  # SVHN's md5s are keyed by split, CIFAR's by file
+                parts[part] = [(filename, files.get(part if dataset == "svhn" else filename, md5))
+                               for filename, md5 in entries]
+        return
     for name in _MODULES[module.__name__]:
         cls = getattr(module, name)
         files = md5s.get(name.lower(), {})
