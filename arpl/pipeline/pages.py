@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -102,7 +103,9 @@ _OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 """
 
 
+@lru_cache(maxsize=1)
 def _exporter() -> HTMLExporter:
+    """One exporter for every page of a process: it compiles its templates once (over a second per exporter)."""
     from jinja2 import DictLoader
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
