@@ -35,13 +35,18 @@ def _run(command: list[str], cwd: Path, check: bool = True) -> subprocess.Comple
     return result
 
 
-def _copy_repository(target: Path) -> Path:
-    """The repository's files in ``target`` (``scripts/quick_run.py``'s copy), as the smoke profile's git repository."""
+def _copy_repository(target: Path, workers: int | None = None) -> Path:
+    """The repository's files in ``target`` (``scripts/quick_run.py``'s copy), as the smoke profile's git repository;
+    ``workers`` sets ``run.workers`` (None: the profile's own, one training process per core)."""
     spec = importlib.util.spec_from_file_location("quick_run", ROOT / "scripts" / "quick_run.py")
     quick_run = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quick_run)
     quick_run.copy_repository(target)
     _run([sys.executable, "-m", "arpl", "profile", "smoke"], target)
+    if workers is not None:
+        params = target / "params.yaml"
+        params.write_text(re.sub(r"(?m)^(  workers: )\d+", rf"\g<1>{workers}", params.read_text(), count=1))
+        assert yaml.safe_load(params.read_text())["run"]["workers"] == workers
     _run(["git", "init", "-q"], target)
     _run(["git", "add", "-A"], target)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], target)
@@ -51,7 +56,12 @@ def _copy_repository(target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def repro(tmp_path_factory):
-    repo = _copy_repository(tmp_path_factory.mktemp("repo"))
+    """The smoke run the tests of this module share, trained in the stage's own process (``run.workers: 1``): the
+    other xdist worker keeps the second core busy, so worker processes would only add their start-up, about 3 s
+    each, in every stage that trains here and in the edit table's copy. Training in spawned workers through the
+    pipeline is covered by tests/test_extending.py's plugin run, the relay of their lines by tests/test_notebooks.py
+    and their numbers by tests/test_parallel.py."""
+    repo = _copy_repository(tmp_path_factory.mktemp("repo"), workers=1)
     first = _run(["dvc", "repro"], repo)
     return repo, first
 
