@@ -115,8 +115,10 @@ STAGE_FIGURES = {"01_data": "runs/data", "03_confusing": "runs/confusing/figures
 
 
 def test_the_log_shows_each_epoch_line_once_and_names_each_run(repro):
-    """`dvc repro`'s terminal log: every worker's epoch line appears once (not also relayed by the kernel), and
-    the ablation and figure runs name their lambda or K, so runs that differ only in those can be told apart."""
+    """`dvc repro`'s terminal log: every epoch line appears once, and the ablation and figure runs name their
+    lambda or K, so runs that differ only in those can be told apart. (This run trains in the stages' own processes;
+    that a spawned worker's line reaches the log once, not also relayed by the kernel, is
+    tests/test_notebooks.py's.)"""
     _, first = repro
     lines = [line.strip() for line in (first.stdout + first.stderr).splitlines()]
     epochs = [line for line in lines if re.match(r"^\[[^]]+\] epoch \d+/\d+ ", line)]
