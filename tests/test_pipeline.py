@@ -44,9 +44,7 @@ def _copy_repository(target: Path, workers: int | None = None) -> Path:
     quick_run.copy_repository(target)
     _run([sys.executable, "-m", "arpl", "profile", "smoke"], target)
     if workers is not None:
-        params = target / "params.yaml"
-        params.write_text(re.sub(r"(?m)^(  workers: )\d+", rf"\g<1>{workers}", params.read_text(), count=1))
-        assert yaml.safe_load(params.read_text())["run"]["workers"] == workers
+        _edit_reruns()._set_param(target, "run.workers", lambda _: workers)
     _run(["git", "init", "-q"], target)
     _run(["git", "add", "-A"], target)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], target)
