@@ -10,7 +10,13 @@ finished run is reused only while that code is unchanged, and an edit elsewhere 
   functions); a package's ``__init__.py`` counts, but of its own imports only those whose names it uses itself:
   ``from arpl.methods import build_head`` leads to the module that defines ``build_head``
   (``arpl/methods/registry.py``), not to every method that ``arpl/methods/__init__.py`` imports to register it;
-* **package data** a module names (``"splits.json"`` beside it): its bytes.
+* **package data** a module names (``"splits.json"`` beside it): its bytes;
+* not this module itself: it computes identities and cannot change a run's numbers, so editing it retrains nothing
+  (an edit that changes what it computes changes the identities by itself).
+
+What is read from a file (its meaning, imports, names and strings: :func:`file_facts`) depends on its text alone,
+so it is kept on disk under the file's hash, beside Python's own bytecode cache: a stage checks the fingerprints of
+its finished runs without parsing the fifty-odd modules they execute again.
 
 :mod:`arpl.pipeline.stage_deps` uses :func:`module_file` and :func:`parse` to find what each DVC stage reads.
 """
@@ -20,11 +26,18 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import json
+import os
+import sys
+import uuid
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]   # the repository: arpl/ and your own packages beside it
 PACKAGE = "arpl"
+NOT_IN_IDENTITY = (__name__,)   # modules that compute identities, and so cannot change a run's numbers
+FACTS_CACHE = Path(__file__).resolve().parent / "__pycache__" / f"code-facts.{sys.implementation.cache_tag}"
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -65,18 +78,78 @@ def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
-def meaning(path: Path) -> str:
-    """A hash of what the Python file ``path`` does: its syntax tree without docstrings or positions."""
-    return _meaning(Path(path), *file_version(Path(path)))
+@dataclass(frozen=True)
+class FileFacts:
+    """What this module reads from one Python file, each a function of the file's text alone."""
+
+    meaning: str                                           # hash of the syntax tree without docstrings or positions
+    imports: tuple[tuple[int, str, str | None, str], ...]  # (level, module, name or None for `import m`, local name)
+    reexports: tuple[tuple[str, str, str], ...]            # module-level `from m import name as local`, level 0
+    used_names: frozenset[str]                             # names the code reads
+    strings: frozenset[str]                                # one-line string constants: the names of package data
+
+
+def file_facts(path: Path) -> FileFacts:
+    """The :class:`FileFacts` of the Python file ``path``: from memory while the file keeps its modification time
+    and size, else from :data:`FACTS_CACHE` under the hash of its text, else parsed (and stored there)."""
+    return _file_facts(Path(path), *file_version(Path(path)))
 
 
 @lru_cache(maxsize=1024)
-def _meaning(path: Path, mtime_ns: int, size: int) -> str:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def _file_facts(path: Path, mtime_ns: int, size: int) -> FileFacts:
+    text = path.read_bytes()
+    stored = FACTS_CACHE / f"{hashlib.sha256(text).hexdigest()}.json"
+    try:
+        return _facts_from_json(json.loads(stored.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    facts = _read_facts(text.decode("utf-8"), str(path))
+    _store(facts, stored)
+    return facts
+
+
+def _read_facts(text: str, filename: str) -> FileFacts:
+    tree = ast.parse(text, filename=filename)
+    imports, used, strings = [], set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports += [(0, alias.name, None, alias.asname or alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imports += [(node.level, node.module or "", alias.name, alias.asname or alias.name) for alias in node.names]
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            used.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and 0 < len(node.value) < 200 \
+                and "\n" not in node.value:
+            strings.add(node.value)
+    reexports = tuple((node.module, alias.name, alias.asname or alias.name) for node in tree.body
+                      if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module for alias in node.names)
     for node in ast.walk(tree):
         if isinstance(node, _DOCUMENTED) and node.body and _is_docstring(node.body[0]):
             node.body = node.body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+    meaning = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+    return FileFacts(meaning, tuple(imports), reexports, frozenset(used), frozenset(strings))
+
+
+def _facts_from_json(stored: dict) -> FileFacts:
+    return FileFacts(stored["meaning"], tuple(map(tuple, stored["imports"])), tuple(map(tuple, stored["reexports"])),
+                     frozenset(stored["used_names"]), frozenset(stored["strings"]))
+
+
+def _store(facts: FileFacts, target: Path) -> None:
+    """Write ``facts`` to ``target`` atomically; a folder that cannot be written only means no cache."""
+    fields = {name: sorted(value) if isinstance(value, frozenset) else value for name, value in asdict(facts).items()}
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(fields))
+        os.replace(temporary, target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+
+
+def meaning(path: Path) -> str:
+    """A hash of what the Python file ``path`` does: its syntax tree without docstrings or positions."""
+    return file_facts(path).meaning
 
 
 def _is_docstring(statement: ast.stmt) -> bool:
@@ -96,16 +169,13 @@ def is_package(module: str, root: Path) -> bool:
 def _defining_module(package: str, name: str, root: Path, depth: int = 0) -> str:
     """The module that defines ``name`` imported from ``package``: followed through the ``from X import name``
     re-exports of its ``__init__.py``."""
-    tree = parse(module_file(package, root))
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and depth < 8:
-            for alias in node.names:
-                if (alias.asname or alias.name) == name:
-                    if module_file(f"{node.module}.{alias.name}", root):
-                        return f"{node.module}.{alias.name}"
-                    if module_file(node.module, root) and is_package(node.module, root):
-                        return _defining_module(node.module, alias.name, root, depth + 1)
-                    return node.module if module_file(node.module, root) else package
+    for source, imported, local in file_facts(module_file(package, root)).reexports:
+        if local == name and depth < 8:
+            if module_file(f"{source}.{imported}", root):
+                return f"{source}.{imported}"
+            if module_file(source, root) and is_package(source, root):
+                return _defining_module(source, imported, root, depth + 1)
+            return source if module_file(source, root) else package
     return package
 
 
@@ -115,10 +185,6 @@ def with_parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def _used_names(tree: ast.Module) -> set[str]:
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-
-
 def imports_of(module: str, root: Path = ROOT) -> set[str]:
     """The repository modules that running ``module`` imports (see the module docstring)."""
     return set(_imports_of(module, Path(root), *file_version(module_file(module, root))))
@@ -126,31 +192,22 @@ def imports_of(module: str, root: Path = ROOT) -> set[str]:
 
 @lru_cache(maxsize=1024)
 def _imports_of(module: str, root: Path, mtime_ns: int, size: int) -> frozenset[str]:
-    tree = parse(module_file(module, root))
+    facts = file_facts(module_file(module, root))
     in_package = is_package(module, root)
     package = module if in_package else module.rpartition(".")[0]
-    used = _used_names(tree) if in_package else None
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            pairs = [(alias.name, None, alias.asname or alias.name.split(".")[0]) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            pairs = [(base, alias.name, alias.asname or alias.name) for alias in node.names]
-        else:
-            continue
-        for base, name, local in pairs:
-            if used is not None and local not in used:
-                continue   # a package's re-export or registering import: followed where the name is used
-            targets = with_parents(base)
-            if name is not None and name != "*" and module_file(base, root):
-                submodule = f"{base}.{name}"
-                targets.append(submodule if module_file(submodule, root) else
-                               _defining_module(base, name, root) if is_package(base, root) else base)
-            found.update(target for target in targets if module_file(target, root))
+    for level, base, name, local in facts.imports:
+        if in_package and local not in facts.used_names:
+            continue   # a package's re-export or registering import: followed where the name is used
+        if level:
+            anchor = package.split(".")[:len(package.split(".")) - level + 1]
+            base = ".".join(anchor + ([base] if base else []))
+        targets = with_parents(base)
+        if name is not None and name != "*" and module_file(base, root):
+            submodule = f"{base}.{name}"
+            targets.append(submodule if module_file(submodule, root) else
+                           _defining_module(base, name, root) if is_package(base, root) else base)
+        found.update(target for target in targets if module_file(target, root))
     return frozenset(found - {module})
 
 
@@ -167,17 +224,17 @@ def closure(modules: list[str] | set[str], root: Path = ROOT) -> set[str]:
 
 
 def data_files(module: str, root: Path = ROOT) -> set[Path]:
-    """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``)."""
+    """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``: a name with
+    an extension, without spaces)."""
     path = module_file(module, root)
     return set(_data_files(path, *file_version(path)))
 
 
 @lru_cache(maxsize=1024)
 def _data_files(path: Path, mtime_ns: int, size: int) -> frozenset[Path]:
-    names = {node.value for node in ast.walk(parse(path)) if isinstance(node, ast.Constant)
-             and isinstance(node.value, str) and 0 < len(node.value) < 200 and "\n" not in node.value}
-    return frozenset(path.parent / name for name in names
-                     if not name.endswith(".py") and (path.parent / name).is_file())
+    return frozenset(path.parent / name for name in file_facts(path).strings
+                     if "." in name and not name.endswith(".py") and not any(map(str.isspace, name))
+                     and (path.parent / name).is_file())
 
 
 def identity(modules: list[str] | set[str], root: Path = ROOT) -> str:
@@ -207,7 +264,7 @@ def _identity(modules: tuple[str, ...], root: Path) -> tuple[str, list[Path]]:
     inside = [m for m in modules if module_file(m, root)]
     outside = [m for m in modules if not module_file(m, root)]
     digest, files = hashlib.sha256(), []
-    for module in sorted(closure(inside, root)):
+    for module in sorted(closure(inside, root) - set(NOT_IN_IDENTITY)):
         files.append(module_file(module, root))
         digest.update(f"{module}:{meaning(files[-1])}\n".encode())
         for path in sorted(data_files(module, root)):

@@ -7,9 +7,12 @@ arpl/methods/gcpl.py retrains GCPL's runs only, a docstring edit retrains nothin
 from __future__ import annotations
 
 import copy
+import hashlib
 import shutil
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from arpl import code_identity
 from arpl.pipeline.run_specs import run_specs
@@ -110,6 +113,42 @@ def test_a_real_edit_changes_the_runs_that_execute_the_module_and_no_other(smoke
     assert {method for method in METHODS if moved[method] != after[method]} == {"GCPL", "RPL", "ARPL"}
     _edit(root / "arpl" / "training" / "optim.py", "lr=lr, betas=(0.5, 0.999)", "lr=lr, betas=(0.5, 0.99)")
     assert all(value != moved[method] for method, value in _identities(smoke_params, root).items())
+
+
+def test_the_identity_leaves_out_the_code_that_computes_it(smoke_params, tmp_path):
+    """arpl/code_identity.py cannot change a run's numbers: a real edit of it keeps every identity."""
+    root = _copy_package(tmp_path)
+    before = _identities(smoke_params, root)
+    assert "arpl.code_identity" in code_identity.closure(run_modules(*run_specs(smoke_params, "GCPL", 6,
+                                                                                 split_run(0))), root)
+    _edit(root / "arpl" / "code_identity.py", "PACKAGE = ", "ANOTHER_CONSTANT = 1\nPACKAGE = ")
+    assert _identities(smoke_params, root) == before
+
+
+def test_what_is_read_from_a_file_is_kept_on_disk_under_the_hash_of_its_text(tmp_path, monkeypatch):
+    """The facts of a file (its meaning, imports, strings) are stored under its text's hash and read back by a
+    process that has not parsed it; a damaged entry is parsed again, and an edited file gets an entry of its own."""
+    monkeypatch.setattr(code_identity, "FACTS_CACHE", tmp_path / "facts")
+    module = tmp_path / "module.py"
+    module.write_text('"""A module."""\nimport os\nNAME = "data.csv"\n')
+    facts = code_identity.file_facts(module)
+    assert facts.imports == ((0, "os", None, "os"),) and "data.csv" in facts.strings
+    stored = tmp_path / "facts" / f"{hashlib.sha256(module.read_bytes()).hexdigest()}.json"
+    assert stored.is_file()
+
+    code_identity._file_facts.cache_clear()   # as in a new process
+    parse = code_identity._read_facts
+    monkeypatch.setattr(code_identity, "_read_facts", lambda *args: pytest.fail("parsed a file whose facts are stored"))
+    assert code_identity.file_facts(module) == facts
+
+    monkeypatch.setattr(code_identity, "_read_facts", parse)
+    stored.write_text('{"meaning": ')
+    code_identity._file_facts.cache_clear()
+    assert code_identity.file_facts(module) == facts
+    module.write_text('"""A module."""\nimport os\nNAME = "other.csv"\n')
+    edited = code_identity.file_facts(module)
+    assert edited.meaning != facts.meaning and "other.csv" in edited.strings
+    assert len(list((tmp_path / "facts").glob("*.json"))) == 2
 
 
 def test_package_data_a_run_reads_is_part_of_its_code(smoke_params, tmp_path):

@@ -34,6 +34,19 @@ def test_known_classes_remapped_in_split_order():
     assert torch.equal(train.labels[first.images[:, 0, 0, 0].long()], first.original_labels)
 
 
+def test_selecting_every_class_keeps_the_images_without_a_copy():
+    """The all-class models select every class: the same image tensor, labels remapped by the given order."""
+    images = toy_set(num_classes=4, per_class=3)
+    same = select_classes(images, [0, 1, 2, 3])
+    assert same.images is images.images and torch.equal(same.labels, images.labels)
+    swapped = select_classes(images, [1, 0, 2, 3])
+    assert swapped.images is images.images and swapped.classes == ["c1", "c0", "c2", "c3"]
+    assert torch.equal(swapped.original_labels, images.labels)
+    assert torch.equal(torch.tensor([1, 0, 2, 3])[swapped.labels], images.labels)
+    part = select_classes(images, [2, 0])
+    assert part.images.data_ptr() != images.images.data_ptr() and len(part) == 6
+
+
 def test_unknowns_from_another_set():
     cifar10, cifar100 = toy_set(10, 3), toy_set(100, 1, name="cifar100")
     split = open_set_split("cifar+10", 0)

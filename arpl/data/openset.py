@@ -33,7 +33,8 @@ class OpenSetData:
 
 
 def select_classes(image_set: ImageSet, classes: list[int]) -> ImageSet:
-    """The images of ``classes``, labels remapped to their position in ``classes``, source labels kept."""
+    """The images of ``classes``, labels remapped to their position in ``classes``, source labels kept. When every
+    image is of one of ``classes`` (the all-class models), the images are the same tensor, not a copy."""
     _check_classes(image_set, classes)
     source_labels = image_set.labels
     lookup = torch.full((len(image_set.classes),), -1, dtype=torch.int64)
@@ -46,8 +47,10 @@ def select_classes(image_set: ImageSet, classes: list[int]) -> ImageSet:
         raise ValueError(f"{image_set.name}: no images of class(es) {empty}; check the split and the "
                          f"per-class subset sizes")
     original = image_set.original_labels if image_set.original_labels is not None else source_labels
-    return ImageSet(image_set.images[index], new_labels[index], [image_set.classes[c] for c in classes],
-                    image_set.name, original[index])
+    names = [image_set.classes[c] for c in classes]
+    if len(index) == len(new_labels):
+        return ImageSet(image_set.images, new_labels, names, image_set.name, original)
+    return ImageSet(image_set.images[index], new_labels[index], names, image_set.name, original[index])
 
 
 def _check_classes(image_set: ImageSet, classes: list[int]) -> None:
