@@ -14,7 +14,7 @@ finished run is reused only while that code is unchanged, and an edit elsewhere 
 * not this module itself: it computes identities and cannot change a run's numbers, so editing it retrains nothing
   (an edit that changes what it computes changes the identities by itself).
 
-What is read from a file (its meaning, imports, names and strings: :func:`file_facts`) depends on its text alone,
+What is read from a file (its meaning, imports, names and file names: :func:`file_facts`) depends on its text alone,
 so it is kept on disk under the file's hash, beside Python's own bytecode cache: a stage checks the fingerprints of
 its finished runs without parsing the fifty-odd modules they execute again.
 
@@ -86,7 +86,7 @@ class FileFacts:
     imports: tuple[tuple[int, str, str | None, str], ...]  # (level, module, name or None for `import m`, local name)
     reexports: tuple[tuple[str, str, str], ...]            # module-level `from m import name as local`, level 0
     used_names: frozenset[str]                             # names the code reads
-    strings: frozenset[str]                                # one-line string constants: the names of package data
+    file_names: frozenset[str]                             # string constants like "splits.json": a dot, no spaces
 
 
 def file_facts(path: Path) -> FileFacts:
@@ -110,7 +110,7 @@ def _file_facts(path: Path, mtime_ns: int, size: int) -> FileFacts:
 
 def _read_facts(text: str, filename: str) -> FileFacts:
     tree = ast.parse(text, filename=filename)
-    imports, used, strings = [], set(), set()
+    imports, used, file_names = [], set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imports += [(0, alias.name, None, alias.asname or alias.name.split(".")[0]) for alias in node.names]
@@ -118,21 +118,21 @@ def _read_facts(text: str, filename: str) -> FileFacts:
             imports += [(node.level, node.module or "", alias.name, alias.asname or alias.name) for alias in node.names]
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             used.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and 0 < len(node.value) < 200 \
-                and "\n" not in node.value:
-            strings.add(node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 200 \
+                and "." in node.value and not any(map(str.isspace, node.value)):
+            file_names.add(node.value)
     reexports = tuple((node.module, alias.name, alias.asname or alias.name) for node in tree.body
                       if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module for alias in node.names)
     for node in ast.walk(tree):
         if isinstance(node, _DOCUMENTED) and node.body and _is_docstring(node.body[0]):
             node.body = node.body[1:] or [ast.Pass()]
     meaning = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
-    return FileFacts(meaning, tuple(imports), reexports, frozenset(used), frozenset(strings))
+    return FileFacts(meaning, tuple(imports), reexports, frozenset(used), frozenset(file_names))
 
 
 def _facts_from_json(stored: dict) -> FileFacts:
     return FileFacts(stored["meaning"], tuple(map(tuple, stored["imports"])), tuple(map(tuple, stored["reexports"])),
-                     frozenset(stored["used_names"]), frozenset(stored["strings"]))
+                     frozenset(stored["used_names"]), frozenset(stored["file_names"]))
 
 
 def _store(facts: FileFacts, target: Path) -> None:
@@ -224,17 +224,15 @@ def closure(modules: list[str] | set[str], root: Path = ROOT) -> set[str]:
 
 
 def data_files(module: str, root: Path = ROOT) -> set[Path]:
-    """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``: a name with
-    an extension, without spaces)."""
+    """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``)."""
     path = module_file(module, root)
     return set(_data_files(path, *file_version(path)))
 
 
 @lru_cache(maxsize=1024)
 def _data_files(path: Path, mtime_ns: int, size: int) -> frozenset[Path]:
-    return frozenset(path.parent / name for name in file_facts(path).strings
-                     if "." in name and not name.endswith(".py") and not any(map(str.isspace, name))
-                     and (path.parent / name).is_file())
+    return frozenset(path.parent / name for name in file_facts(path).file_names
+                     if not name.endswith(".py") and (path.parent / name).is_file())
 
 
 def identity(modules: list[str] | set[str], root: Path = ROOT) -> str:

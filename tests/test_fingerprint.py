@@ -126,13 +126,13 @@ def test_the_identity_leaves_out_the_code_that_computes_it(smoke_params, tmp_pat
 
 
 def test_what_is_read_from_a_file_is_kept_on_disk_under_the_hash_of_its_text(tmp_path, monkeypatch):
-    """The facts of a file (its meaning, imports, strings) are stored under its text's hash and read back by a
+    """The facts of a file (its meaning, imports, file names) are stored under its text's hash and read back by a
     process that has not parsed it; a damaged entry is parsed again, and an edited file gets an entry of its own."""
     monkeypatch.setattr(code_identity, "FACTS_CACHE", tmp_path / "facts")
     module = tmp_path / "module.py"
     module.write_text('"""A module."""\nimport os\nNAME = "data.csv"\n')
     facts = code_identity.file_facts(module)
-    assert facts.imports == ((0, "os", None, "os"),) and "data.csv" in facts.strings
+    assert facts.imports == ((0, "os", None, "os"),) and facts.file_names == {"data.csv"}   # not "A module."
     stored = tmp_path / "facts" / f"{hashlib.sha256(module.read_bytes()).hexdigest()}.json"
     assert stored.is_file()
 
@@ -147,7 +147,7 @@ def test_what_is_read_from_a_file_is_kept_on_disk_under_the_hash_of_its_text(tmp
     assert code_identity.file_facts(module) == facts
     module.write_text('"""A module."""\nimport os\nNAME = "other.csv"\n')
     edited = code_identity.file_facts(module)
-    assert edited.meaning != facts.meaning and "other.csv" in edited.strings
+    assert edited.meaning != facts.meaning and "other.csv" in edited.file_names
     assert len(list((tmp_path / "facts").glob("*.json"))) == 2
 
 
