@@ -203,8 +203,10 @@ def _train(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     from arpl.pipeline.params import load_params
+    from arpl.pipeline.warm_kernel import start_server
     from arpl.stages.download import download
 
+    start_server()   # the first stage: the next stages' kernels fork from it (arpl.pipeline.warm_kernel)
     for name, status in download(load_params(args.params)).items():
         print(f"{name}: {status}")
     return 0

@@ -76,10 +76,25 @@ def start_kernel(cwd: str | Path = "."):
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    kernel = AsyncKernelManager(kernel_name="python3")
+    kernel = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_kernel_specs())
     run_sync(kernel.start_kernel)(cwd=str(cwd), extra_arguments=[
         "--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={[KERNEL_PRELOAD]!r}"])
     return kernel
+
+
+def _kernel_specs():
+    """Jupyter's kernel specs, with the python kernel started warm (:mod:`arpl.pipeline.warm_kernel`)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from arpl.pipeline.warm_kernel import kernel_argv
+
+    class WarmKernelSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            spec = super().get_kernel_spec(kernel_name)
+            spec.argv = kernel_argv(spec.argv)
+            return spec
+
+    return WarmKernelSpecs()
 
 
 def _stop_kernel(kernel) -> None:
