@@ -110,3 +110,19 @@ def test_the_kernel_starts_with_torch_imported_and_stops_with_the_notebook(tmp_p
     pid, preloaded = printed.split()[1:3]
     assert preloaded == "True"
     assert gone_within(int(pid), 10), "a warm kernel is stopped by its server right after its proxy"
+
+
+def test_a_source_is_converted_once_per_text_and_as_jupytext_converts_it(tmp_path, monkeypatch):
+    from arpl.pipeline import notebook
+
+    monkeypatch.setattr(notebook, "CONVERTED", tmp_path / "converted")
+    source = tmp_path / "stage.py"
+    source.write_text("# %% [markdown]\n# # A stage\n\n# %%\nprint(1)\n")
+    first = notebook.converted(source)
+    assert notebook.converted(source) == first and len(list((tmp_path / "converted").iterdir())) == 1
+    read = nbformat.read(first, as_version=4)
+    assert read.metadata["kernelspec"]["name"] == "python3"
+    assert [cell.source for cell in read.cells] == [cell.source for cell in jupytext.read(source).cells]
+    source.write_text(source.read_text().replace("print(1)", "print(2)"))
+    second = notebook.converted(source)
+    assert second != first and "print(2)" in second.read_text()

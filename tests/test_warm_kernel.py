@@ -1,5 +1,6 @@
 """Warm kernels (arpl.pipeline.warm_kernel): a stage notebook's kernel forked from a server that imported torch once
-computes what a cold kernel does, in the runner's directory, environment and umask, and goes with its notebook."""
+computes what a cold kernel does, in the runner's directory, environment and umask, spawns workers that import from
+that directory, and goes with its notebook."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ torch.manual_seed(0)
 print("numbers", *torch.randn(4).tolist())
 
 # %%
+from multiprocessing import get_context
+import here
+with get_context("spawn").Pool(1) as pool:
+    print("worker", *pool.map(here.where, [0]))
+
+# %%
 import matplotlib.pyplot as plt
 plt.plot([0, 1], [1, 0])
 plt.show()
@@ -56,6 +63,7 @@ def private_tmp():
 def run_notebook(tmp_path: Path, private_tmp: Path, warm: bool, umask: int = 0o022) -> dict:
     source = tmp_path / "state.py"
     source.write_text(NOTEBOOK)
+    (tmp_path / "here.py").write_text("import os\n\n\ndef where(_):\n    return os.getcwd()\n")
     output = tmp_path / "state.ipynb"
     env = {**os.environ, "TMPDIR": str(private_tmp), "EXPECTED_CWD": str(tmp_path),
            warm_kernel.SWITCH: "1" if warm else "0"}
@@ -68,7 +76,7 @@ def run_notebook(tmp_path: Path, private_tmp: Path, warm: bool, umask: int = 0o0
     pid, parent, runner, torch_in, ours_in, in_cwd, kernel_umask = printed["state"].split()
     return {"pid": int(pid), "parent": int(parent), "runner": int(runner), "torch": torch_in == "True",
             "arpl or matplotlib": ours_in == "True", "cwd": in_cwd == "True", "umask": int(kernel_umask, 8),
-            "path": json.loads(printed["path"]), "numbers": [float(x) for x in printed["numbers"].split()],
+            "path": json.loads(printed["path"]), "worker": printed["worker"], "numbers": [float(x) for x in printed["numbers"].split()],
             "figure": any("image/png" in out.get("data", {}) for cell in cells for out in cell.get("outputs", []))}
 
 
@@ -96,6 +104,7 @@ def test_kernels_fork_from_one_server_compute_what_a_cold_one_does_and_go_with_t
     assert not first["arpl or matplotlib"], "the server imports neither arpl nor matplotlib"
     for state in (cold, first, second):
         assert state["torch"] and state["cwd"] and state["figure"]
+        assert state["worker"] == str(tmp_path), "a spawned worker imports from the kernel's directory"
         assert state["numbers"] == expected and state["path"] == cold["path"]
         assert gone_within(state["pid"], 10), "no kernel outlives its notebook"
     assert (first["umask"], second["umask"]) == (0o022, 0o027), "the runner's umask, not the server's"

@@ -9,6 +9,7 @@ jupytext, nbformat and papermill are imported where they are used: every stage n
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -55,7 +56,8 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
 
     The notebook is executed in a temporary file and moved to ``output`` (also on failure, so the
     traceback is there to read) only at the end. The kernel is started first (:func:`start_kernel`), so that it
-    starts and imports torch while this process imports papermill and prepares the notebook. After the last cell
+    starts while this process imports papermill and prepares the notebook: forked from a server that imported
+    torch (:mod:`arpl.pipeline.warm_kernel`), or a cold one that imports torch meanwhile. After the last cell
     the kernel is stopped at once rather than asked to exit: every output is in the notebook by then, and an
     interpreter that imported torch takes about half a second to tear itself down, on each of the eleven stages.
     """
@@ -71,8 +73,8 @@ KERNEL_PRELOAD = "import torch"   # what every stage notebook imports first, sec
 
 def start_kernel(cwd: str | Path = "."):
     """Start the ``python3`` kernel of a stage notebook in ``cwd`` and return its (asynchronous) kernel manager,
-    without waiting for it: it runs :data:`KERNEL_PRELOAD` before it answers, and nbclient waits for that.
-    The same arguments as nbclient's own start (an in-memory IPython history)."""
+    without waiting for it: it runs :data:`KERNEL_PRELOAD` before it answers (at once in a warm kernel), and
+    nbclient waits for that. The same arguments as nbclient's own start (an in-memory IPython history)."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
@@ -114,17 +116,36 @@ def _handed_over(kernel) -> type:
     return HandedOver
 
 
+CONVERTED = Path(__file__).resolve().parents[1] / "__pycache__" / "notebooks"   # ignored by git and DVC
+
+
+def converted(source: str | Path) -> Path:
+    """``source`` (jupytext) as an ``.ipynb`` file with the ``python3`` kernel, ready for papermill: converted once
+    per text of the source and version of jupytext, and kept in :data:`CONVERTED` under their hash (importing
+    jupytext takes 0.2-0.7 s, in each stage)."""
+    from importlib.metadata import version
+
+    from arpl.io import save_text
+
+    text = Path(source).read_bytes()
+    target = CONVERTED / f"{hashlib.sha256(text + version('jupytext').encode()).hexdigest()}.ipynb"
+    if not target.is_file():
+        import jupytext
+        import nbformat
+
+        notebook = jupytext.read(source)
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        save_text(nbformat.writes(notebook), target)
+    return target
+
+
 def _execute(source: Path, output: Path, parameters: dict, cwd: str | Path, kernel) -> Path:
-    import jupytext
-    import nbformat
     import papermill
 
-    notebook = jupytext.read(source)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    draft = converted(source)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        draft, executed = Path(folder) / "input.ipynb", Path(folder) / "executed.ipynb"
-        nbformat.write(notebook, draft)
+        executed = Path(folder) / "executed.ipynb"
         try:
             papermill.execute_notebook(str(draft), str(executed), parameters=parameters, cwd=str(cwd),
                                        kernel_name="python3", progress_bar=False, log_output=True,

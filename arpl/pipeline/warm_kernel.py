@@ -365,8 +365,11 @@ def _run_kernel(request: dict, streams: list[int]) -> None:
     os.umask(request["umask"])
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environb.clear()   # a separate copy of the same variables: each sets them again, the same
+    os.environb.update((os.fsencode(name), os.fsencode(value)) for name, value in request["env"].items())
     sys.path[:] = request["path"]
     sys.argv = [sys.argv[0], *request["argv"]]
+    _forget_the_server()
     code = 0
     try:
         from ipykernel import kernelapp
@@ -384,6 +387,16 @@ def _run_kernel(request: dict, streams: list[int]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _forget_the_server() -> None:
+    """Redo in the kernel what the preloaded modules took from the server when imported: multiprocessing's start
+    directory (a spawned worker's ``''`` on ``sys.path``, so that it imports modules from the kernel's directory)
+    and its authentication key (each kernel its own, as a new process has)."""
+    import multiprocessing.process
+
+    multiprocessing.process.ORIGINAL_DIR = os.path.abspath(os.getcwd())
+    multiprocessing.process.current_process().authkey = os.urandom(32)
 
 
 if __name__ == "__main__":
