@@ -1,27 +1,23 @@
 """Warm kernels: a stage notebook's Jupyter kernel forked from a process that has already imported torch.
 
-Every stage of ``dvc repro`` is a new process with a new kernel, and a cold kernel imports ipykernel, torch and
-pandas before its first cell can run: 2-3 s of each of the eleven stages on two cores. A *kernel server* does those
-imports once and forks a kernel for each stage:
+Every stage of ``dvc repro`` is a new process with a new kernel, which imports ipykernel, torch and pandas before
+its first cell: 2-3 s of each stage on two cores. A *kernel server* imports them once and forks a kernel per stage:
 
-- jupyter_client launches this file as a script, ``python warm_kernel.py -f CONNECTION_FILE ...`` (the *proxy*,
-  standard library only), instead of ``python -m ipykernel_launcher -f CONNECTION_FILE ...``.
-- The proxy connects to the server of its environment, starting one if none answers. The server's Unix socket is
-  named by a hash of the Python executable, this file and every environment variable (:data:`VOLATILE_ENV`
-  aside): torch, MKL and OpenMP read variables when they are imported (``run.portable_kernels`` sets some), so a
-  kernel never comes from a server that imported them under other settings.
-- It sends its arguments, working directory, environment, ``sys.path`` and standard streams; the server forks, and
-  the child becomes the kernel exactly as ``ipykernel_launcher`` would make it, with those.
-- The proxy stands in for the kernel towards jupyter_client: it forwards interrupts and terminations to it and
-  exits with its exit code; when the proxy is killed (the notebook runner kills the kernel after the last cell),
-  the server kills the kernel.
-- The server imports nothing of ``arpl`` (an edit of the package is seen by the next kernel) and no matplotlib
-  (which reads the kernel's ``MPLBACKEND`` when imported). It exits after :data:`IDLE_S` seconds without a
-  kernel.
+- jupyter_client launches this file as a script (the *proxy*, standard library only) instead of
+  ``python -m ipykernel_launcher``, with the same arguments.
+- The proxy connects to the server of its environment, starting one if none answers. Its Unix socket is named by a
+  hash of the Python executable, this file and every environment variable (:data:`VOLATILE_ENV` aside): torch, MKL
+  and OpenMP read variables on import (``run.portable_kernels`` sets some), so a kernel never comes from a server
+  that imported them under other settings.
+- It sends its arguments, directory, environment, ``sys.path``, umask and standard streams; the server forks, and the
+  child becomes the kernel as ``ipykernel_launcher`` would have made it, with those.
+- The proxy stands in for the kernel towards jupyter_client: it forwards signals and exits with the kernel's code;
+  when the proxy is killed (the runner kills the kernel after the last cell), the server kills the kernel.
+- The server imports no ``arpl`` (the next kernel sees an edit) and no matplotlib (which reads the kernel's
+  ``MPLBACKEND`` on import). It exits after :data:`IDLE_S` seconds without a kernel.
 
-``ARPL_WARM_KERNELS=0`` in the environment starts every kernel cold; so does a system without ``fork`` and Unix
-sockets (only Linux is used), and any failure to reach a server. A warm kernel computes what a cold one does:
-the numbers do not depend on it (tests/test_warm_kernel.py).
+``ARPL_WARM_KERNELS=0`` starts every kernel cold, as does any system but Linux and any failure to reach a server.
+A warm kernel computes what a cold one does (tests/test_warm_kernel.py, docs/notebooks.md).
 """
 
 from __future__ import annotations
@@ -32,6 +28,7 @@ import sys
 if __name__ == "__main__" and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
     del sys.path[0]   # run as a script: its folder (arpl/pipeline, with a profile.py) must not shadow any module
 
+import contextlib
 import hashlib
 import json
 import signal
@@ -144,10 +141,8 @@ def _become_cold_kernel(arguments: list[str]) -> None:
 
 
 def _forward(pid: int, number: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, number)
-    except ProcessLookupError:
-        pass
 
 
 def _connect(address: Path) -> socket.socket | None:
@@ -341,10 +336,8 @@ def _reap(kernels: dict) -> bool:
     for connection, pid in list(kernels.items()):
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            try:
+            with contextlib.suppress(OSError):   # the proxy may be gone already
                 connection.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
-            except OSError:
-                pass   # the proxy is gone already
             connection.close()
             del kernels[connection]
             reaped = True
