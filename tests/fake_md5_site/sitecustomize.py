@@ -35,8 +35,8 @@ def _patch(module, md5s: dict) -> None:
 
 
 class _PatchAfterImport(importlib.abc.MetaPathFinder):
-    def __init__(self, md5s: dict) -> None:
-        self.md5s = md5s
+    def __init__(self, md5_file: str) -> None:
+        self.md5_file = md5_file
 
     def find_spec(self, fullname, path, target=None):
         if fullname not in _MODULES:
@@ -46,12 +46,12 @@ class _PatchAfterImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            _patch(module, self.md5s)
+            with open(self.md5_file) as handle:   # read now: a warm kernel's server started before this run's files
+                _patch(module, json.load(handle))
 
         spec.loader.exec_module = exec_module
         return spec
 
 
 if os.environ.get("ARPL_FAKE_MD5"):
-    with open(os.environ["ARPL_FAKE_MD5"]) as handle:
-        sys.meta_path.insert(0, _PatchAfterImport(json.load(handle)))
+    sys.meta_path.insert(0, _PatchAfterImport(os.environ["ARPL_FAKE_MD5"]))
