@@ -68,6 +68,7 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
         _stop_kernel(kernel)   # nbclient stops it after the last cell; this, if papermill failed before using it
 
 
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}   # of every notebook run
 KERNEL_PRELOAD = "import torch"   # what every stage notebook imports first, seconds of it
 
 
@@ -134,7 +135,7 @@ def converted(source: str | Path) -> Path:
         import nbformat
 
         notebook = jupytext.read(source)
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        notebook.metadata["kernelspec"] = KERNELSPEC
         save_text(nbformat.writes(notebook), target)
     return target
 
@@ -189,7 +190,7 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
             f"Set `{key}` to a true value (a non-empty list for `data.splits`) in `params.yaml` and run "
             f"`dvc repro` to compute it.")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = KERNELSPEC
     notebook.metadata["switched_off_by"] = key
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
