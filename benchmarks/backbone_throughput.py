@@ -3,6 +3,8 @@
 Usage, from the repository root:
     python benchmarks/backbone_throughput.py                    # 28x28x1, batch 64, current device
     python benchmarks/backbone_throughput.py --image-size 32 --channels 3 --threads 2 --abn
+    python benchmarks/backbone_throughput.py --backbones classifier32 resnet34 --image-size 32 --channels 3 \
+        --threads 1 --widths 64 16                               # a quick run's narrower networks
 Uses CUDA when available (or --device). Not a test: numbers depend on the machine.
 """
 
@@ -31,6 +33,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed duration per backbone")
     parser.add_argument("--abn", action="store_true", help="build the ABN variants")
+    parser.add_argument("--widths", type=int, nargs="+", default=[None],
+                        help="model.width of the backbones that take one (default: each backbone's own)")
     parser.add_argument("--channels-last", action="store_true", help="use channels_last memory format")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args()
@@ -50,10 +54,11 @@ def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, imag
     optimizer.step()
 
 
-def images_per_second(name: str, args: argparse.Namespace, device: torch.device) -> float:
-    """Training throughput of backbone `name`: 3 warm-up steps, then at least `args.seconds` timed."""
+def images_per_second(name: str, width: int | None, args: argparse.Namespace, device: torch.device) -> float:
+    """Training throughput of backbone `name` at `width`: 3 warm-up steps, then at least `args.seconds` timed."""
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = build_backbone(name, args.channels, args.image_size, abn=args.abn).to(device, memory_format=memory_format)
+    model = build_backbone(name, args.channels, args.image_size, abn=args.abn, width=width)
+    model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     images = torch.rand(args.batch_size, args.channels, args.image_size, args.image_size, device=device)
     images = images.contiguous(memory_format=memory_format)
@@ -79,7 +84,9 @@ def main() -> None:
     print(f"device={device} threads={torch.get_num_threads()} batch={args.batch_size} "
           f"input={args.channels}x{args.image_size}x{args.image_size} abn={args.abn}")
     for name in args.backbones:
-        print(f"{name:>12s}: {images_per_second(name, args, device):9.0f} images/s", flush=True)
+        for width in args.widths if BACKBONES.get(name).width else [None]:
+            label = name if width is None else f"{name} width {width}"
+            print(f"{label:>22s}: {images_per_second(name, width, args, device):9.0f} images/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,11 @@ def test_feature_size_must_fit_the_backbone(smoke_params_raw):
     params["model"]["backbone"], params["model"]["feat_dim"] = "classifier32", 64
     with pytest.raises(ParamsError, match="model.feat_dim = 64 does not fit model.backbone = 'classifier32'"):
         validate(params)
+    params["model"]["feat_dim"], params["model"]["width"] = 128, 16  # a narrower classifier32 has a 32-d feature
+    with pytest.raises(ParamsError, match="whose feature size is set by model.width; set model.feat_dim: null"):
+        validate(params)
+    params["model"]["feat_dim"] = None
+    assert validate(params)["model"]["width"] == 16
 
 
 def test_missing_key_is_named(smoke_params_raw):

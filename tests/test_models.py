@@ -54,6 +54,18 @@ def test_fixed_feature_size_rejects_other_feat_dim(name):
     assert build_backbone(name, 3, 32, feat_dim=build_backbone(name, 3, 32).feat_dim).feat_dim > 0
 
 
+@pytest.mark.parametrize("name, multiple", [("classifier32", 2), ("resnet18", 8), ("resnet34", 8)])
+def test_width_narrows_every_convolution_and_keeps_every_layer(name, multiple):
+    full, narrow = build_backbone(name, 3, 32), build_backbone(name, 3, 32, width=16)
+    convs = lambda net: [m for m in net.modules() if isinstance(m, nn.Conv2d)]  # noqa: E731
+    assert [type(m) for m in narrow.modules()] == [type(m) for m in full.modules()]
+    assert [c.out_channels * 4 for c in convs(narrow)] == [c.out_channels for c in convs(full)]
+    assert narrow.feat_dim == multiple * 16 and full.feat_dim == multiple * 64
+    assert narrow(torch.rand(2, 3, 32, 32)).shape == (2, multiple * 16)
+    with pytest.raises(ValueError, match="width must be a positive int"):
+        build_backbone(name, 3, 32, width=0)
+
+
 def test_unknown_backbone_lists_choices_and_suggests_closest():
     with pytest.raises(ValueError) as error:
         build_backbone("resnet19", 3, 32)

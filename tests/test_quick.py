@@ -13,13 +13,13 @@ from arpl.__main__ import main
 from arpl.pipeline import pages
 from arpl.pipeline.params import validate
 from arpl.pipeline.profile import profile_names, profile_params
-from arpl.pipeline.quick import IMAGES_PER_CLASS, quick_profile_text
+from arpl.models import backbone_entry
+from arpl.pipeline.quick import IMAGES_PER_CLASS, QUICK_WIDTH, quick_profile_text
 from arpl.stages import closed_set, ood, osr, report
 
 KEPT = [("data", "dataset"), ("data", "image_size"), ("data", "channels"), ("data", "num_known"),
         ("model", "backbone"), ("model", "feat_dim"), ("train", "methods"), ("train", "optimizer"), ("train", "lr"),
-        ("train", "batch_size"), ("train", "closed_set"), ("confusing", "variants"), ("confusing", "ngf"),
-        ("confusing", "ndf"), ("confusing", "init"), ("ood", "sets"), ("incremental", "enabled"),
+        ("train", "batch_size"), ("train", "closed_set"), ("confusing", "variants"), ("confusing", "init"), ("ood", "sets"), ("incremental", "enabled"),
         ("incremental", "base_classes"), ("figures", "enabled"), ("figures", "backbone"), ("run", "device")]
 
 
@@ -36,6 +36,10 @@ def test_quick_run_keeps_the_code_paths_and_shrinks_the_budget(name):
     assert quick["data"]["train_per_class"] == IMAGES_PER_CLASS and quick["train"]["epochs"] == 1
     assert quick["figures"]["lambdas"] == real["figures"]["lambdas"][:2]
     assert quick["osr"]["bootstrap"] < real["osr"]["bootstrap"] or real["osr"]["bootstrap"] <= 20
+    for section, key in (("confusing", "ngf"), ("confusing", "ndf"), ("model", "width")):  # narrower, never wider
+        own = real[section][key] or 64
+        assert quick[section][key] in (None, min(own, QUICK_WIDTH)), (section, key)
+    assert (quick["model"]["width"] is not None) == backbone_entry(real["model"]["backbone"]).width
 
 
 def test_profile_command_writes_the_quick_run(tmp_path, capsys):

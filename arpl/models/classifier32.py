@@ -23,11 +23,12 @@ BN_WEIGHT_INIT_STD = 0.02
 LEAKY_SLOPE = 0.2
 DROPOUT = 0.2
 
-# (out_channels, stride) of conv1 .. conv9.
+DEFAULT_WIDTH = 64   # channels of conv1, as in the authors' network
+# (out_channels as a multiple of the width, stride) of conv1 .. conv9.
 CLASSIFIER32_LAYERS = (
-    (64, 1), (64, 1), (128, 2),
-    (128, 1), (128, 1), (128, 2),
-    (128, 1), (128, 1), (128, 2),
+    (1, 1), (1, 1), (2, 2),
+    (2, 1), (2, 1), (2, 2),
+    (2, 1), (2, 1), (2, 2),
 )
 DROPOUT_BEFORE = (0, 3, 6)
 
@@ -59,27 +60,34 @@ def check_in_channels(in_channels: int) -> None:
         raise ValueError(f"in_channels must be a positive int (1 grey, 3 colour), got {in_channels!r}")
 
 
+def check_width(width: int) -> None:
+    """Raise ValueError unless `width` (channels of a network's first convolution) is a positive int."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive int (channels of the first convolution), got {width!r}")
+
+
 class Classifier32(nn.Module):
     """The authors' classifier32 feature extractor (Sec. 5.1), with optional ABN (Sec. 4.2).
 
     `abn=True` gives every batch norm two domains (known / generated), as the authors'
-    `classifier32ABN`. Global average pooling makes it work for 28, 32 and 64 px inputs.
-    forward(x [B, C, H, W] in [0, 1]) -> features [B, 128].
+    `classifier32ABN`. Global average pooling makes it work for 28, 32 and 64 px inputs. `width` is the
+    channels of conv1 (the authors': 64; a quick run narrows it, :mod:`arpl.pipeline.quick`).
+    forward(x [B, C, H, W] in [0, 1]) -> features [B, 2 * width] (128 at the authors' width).
     """
 
-    feat_dim = 128
-
-    def __init__(self, in_channels: int = 3, abn: bool = False) -> None:
+    def __init__(self, in_channels: int = 3, abn: bool = False, width: int = DEFAULT_WIDTH) -> None:
         super().__init__()
         check_in_channels(in_channels)
+        check_width(width)
         num_domains = 2 if abn else 1
         self.dropouts = nn.ModuleList(nn.Dropout2d(DROPOUT) for _ in DROPOUT_BEFORE)
         blocks = []
         channels = in_channels
-        for out_channels, stride in CLASSIFIER32_LAYERS:
-            blocks.append(ConvBlock(channels, out_channels, stride, num_domains))
-            channels = out_channels
+        for multiple, stride in CLASSIFIER32_LAYERS:
+            blocks.append(ConvBlock(channels, multiple * width, stride, num_domains))
+            channels = multiple * width
         self.blocks = nn.ModuleList(blocks)
+        self.feat_dim = channels
         self.apply(init_authors_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +100,7 @@ class Classifier32(nn.Module):
 
 
 def _build(in_channels: int, image_size: int, abn: bool, feat_dim: int | None, width: int | None) -> Classifier32:
-    return Classifier32(in_channels, abn)
+    return Classifier32(in_channels, abn, width if width is not None else DEFAULT_WIDTH)
 
 
-register_backbone(Backbone("classifier32", _build, feat_dim=Classifier32.feat_dim))
+register_backbone(Backbone("classifier32", _build, feat_dim=2 * DEFAULT_WIDTH, width=True))

@@ -30,7 +30,7 @@ class Backbone:
 
     name: str
     build: BuildFn
-    feat_dim: int | None = None     # fixed feature size; None: set by model.feat_dim (null: the builder's default)
+    feat_dim: int | None = None     # fixed feature size (at the default width); None: set by model.feat_dim
     width: bool = False             # takes model.width (channels of its first convolution)
 
     @property
@@ -59,8 +59,9 @@ def build_backbone(name: str, in_channels: int, image_size: int, abn: bool = Fal
 
     abn=True gives every batch norm a second domain for generated samples (paper Sec. 4.2), needed by ARPL+CS.
     ``feat_dim`` applies to backbones without a fixed feature size ('lenetpp': default 2; 'small': default its
-    4*width pooled channels, no projection); classifier32 gives 128-d and the ResNets 512-d features.
-    ``width`` (channels of the first convolution) applies to backbones that take it ('small', default 32).
+    4*width pooled channels, no projection); classifier32 gives 2*width-d features (128 at its default width 64)
+    and the ResNets 8*width-d (512). ``width`` (channels of the first convolution) applies to backbones that take it
+    ('small', default 32; classifier32 and the ResNets, default 64).
     """
     entry = backbone_entry(name)
     _check_feat_dim(entry, feat_dim)

@@ -158,7 +158,8 @@ SCHEMA: dict[str, Any] = {
     "model": {
         "backbone": _registered("network", _backbone, "backbone"),
         "feat_dim": _int("feature size (null = the backbone's own)", low=1, nullable=True),
-        "width": _int("channels of the first convolution of the 'small' network (null = 32)", low=1, nullable=True),
+        "width": _int("channels of the network's first convolution (null = its own: 32 for 'small', 64 for classifier32 "
+                      "and the ResNets)", low=1, nullable=True),
     },
     "train": {
         "methods": _list("losses to train", _method("method")),

@@ -71,7 +71,7 @@ def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
     :mod:`arpl.pipeline.runs`) for ``figures.epochs``; with ``confusing.init: arpl``, ARPL+CS is instead trained (first)
     and fine-tuned from the 2-D ARPL model, as the ``confusing`` stage does (:func:`confusing_settings`)."""
     settings = params["figures"]
-    model_overrides = {"backbone": settings["backbone"], "feat_dim": 2}
+    model_overrides = {"backbone": settings["backbone"], "feat_dim": 2, "width": None}  # model.width is model.backbone's
     if model.weight_pl is not None:
         model_overrides["weight_pl"] = model.weight_pl
     train, train_overrides = data.train_known, {"epochs": settings["epochs"]}
