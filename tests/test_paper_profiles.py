@@ -36,21 +36,21 @@ LONGEST = ("domainnet", "cifar100", "imagenet", "tinyimagenet")
 PAPER_PROFILES = sorted((name for name in profile_names() if name not in ("cpu-default", "smoke")),
                         key=lambda name: LONGEST.index(name) if name in LONGEST else len(LONGEST))
 OSR_TABLE_DATASETS = {"mnist", "svhn", "cifar10", "cifar+10", "cifar+50", "tinyimagenet"}  # Tables 1-2
-# Where a quick run is still too large for CI's two cores, the test trims what other tests cover already. The three
+# Where a quick run is larger than CI's two cores need, the test trims what other tests cover already. The three
 # ARPL+CS variants differ only in two switches (auxiliary BN, focus training) of the same code, which the cifar10
 # profile's quick run, tests/test_training.py and the smoke run exercise: the other profiles keep one variant. The
-# ResNet profiles pay for every model they train and every image they predict (a ResNet-34 at 32 px trains at 4-11
-# images/s on a core), so they keep what is their own and leave out what the classifier32 profiles run through the
-# same code:
+# ResNet profiles pay for every image they train on and predict (even at a quick run's width of 16, a ResNet-34 at 32
+# px trains at about 118 images/s on a core, classifier32 at 550), so they keep what is their own and leave out what
+# the classifier32 profiles run through the same code:
 # - ImageNet's 1,000 classes train at 64 px (the strided stem; ImageNet's own stem from 128 px is in
-#   tests/test_models.py) with ARPL only (Softmax is the same code on every profile);
+#   tests/test_models.py) with ARPL only (Softmax is the same code on every profile): 43 s of `dvc repro` instead of
+#   245 s at 224 px with every method;
 # - CIFAR100 (a ResNet-34 on 100 classes) with Softmax and ARPL (GCPL and RPL are the cifar10 profile's code on
 #   another class count), no ARPL+CS and one lambda in Fig. 8 (its own figures are Fig. 11 and 13);
 # - DomainNet with no ARPL+CS and two of its five OOD sets (another domain, and the other half of the classes: one
 #   reader reads all five);
-# - TinyImageNet (64 px) and DomainNet (80 px) at 32 px, the size of every other profile: at their own sizes the
-#   two quick runs took 561 s and 594 s side by side (most in ARPL+CS and in predicting the OOD sets). Their data
-#   sources resize to the profile's size as ImageNet's do.
+# - TinyImageNet (64 px) and DomainNet (80 px) at 32 px, the size of every other profile (docs/paper_scale.md has both
+#   sizes' times). Their data sources resize to the profile's size as ImageNet's do.
 # ARPL+CS with the ResNet-34 and the GANs of 32 and 80 px, and classifier32's at 64 px, train in
 # tests/test_training.py. Everything else is the quick run as a user gets it.
 ALL_VARIANTS = "cifar10"
