@@ -18,8 +18,8 @@ import yaml
 from arpl.models import backbone_entry
 from arpl.pipeline.profile import overlay, profile_params, profile_text
 
-IMAGES_PER_CLASS = 8      # training images per class of every model of a quick run
-TEST_IMAGES_PER_CLASS = 4
+IMAGES_PER_CLASS = 4      # training images per class of every model of a quick run (tests/fake_data.py writes as many)
+TEST_IMAGES_PER_CLASS = 2
 BOOTSTRAP = 20
 NOISE_COUNT = 40
 QUICK_WIDTH = 16          # at most this many channels in the first convolution of the backbone and of the GAN
