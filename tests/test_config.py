@@ -90,6 +90,10 @@ def test_feature_size_must_fit_the_backbone(smoke_params_raw):
         validate(params)
     params["model"]["feat_dim"] = None
     assert validate(params)["model"]["width"] == 16
+    params["model"]["backbone"], params["model"]["feat_dim"] = "lenetpp", 2
+    with pytest.raises(ParamsError, match=r"model.width = 16 applies to networks that take a width \('classifier32', "
+                                          r"'small', 'resnet18', 'resnet34'\), not to model.backbone = 'lenetpp'"):
+        validate(params)
 
 
 def test_missing_key_is_named(smoke_params_raw):

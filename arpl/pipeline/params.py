@@ -139,12 +139,13 @@ def _check_feature_sizes(params: dict[str, Any]) -> None:
     backbone, feat_dim = params["model"]["backbone"], params["model"]["feat_dim"]
     entry = backbone_entry(backbone)
     width = params["model"]["width"]
-    if entry.fixed_feature_size and feat_dim not in (None, entry.feat_dim if width is None else None):
-        size = entry.feat_dim if width is None else "set by model.width"
+    own_size = entry.feat_dim if width is None else None   # a width sets the feature size of a fixed-size backbone
+    if entry.fixed_feature_size and feat_dim not in (None, own_size):
         raise ParamsError(f"model.feat_dim = {feat_dim} does not fit model.backbone = {backbone!r}, whose feature "
-                          f"size is {size}; set model.feat_dim: null.")
+                          f"size is {own_size or 'set by model.width'}; set model.feat_dim: null.")
     if width is not None and not entry.width:
-        raise ParamsError(f"model.width = {width} applies to networks that take a width (such as 'small'), not to "
+        takers = ", ".join(repr(entry.name) for entry in BACKBONES.entries() if entry.width)
+        raise ParamsError(f"model.width = {width} applies to networks that take a width ({takers}), not to "
                           f"model.backbone = {backbone!r}; set model.width: null.")
     if backbone_entry(params["figures"]["backbone"]).fixed_feature_size:
         usable = " or ".join(repr(entry.name) for entry in BACKBONES.entries() if not entry.fixed_feature_size)
