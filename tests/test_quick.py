@@ -54,7 +54,8 @@ def test_profile_command_writes_the_quick_run(tmp_path, capsys):
 def test_front_page_opens_with_the_quick_warning(tmp_path):
     quick = validate(yaml.safe_load(quick_profile_text("cifar10")))
     warning = report.quick_warning(quick)
-    assert warning.startswith("Quick run of profile cifar10") and "mean nothing" in warning
+    assert warning.startswith("Quick run of profile cifar10: 1 epoch(s) on 4 images per class, the network 16 channels "
+                              "wide.") and "mean nothing" in warning
     assert report.quick_warning(profile_params("cifar10")) == ""
     html = pages.index_html([], "<p>h</p>", {"profile": "cifar10"}, tmp_path, warning=warning)
     assert html.split("<body>", 1)[1].lstrip().startswith(f'<p class="warning">{warning}</p>')

@@ -106,9 +106,11 @@ def quick_warning(params: dict) -> str:
     """The front page's first line for a quick run (``run.quick``, :mod:`arpl.pipeline.quick`); empty otherwise."""
     if not params["run"]["quick"]:
         return ""
+    width = params["model"]["width"]
+    narrow = f", the network {width} channels wide" if width is not None else ""
     return (f"Quick run of profile {params['profile']}: {params['train']['epochs']} epoch(s) on "
-            f"{params['data']['train_per_class']} images per class. It shows that every stage runs; its numbers "
-            f"mean nothing. `python -m arpl profile {params['profile']}` writes the real run.")
+            f"{params['data']['train_per_class']} images per class{narrow}. It shows that every stage runs; its "
+            f"numbers mean nothing. `python -m arpl profile {params['profile']}` writes the real run.")
 
 
 def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
