@@ -10,17 +10,17 @@ import torch
 import yaml
 
 from arpl.__main__ import main
+from arpl.models import backbone_entry
 from arpl.pipeline import pages
 from arpl.pipeline.params import validate
 from arpl.pipeline.profile import profile_names, profile_params
-from arpl.models import backbone_entry
 from arpl.pipeline.quick import IMAGES_PER_CLASS, QUICK_WIDTH, quick_profile_text
 from arpl.stages import closed_set, ood, osr, report
 
 KEPT = [("data", "dataset"), ("data", "image_size"), ("data", "channels"), ("data", "num_known"),
         ("model", "backbone"), ("model", "feat_dim"), ("train", "methods"), ("train", "optimizer"), ("train", "lr"),
-        ("train", "batch_size"), ("train", "closed_set"), ("confusing", "variants"), ("confusing", "init"), ("ood", "sets"), ("incremental", "enabled"),
-        ("incremental", "base_classes"), ("figures", "enabled"), ("figures", "backbone"), ("run", "device")]
+        ("train", "batch_size"), ("train", "closed_set"), ("confusing", "variants"), ("confusing", "init"),
+        ("ood", "sets"), ("incremental", "enabled"), ("incremental", "base_classes"), ("figures", "enabled"), ("figures", "backbone"), ("run", "device")]
 
 
 @pytest.mark.parametrize("name", profile_names())

@@ -144,7 +144,7 @@ def _check_feature_sizes(params: dict[str, Any]) -> None:
         raise ParamsError(f"model.feat_dim = {feat_dim} does not fit model.backbone = {backbone!r}, whose feature "
                           f"size is {own_size or 'set by model.width'}; set model.feat_dim: null.")
     if width is not None and not entry.width:
-        takers = ", ".join(repr(entry.name) for entry in BACKBONES.entries() if entry.width)
+        takers = ", ".join(repr(other.name) for other in BACKBONES.entries() if other.width)
         raise ParamsError(f"model.width = {width} applies to networks that take a width ({takers}), not to "
                           f"model.backbone = {backbone!r}; set model.width: null.")
     if backbone_entry(params["figures"]["backbone"]).fixed_feature_size:

@@ -7,7 +7,7 @@ trial, one epoch, a few images per class (of the OOD sets too), few bootstrap re
 order, two lambdas and two known-class counts, and narrower networks: the backbone (where it takes a width) and the
 GAN at most :data:`QUICK_WIDTH` channels wide. The narrowing keeps every layer; it matters on a CPU, where a
 ResNet-34 at 32 px trains at about 9 images/s on a core at its width of 64 and 118 at 16, classifier32 at 62 and
-550 (``benchmarks/backbone_throughput.py``). ``run.quick: true`` marks the run, and the report's front page says in
+553 (``benchmarks/backbone_throughput.py``). ``run.quick: true`` marks the run, and the report's front page says in
 its first line that its numbers mean nothing.
 """
 
