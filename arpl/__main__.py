@@ -1,5 +1,5 @@
 """Command line: ``python -m arpl {check, prepare-data, profile, download, notebook, train, prepare-tinyimagenet,
-prepare-domainnet, prepare-imagenet, deps, reproduce}``."""
+prepare-domainnet, prepare-imagenet, reproduce}``."""
 
 from __future__ import annotations
 
@@ -44,13 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     domain.add_argument("root", help="folder holding domainnet/")
     imagenet = commands.add_parser("prepare-imagenet", help="extract the ImageNet archives into class folders")
     imagenet.add_argument("root", help="folder holding imagenet/ with the official archives")
-    deps = commands.add_parser("deps", help="print the arpl files and params each dvc.yaml stage reads (derived "
-                               "from the code); --check: exit 1 where dvc.yaml's deps/params differ; --write: "
-                               "write them into dvc.yaml")
-    deps.add_argument("--check", action="store_true", help="compare with dvc.yaml and list the differences")
-    deps.add_argument("--write", action="store_true", help="write the derived deps and params (and the files of "
-                      "your own modules named in params.yaml) into dvc.yaml")
-    deps.add_argument("--params", default="params.yaml")
     reproduce = commands.add_parser("reproduce", help="compare metrics/*.json of a finished run with a committed "
                                     "baseline: identical, within the measured seed spread, or outside it")
     reproduce.add_argument("--baseline", default="HEAD", metavar="REV", help="git revision of the baseline (HEAD)")
@@ -94,8 +87,8 @@ def _prepare_data(args: argparse.Namespace) -> int:
     from arpl.pipeline.params import load_params
 
     params = load_params(args.params)
-    root = Path(params["run"]["data_root"])
-    raw = ensure_fashion_mnist(root, download=params["data"]["download"])
+    root = Path(params.run.data_root)
+    raw = ensure_fashion_mnist(root, download=params.data.download)
     print(f"Fashion-MNIST ready and verified in {raw}")
     return 0
 
@@ -103,8 +96,8 @@ def _prepare_data(args: argparse.Namespace) -> int:
 def _profile(args: argparse.Namespace) -> int:
     from arpl.io import save_text
     from arpl.pipeline.params import validate
-    from arpl.pipeline.profile import profile_names, profile_params, profile_text
-    from arpl.pipeline.quick import quick_profile_text
+    from arpl.pipeline.params.profiles import profile_names, profile_params, profile_text
+    from arpl.pipeline.params.quick import quick_profile_text
 
     if args.name is None:
         print("profiles: " + ", ".join(profile_names()) + " (each also as a quick run: --quick)")
@@ -124,11 +117,10 @@ def _notebook(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("papermill").addFilter(_notebook_output_only)
     if args.when:
-        from arpl.pipeline.notebook import param_value, write_switched_off
+        from arpl.pipeline.params.declared import switch_value
+        from arpl.pipeline.notebook import write_switched_off
 
-        # the file as written decides, without importing torch; the stages that run validate params.yaml (the data
-        # stage, which every other stage follows, always runs)
-        value = param_value(yaml.safe_load(Path("params.yaml").read_text()), args.when)
+        value = switch_value(args.source, args.when)
         if not value:
             write_switched_off(args.output, Path(args.source).stem, args.when, value, args.outs)
             print(f"{args.source}: switched off by {args.when} = {value!r}; recorded in {args.output}")
@@ -158,16 +150,15 @@ def _notebook_output_only(record: logging.LogRecord) -> bool:
 
 def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:
     """Your own modules named in ``params_path`` that a stage reading them misses in its deps in dvc.yaml
-    (:func:`arpl.pipeline.stage_deps.own_module_gaps`): of every stage, or of the one running ``notebook``."""
-    from arpl.pipeline.dvc_yaml import own_module_gaps
-    from arpl.pipeline.stage_deps import notebook_stage
+    (:func:`arpl.pipeline.params.declared.own_module_gaps`): of every stage, or of the one running ``notebook``."""
+    from arpl.pipeline.params.declared import notebook_stage, own_module_gaps
+    from arpl.pipeline.params import load_params
 
     if not (Path("dvc.yaml").is_file() and Path(params_path).is_file()):
         return []
-    stage = notebook_stage(notebook, ".") if notebook else None
-    if notebook and stage is None:
-        return []
-    return own_module_gaps(yaml.safe_load(Path(params_path).read_text()), ".", stage=stage)
+    stages = [notebook_stage(notebook)] if notebook else list(yaml.safe_load(Path("dvc.yaml").read_text())["stages"])
+    params = load_params(params_path)
+    return [gap for stage in stages if stage is not None for gap in own_module_gaps(params, stage)]
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -176,19 +167,22 @@ def _train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from arpl.methods import registered_name
-    from arpl.pipeline import runs, trained
+    from arpl.pipeline import runs
+    from arpl.pipeline.runs import trained
+    from arpl.pipeline.params.declared import stage_params
     from arpl.pipeline.params import load_params
     from arpl.stages import train
     from arpl.training.distributed import init_distributed
 
-    params = load_params(args.params)
-    names = params["train"]["methods"] if args.stage == "train" else params["confusing"]["variants"]
+    # as the stage that trains them reads params.yaml, where there is a dvc.yaml (a torchrun elsewhere: all of it)
+    params = stage_params(args.stage, args.params) if Path("dvc.yaml").is_file() else load_params(args.params)
+    names = params.train.methods if args.stage == "train" else params.confusing.variants
     name = next((entry for entry in names if args.name in (entry, registered_name(entry))), None)
     if name is None:
         section = "train.methods" if args.stage == "train" else "confusing.variants"
         raise ValueError(f"{args.name!r} is not in {section} of {args.params} ({', '.join(names)}); pick one "
                          f"of those or add it there.")
-    context = init_distributed(params["run"]["device"])
+    context = init_distributed(params.run.device)
     try:
         rows = trained.train_stage(params, args.stage, [name], context)[name]
         if context.is_main:
@@ -202,12 +196,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from arpl.pipeline.params import load_params
-    from arpl.pipeline.warm_kernel import start_server
+    from arpl.pipeline.params.declared import stage_params
     from arpl.stages.download import download
 
-    start_server()   # the first stage: the next stages' kernels fork from it (arpl.pipeline.warm_kernel)
-    for name, status in download(load_params(args.params)).items():
+    for name, status in download(stage_params("download", args.params)).items():
         print(f"{name}: {status}")
     return 0
 
@@ -235,13 +227,13 @@ def _prepare_imagenet(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    """Print the per-number comparison (:mod:`arpl.pipeline.reproduce`); exit 1 when a number lies outside the
+    """Print the per-number comparison (:mod:`arpl.pipeline.report.reproduce`); exit 1 when a number lies outside the
     spread."""
     import pandas as pd
 
     from arpl.pipeline.params import load_params
-    from arpl.pipeline.reproduce import IDENTICAL, OUTSIDE, committed_metrics, compare, current_metrics, summary_line
-    from arpl.pipeline.spread import all_settings, load_spread, settings_fingerprint
+    from arpl.pipeline.report.reproduce import IDENTICAL, OUTSIDE, committed_metrics, compare, current_metrics, summary_line
+    from arpl.pipeline.report.spread import all_settings, load_spread, settings_fingerprint
 
     params = load_params(args.params)
     spread = load_spread(all_settings(params), args.spread)
@@ -262,31 +254,9 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 1 if (table.verdict == OUTSIDE).any() else 0
 
 
-def _deps(args: argparse.Namespace) -> int:
-    from arpl.pipeline.dvc_yaml import check, compact_files, write
-    from arpl.pipeline.stage_deps import derive
-
-    if args.write:
-        params = yaml.safe_load(Path(args.params).read_text()) if Path(args.params).is_file() else {}
-        changed = write(params, ".")
-        print(f"dvc.yaml: wrote the deps and params of {', '.join(changed)}" if changed
-              else "dvc.yaml: already declares what every stage reads")
-    for name, derived in derive(".").items():
-        print(f"{name}:")
-        print("  deps: " + ", ".join(compact_files(derived.files, ".")))
-        print("  params: " + ", ".join(derived.params))
-    if not args.check:
-        return 0
-    problems = check(".") + _own_module_gaps(args.params)
-    for problem in problems:
-        print(f"dvc.yaml: {problem}", file=sys.stderr)
-    print("dvc.yaml declares what every stage reads" if not problems else f"{len(problems)} difference(s) with dvc.yaml")
-    return 1 if problems else 0
-
-
 COMMANDS = {"check": _check, "prepare-data": _prepare_data, "profile": _profile, "notebook": _notebook,
             "train": _train, "prepare-tinyimagenet": _prepare_tinyimagenet, "download": _download,
-            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet, "deps": _deps,
+            "prepare-domainnet": _prepare_domainnet, "prepare-imagenet": _prepare_imagenet,
             "reproduce": _reproduce}
 
 if __name__ == "__main__":

@@ -7,176 +7,49 @@ finished run is reused only while that code is unchanged, and an edit elsewhere 
   and formatting never reach the tree, so editing them changes nothing, while any change to what the code does
   (an operator, a constant, a name, an argument) changes the hash;
 * **which modules**: :func:`closure` of the run's root modules over their imports (at module level or inside
-  functions); a package's ``__init__.py`` counts, but of its own imports only those whose names it uses itself:
-  ``from arpl.methods import build_head`` leads to the module that defines ``build_head``
-  (``arpl/methods/registry.py``), not to every method that ``arpl/methods/__init__.py`` imports to register it;
+  functions; relative ones resolved by :func:`importlib.util.resolve_name`); a package's ``__init__.py`` counts,
+  but of its own imports only those whose names it uses itself: ``from arpl.methods import build_head`` leads to
+  the module that defines ``build_head`` (``arpl/methods/registry.py``), not to every method that
+  ``arpl/methods/__init__.py`` imports to register it;
 * **package data** a module names (``"splits.json"`` beside it): its bytes;
 * not this module itself: it computes identities and cannot change a run's numbers, so editing it retrains nothing
   (an edit that changes what it computes changes the identities by itself).
 
-What is read from a file (its meaning, imports, names and file names: :func:`file_facts`) depends on its text alone,
-so it is kept on disk under the file's hash, beside Python's own bytecode cache: a stage checks the fingerprints of
-its finished runs without parsing the fifty-odd modules they execute again.
-
-:mod:`arpl.pipeline.stage_deps` uses :func:`module_file` and :func:`parse` to find what each DVC stage reads.
+A file is parsed once per process while it keeps its modification time and size (:func:`facts`).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
-import json
 import os
-import sys
-import uuid
-from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]   # the repository: arpl/ and your own packages beside it
-PACKAGE = "arpl"
 NOT_IN_IDENTITY = (__name__,)   # modules that compute identities, and so cannot change a run's numbers
-FACTS_CACHE = Path(__file__).resolve().parent / "__pycache__" / f"code-facts.{sys.implementation.cache_tag}"
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def module_file(module: str, root: Path = ROOT) -> Path | None:
     """The source file of ``module`` under ``root`` (``arpl.data.sources`` -> ``arpl/data/sources.py``; a package ->
     its ``__init__.py``), or None when it is no module of the repository."""
-    base = Path(root).joinpath(*module.split("."))
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
+    base = os.path.join(root, *module.split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return Path(path)
     return None
 
 
 def installed_file(module: str) -> Path | None:
-    """The source file of ``module`` found on the Python path (an installed package), without importing it."""
+    """The source file of ``module`` found on the Python path (an installed package), or None."""
     try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
+        origin = getattr(importlib.util.find_spec(module), "origin", None)
+    except (ImportError, ValueError):   # no such parent package, or a module without a spec
         return None
-    origin = Path(spec.origin) if spec is not None and spec.origin else None
-    return origin if origin is not None and origin.suffix == ".py" and origin.is_file() else None
-
-
-def file_version(path: Path) -> tuple[int, int]:
-    """The file's modification time and size: the key under which its parse and its meaning are cached."""
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
-
-
-def parse(path: Path) -> ast.Module:
-    """The syntax tree of the Python file ``path`` (cached until the file changes)."""
-    return _parse(Path(path), *file_version(Path(path)))
-
-
-@lru_cache(maxsize=1024)
-def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module:
-    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    """What this module reads from one Python file, each a function of the file's text alone."""
-
-    meaning: str                                           # hash of the syntax tree without docstrings or positions
-    imports: tuple[tuple[int, str, str | None, str], ...]  # (level, module, name or None for `import m`, local name)
-    reexports: tuple[tuple[str, str, str], ...]            # module-level `from m import name as local`, level 0
-    used_names: frozenset[str]                             # names the code reads
-    file_names: frozenset[str]                             # string constants like "splits.json": a dot, no spaces
-
-
-def file_facts(path: Path) -> FileFacts:
-    """The :class:`FileFacts` of the Python file ``path``: from memory while the file keeps its modification time
-    and size, else from :data:`FACTS_CACHE` under the hash of its text, else parsed (and stored there)."""
-    return _file_facts(Path(path), *file_version(Path(path)))
-
-
-@lru_cache(maxsize=1024)
-def _file_facts(path: Path, mtime_ns: int, size: int) -> FileFacts:
-    text = path.read_bytes()
-    stored = FACTS_CACHE / f"{hashlib.sha256(text).hexdigest()}.json"
-    try:
-        return _facts_from_json(json.loads(stored.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    facts = _read_facts(text.decode("utf-8"), str(path))
-    _store(facts, stored)
-    return facts
-
-
-def _read_facts(text: str, filename: str) -> FileFacts:
-    tree = ast.parse(text, filename=filename)
-    imports, used, file_names = [], set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imports += [(0, alias.name, None, alias.asname or alias.name.split(".")[0]) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            imports += [(node.level, node.module or "", alias.name, alias.asname or alias.name) for alias in node.names]
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            used.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 200 \
-                and "." in node.value and not any(map(str.isspace, node.value)):
-            file_names.add(node.value)
-    reexports = tuple((node.module, alias.name, alias.asname or alias.name) for node in tree.body
-                      if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module for alias in node.names)
-    for node in ast.walk(tree):
-        if isinstance(node, _DOCUMENTED) and node.body and _is_docstring(node.body[0]):
-            node.body = node.body[1:] or [ast.Pass()]
-    meaning = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
-    return FileFacts(meaning, tuple(imports), reexports, frozenset(used), frozenset(file_names))
-
-
-def _facts_from_json(stored: dict) -> FileFacts:
-    return FileFacts(stored["meaning"], tuple(map(tuple, stored["imports"])), tuple(map(tuple, stored["reexports"])),
-                     frozenset(stored["used_names"]), frozenset(stored["file_names"]))
-
-
-def _store(facts: FileFacts, target: Path) -> None:
-    """Write ``facts`` to ``target`` atomically; a folder that cannot be written only means no cache."""
-    fields = {name: sorted(value) if isinstance(value, frozenset) else value for name, value in asdict(facts).items()}
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(fields))
-        os.replace(temporary, target)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-
-
-def meaning(path: Path) -> str:
-    """A hash of what the Python file ``path`` does: its syntax tree without docstrings or positions."""
-    return file_facts(path).meaning
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-            and isinstance(statement.value.value, str))
-
-
-# ----------------------------------------------------------------------------- which modules
-
-
-def is_package(module: str, root: Path) -> bool:
-    """Whether ``module`` is a package of the repository (its file an ``__init__.py``)."""
-    path = module_file(module, root)
-    return path is not None and path.name == "__init__.py"
-
-
-def _defining_module(package: str, name: str, root: Path, depth: int = 0) -> str:
-    """The module that defines ``name`` imported from ``package``: followed through the ``from X import name``
-    re-exports of its ``__init__.py``."""
-    for source, imported, local in file_facts(module_file(package, root)).reexports:
-        if local == name and depth < 8:
-            if module_file(f"{source}.{imported}", root):
-                return f"{source}.{imported}"
-            if module_file(source, root) and is_package(source, root):
-                return _defining_module(source, imported, root, depth + 1)
-            return source if module_file(source, root) else package
-    return package
+    return Path(origin) if origin and origin.endswith(".py") and os.path.isfile(origin) else None
 
 
 def with_parents(module: str) -> list[str]:
@@ -185,94 +58,136 @@ def with_parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def imports_of(module: str, root: Path = ROOT) -> set[str]:
-    """The repository modules that running ``module`` imports (see the module docstring)."""
-    return set(_imports_of(module, Path(root), *file_version(module_file(module, root))))
+def file_version(path: Path) -> tuple[int, int]:
+    """The file's modification time and size: while they stay, what :func:`facts` read from it is reused."""
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_size
 
 
-@lru_cache(maxsize=1024)
-def _imports_of(module: str, root: Path, mtime_ns: int, size: int) -> frozenset[str]:
-    facts = file_facts(module_file(module, root))
-    in_package = is_package(module, root)
-    package = module if in_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    for level, base, name, local in facts.imports:
-        if in_package and local not in facts.used_names:
-            continue   # a package's re-export or registering import: followed where the name is used
-        if level:
-            anchor = package.split(".")[:len(package.split(".")) - level + 1]
-            base = ".".join(anchor + ([base] if base else []))
-        targets = with_parents(base)
-        if name is not None and name != "*" and module_file(base, root):
-            submodule = f"{base}.{name}"
-            targets.append(submodule if module_file(submodule, root) else
-                           _defining_module(base, name, root) if is_package(base, root) else base)
-        found.update(target for target in targets if module_file(target, root))
-    return frozenset(found - {module})
+def parse(path: Path) -> ast.Module:
+    """The syntax tree of the Python file ``path``."""
+    return ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+
+
+class Facts(NamedTuple):
+    """What the identity reads from one Python file. ``imports`` holds one ``(module, name, local, at_top)`` per
+    imported name, the module as written (``from ..a import b as c`` -> ``("..a", "b", "c", ...)``, ``import a.b``
+    -> ``("a.b", None, "a", ...)``), ``at_top`` for a statement of the module's body (not in a function or ``if``)."""
+
+    meaning: str                  # hash of the syntax tree without docstrings or positions
+    imports: tuple[tuple[str, str | None, str, bool], ...]
+    used: frozenset[str]          # names the code reads
+    strings: frozenset[str]       # string constants that may name a file: a dot, no spaces
+
+
+def facts(path: Path) -> Facts:
+    """The :class:`Facts` of the Python file ``path``, read once while it keeps its :func:`file_version`."""
+    return _facts(os.fspath(path), *file_version(path))
+
+
+@functools.lru_cache(maxsize=1024)
+def _facts(path: str, mtime_ns: int, size: int) -> Facts:
+    """The :class:`Facts` of ``path`` at this version: the process's one memo of what it read."""
+    tree = parse(path)
+    imports, used, strings = [], set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports += [(a.name, None, a.asname or a.name.split(".")[0], node in tree.body) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            written = "." * node.level + (node.module or "")
+            imports += [(written, a.name, a.asname or a.name, node in tree.body) for a in node.names]
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            used.add(node.id)
+        elif isinstance(node, ast.Constant) and _may_name_a_file(node.value):
+            strings.add(node.value)
+    return Facts(_meaning(tree), tuple(imports), frozenset(used), frozenset(strings))
+
+
+def _meaning(tree: ast.Module) -> str:
+    """A hash of ``tree`` without its docstrings (which it removes) or positions."""
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED) and ast.get_docstring(node, clean=False) is not None:
+            node.body = node.body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def _may_name_a_file(value: object) -> bool:
+    return isinstance(value, str) and len(value) < 200 and "." in value and not any(map(str.isspace, value))
+
+
+def absolute(written: str, package: str) -> str | None:
+    """The module that ``written`` (an import's module, maybe relative) names in a module of ``package``: ``..a``
+    in package ``p.q`` -> ``p.a``; None for a relative import beyond the top-level package."""
+    try:
+        return importlib.util.resolve_name(written, package)
+    except ImportError:
+        return None
 
 
 def closure(modules: list[str] | set[str], root: Path = ROOT) -> set[str]:
     """``modules`` (and their parent packages) and every repository module they import, transitively."""
+    find = functools.cache(lambda module: module_file(module, root))   # each name looked up once per walk
     seen: set[str] = set()
-    todo = [parent for module in modules for parent in with_parents(module) if module_file(parent, root)]
+    todo = [parent for module in modules for parent in with_parents(module)]
     while todo:
         module = todo.pop()
-        if module not in seen:
+        if module not in seen and find(module):
             seen.add(module)
-            todo.extend(imports_of(module, root) - seen)
+            todo.extend(_imports(module, find) - seen)
     return seen
+
+
+def _imports(module: str, find: Callable[[str], Path | None]) -> set[str]:
+    """The repository modules (those ``find`` finds) that running ``module`` imports; of a package's own imports
+    only those whose names it uses itself (its re-exports are followed where a name is imported from it)."""
+    path = find(module)
+    own, in_package = facts(path), path.name == "__init__.py"
+    package = module if in_package else module.rpartition(".")[0]
+    found = set()
+    for written, name, local, _ in own.imports:
+        base = absolute(written, package)
+        if base is None or in_package and local not in own.used:
+            continue
+        found.update(parent for parent in with_parents(base) if find(parent))
+        if name not in (None, "*") and find(base):
+            found.add(_source(base, name, find))
+    return found - {module}
+
+
+def _source(base: str, name: str, find: Callable[[str], Path | None], depth: int = 0) -> str:
+    """The module that ``from base import name`` runs: ``base.name`` if that is a module, else the module a package
+    ``base`` re-exports ``name`` from (``from X import name`` in its body, followed), else ``base``."""
+    if find(f"{base}.{name}"):
+        return f"{base}.{name}"
+    if depth >= 8 or find(base).name != "__init__.py":
+        return base
+    for written, imported, local, at_top in facts(find(base)).imports:
+        if at_top and imported is not None and local == name:
+            source = absolute(written, base)
+            return _source(source, imported, find, depth + 1) if source and find(source) else base
+    return base
 
 
 def data_files(module: str, root: Path = ROOT) -> set[Path]:
     """Non-Python files beside ``module`` that a string constant of its code names (``"splits.json"``)."""
     path = module_file(module, root)
-    return set(_data_files(path, *file_version(path)))
-
-
-@lru_cache(maxsize=1024)
-def _data_files(path: Path, mtime_ns: int, size: int) -> frozenset[Path]:
-    return frozenset(path.parent / name for name in file_facts(path).file_names
-                     if not name.endswith(".py") and (path.parent / name).is_file())
+    return {path.parent / name for name in facts(path).strings
+            if not name.endswith(".py") and os.path.isfile(os.path.join(path.parent, name))}
 
 
 def identity(modules: list[str] | set[str], root: Path = ROOT) -> str:
     """A hash of the meaning of ``modules``' :func:`closure` and of the package data they name. A module outside
-    the repository (an installed package) counts by the meaning of its own file.
-
-    A stage asks for the same identity once per model it evaluates: it is computed once per process and reused
-    while every file it read keeps its modification time and size (as :func:`meaning` is)."""
-    key = (tuple(sorted(modules)), Path(root))
-    known = _IDENTITIES.get(key)
-    if known is not None and all(_version_if_any(path) == version for path, version in known[1]):
-        return known[0]
-    value, files = _identity(key[0], key[1])
-    _IDENTITIES[key] = (value, tuple((path, _version_if_any(path)) for path in files))
-    return value
-
-
-_IDENTITIES: dict[tuple[tuple[str, ...], Path], tuple[str, tuple[tuple[Path, tuple[int, int] | None], ...]]] = {}
-
-
-def _version_if_any(path: Path) -> tuple[int, int] | None:
-    return file_version(path) if path.is_file() else None
-
-
-def _identity(modules: tuple[str, ...], root: Path) -> tuple[str, list[Path]]:
-    """The identity of ``modules`` and the files it read."""
-    inside = [m for m in modules if module_file(m, root)]
-    outside = [m for m in modules if not module_file(m, root)]
-    digest, files = hashlib.sha256(), []
-    for module in sorted(closure(inside, root) - set(NOT_IN_IDENTITY)):
-        files.append(module_file(module, root))
-        digest.update(f"{module}:{meaning(files[-1])}\n".encode())
+    the repository (an installed package) counts by the meaning of its own file."""
+    modules, root, digest = sorted(modules), Path(root), hashlib.sha256()
+    inside = closure([module for module in modules if module_file(module, root)], root)
+    for module in sorted(inside - set(NOT_IN_IDENTITY)):
+        digest.update(f"{module}:{facts(module_file(module, root)).meaning}\n".encode())
         for path in sorted(data_files(module, root)):
-            files.append(path)
-            digest.update(f"{path.relative_to(root).as_posix()}:".encode() + hashlib.sha256(path.read_bytes())
-                          .hexdigest().encode() + b"\n")
-    for module in outside:
+            data = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest.update(f"{path.relative_to(root).as_posix()}:{data}\n".encode())
+    for module in (module for module in modules if not module_file(module, root)):
         path = installed_file(module)
         if path is None:
             raise ValueError(f"cannot find the source of module {module!r}; put it on the Python path")
-        files.append(path)
-        digest.update(f"{module}:{meaning(path)}\n".encode())
-    return digest.hexdigest()[:16], files
+        digest.update(f"{module}:{facts(path).meaning}\n".encode())
+    return digest.hexdigest()[:16]

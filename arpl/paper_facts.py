@@ -3,7 +3,7 @@ quoted from earlier work, a method not implemented here), and the network and me
 with. What each figure draws on is in :mod:`arpl.paper_figures`.
 
 The comparisons with the paper (:func:`arpl.paper.paper_vs_ours`) and the claims page
-(:mod:`arpl.pipeline.claims`) read these facts to decide whether a number of ours stands beside the paper's like
+(:mod:`arpl.pipeline.report.claims`) read these facts to decide whether a number of ours stands beside the paper's like
 for like. Sources: the paper's text (Sec. 5, the tables' citations) and the authors' public code
 (``docs/paper_vs_code.md``).
 """

@@ -1,6 +1,6 @@
 """The paper's figures as data (``paper_figures.csv``): what each one shows, what data the paper draws it on,
 which stage of this pipeline draws ours, and which profile draws it on the paper's data (or the nearest to it).
-The claims page (:mod:`arpl.pipeline.claims`) reads it."""
+The claims page (:mod:`arpl.pipeline.report.claims`) reads it."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ on the CPU (:data:`PORTABLE_ENV` and :func:`apply_backend_flags`):
 
 How it reaches every process: each DVC stage runs ``python -m arpl ...``, which calls :func:`set_environment`
 with ``params.yaml`` before anything imports torch; the papermill kernel of a stage notebook and the spawned
-one-thread workers of :mod:`arpl.pipeline.parallel` inherit that environment, and ``import arpl`` in each of them
+one-thread workers of :mod:`arpl.pipeline.runs.workers` inherit that environment, and ``import arpl`` in each of them
 calls :func:`apply_backend_flags` (the two backend switches are per process, not environment variables).
 A process started another way (a script of your own) gets the same by setting :data:`PORTABLE_ENV` and
 ``ARPL_PORTABLE_KERNELS=1`` before it starts.

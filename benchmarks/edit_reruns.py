@@ -8,9 +8,9 @@ seconds that `dvc repro` takes.
 RUN is a finished run: a git repository where `dvc repro` has nothing to do (a fresh clone after the default
 run). It is copied once into ``--work``; the edits are then made one after another in the copy, each followed by
 `dvc status` and a timed `dvc repro` (so each row starts from an up-to-date run, as a user's next edit would), and
-the copy is left there to look at. The last row adds the cosine-prototype method of `tests/plugins/cosine_head.py`
-to `train.methods` (writing its file into the stages that read that key, `python -m arpl deps --write`), runs
-`dvc repro` once untimed, then edits the method's code. One row per edit goes to ``--output`` and a Markdown table
+the copy is left there to look at. The last row copies the cosine-prototype method of `tests/plugins/cosine_head.py`
+into `plugins/` (where a user's own code goes), adds it to `train.methods`, runs `dvc repro` once untimed, then edits
+the method's code. One row per edit goes to ``--output`` and a Markdown table
 to the terminal. `tests/test_pipeline.py` runs the same edits on the smoke profile and checks each row's stages and
 runs.
 """
@@ -33,8 +33,8 @@ from typing import Callable
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGIN = "tests.plugins.cosine_head:CosineHead"
-PLUGIN_FILE = "tests/plugins/cosine_head.py"
+PLUGIN = "plugins.cosine_head:CosineHead"
+PLUGIN_FILE = "plugins/cosine_head.py"   # a copy of tests/plugins/cosine_head.py, where a user puts their own
 EPOCH_LINE = re.compile(r"^\[([^\]]+)\] epoch \d+/\d+ ", re.MULTILINE)
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
 
@@ -131,10 +131,10 @@ def edits() -> list[tuple[str, Callable[[Path], str]]]:
 
 
 def add_plugin(repo: Path) -> None:
-    """Put the cosine-prototype method into ``train.methods`` and its file into the stages that read that key, then
-    bring the run up to date (its runs train)."""
+    """Put the cosine-prototype method into plugins/ and ``train.methods``, then bring the run up to date (its runs
+    train)."""
+    shutil.copy(repo / "tests" / "plugins" / "cosine_head.py", repo / PLUGIN_FILE)
     _set_param(repo, "train.methods", lambda old: old + [PLUGIN])
-    _run([sys.executable, "-m", "arpl", "deps", "--write"], repo)
     _run(["dvc", "repro"], repo)
 
 

@@ -83,9 +83,9 @@ def trace(out: Path, method: str, split: int, batches: int, flags: dict[str, boo
 
     sys.path.insert(0, str(ROOT))
     from arpl.data.batches import Batches
-    from arpl.pipeline.profile import profile_params
-    from arpl.pipeline.profile_data import open_set
-    from arpl.pipeline.run_specs import run_specs
+    from arpl.pipeline.params.profiles import profile_params
+    from arpl.pipeline.runs.images import open_set
+    from arpl.pipeline.runs.specs import run_specs
     from arpl.pipeline.runs import split_run
     from arpl.training.parts import build_parts
     from arpl.training.step import memory_format
@@ -96,7 +96,7 @@ def trace(out: Path, method: str, split: int, batches: int, flags: dict[str, boo
     if "nnpack" in flags:
         torch.backends.nnpack.set_flags(flags["nnpack"])
     params = profile_params("cpu-default")
-    params["run"]["data_root"] = str(ROOT / params["run"]["data_root"])
+    params.run.data_root = str(ROOT / params.run.data_root)
     data = open_set(params, split)
     model, spec = run_specs(params, method, len(data.train_known.classes), split_run(split))
     parts = build_parts(model, spec, torch.device("cpu"))

@@ -1,8 +1,8 @@
 """What each lever of the CPU default buys: AUROC per split against seconds (issue: a default that means something).
 
-A *recipe* is a set of ``params.yaml`` overrides (dotted keys) on top of ``arpl/pipeline/profiles/cpu-default.yaml``.
+A *recipe* is a set of ``params.yaml`` overrides (dotted keys) on top of ``arpl/pipeline/params/profiles/cpu-default.yaml``.
 For each recipe, method and split this trains one open-set model with the pipeline's own code
-(``arpl.pipeline.trained.train_run``), scores the full test split with the method's own score, and appends one
+(``arpl.pipeline.runs.trained.train_run``), scores the full test split with the method's own score, and appends one
 row to ``benchmarks/levers.csv``: accuracy, AUROC, OSCR, seconds and images/s of training. Runs go to
 independent single-thread worker processes (``--workers``, default: the CPU count), the way the pipeline
 trains, because two torch threads on two busy cores are much slower than two one-thread processes.
@@ -53,7 +53,7 @@ def parse_override(text: str) -> tuple[str, object]:
 def recipe_params(overrides: dict) -> dict:
     """cpu-default with ``overrides`` applied and validated (data root: the repository's data/raw)."""
     from arpl.pipeline.params import validate
-    from arpl.pipeline.profile import profile_text
+    from arpl.pipeline.params.profiles import profile_text
 
     params = yaml.safe_load(profile_text("cpu-default"))
     for key, value in overrides.items():
@@ -70,12 +70,11 @@ def measure(job: tuple[str, dict, str, int]) -> dict:
     torch.set_num_threads(1)
     from arpl import metrics
     from arpl.evaluate import predict
-    from arpl.pipeline import profile_data, trained
-    from arpl.pipeline.runs import split_run
+    from arpl.pipeline.runs import images, trained, split_run
 
     name, overrides, method, split = job
     params = recipe_params(overrides)
-    data = profile_data.open_set(params, split)
+    data = images.open_set(params, split)
     with tempfile.TemporaryDirectory() as folder:
         tic = time.perf_counter()
         result = trained.train_run(params, method, data.train_known, Path(folder), split_run(split))
@@ -84,7 +83,7 @@ def measure(job: tuple[str, dict, str, int]) -> dict:
     unknown = predict(result.net, data.test_unknown.images)
     k, u = known.scores("own", method), unknown.scores("own", method)
     correct = known.predicted() == data.test_known.labels.numpy()
-    epochs = params["train"]["epochs"]
+    epochs = params.train.epochs
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "recipe": name,
             "overrides": " ".join(f"{k}={v}" for k, v in overrides.items()), "method": method, "split": split,
             "test_acc": round(float(correct.mean()) * 100, 2), "auroc": round(metrics.auroc(k, u) * 100, 2),

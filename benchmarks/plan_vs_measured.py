@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from arpl.pipeline.params import load_params  # noqa: E402
-from arpl.pipeline.parallel import worker_count  # noqa: E402
+from arpl.pipeline.runs.workers import worker_count  # noqa: E402
 from arpl.stages.plan import (STAGES, device_label, measured_rates, missing_speeds, switched_off,  # noqa: E402
                               training_plan, training_seconds)
 from arpl.stages.report import stage_times  # noqa: E402
@@ -54,7 +54,7 @@ def compare(params: dict, notebooks: Path) -> list[dict]:
         seconds = measured.get(NOTEBOOKS[stage])
         if not seconds:
             continue
-        rows.append({"date": date, "commit": commit, "profile": params["profile"], "device": device,
+        rows.append({"date": date, "commit": commit, "profile": params.profile, "device": device,
                      "workers": worker_count(params), "stage": stage, "expected_s": round(expected[stage]),
                      "measured_s": round(seconds), "ratio": f"{expected[stage] / seconds:.2f}"})
     total_expected, total_measured = (sum(row[key] for row in rows) for key in ("expected_s", "measured_s"))

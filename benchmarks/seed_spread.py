@@ -4,12 +4,12 @@ trained with a few seeds, evaluated as the pipeline evaluates them.
 The pipeline publishes one model per split and one all-class model per method, so each number of ``metrics/``
 is one draw: another seed, or another CPU whose kernels round differently (docs/reproducibility.md), draws
 another. This script measures how far such draws lie apart. For each seed it sets ``run.seed``, keeps only
-``--split`` of ``data.splits`` and trains, with the pipeline's own code (``arpl.pipeline.trained.train_stage``, the
+``--split`` of ``data.splits`` and trains, with the pipeline's own code (``arpl.pipeline.runs.trained.train_stage``, the
 one-thread workers of ``run.workers`` included), every method of ``train.methods`` and the first variant of
 ``confusing.variants`` (ARPL+CS) on that split and on all classes, in ``--work``/seed<N>/runs (never the
 pipeline's ``runs/``). It then evaluates them like the osr, ood and closed_set stages (own score) and appends
 one row per number to ``--output`` (default benchmarks/seed_spread.csv, committed), tagged with the profile,
-the fingerprint of the settings that shape its file's numbers (``arpl.pipeline.spread.params_fingerprint``), torch,
+the fingerprint of the settings that shape its file's numbers (``arpl.pipeline.report.spread.params_fingerprint``), torch,
 the CPU capability and whether the kernels were portable. The report and ``python -m arpl reproduce`` read the rows of the current settings.
 A seed already measured under the same fingerprint and split is skipped (rerun to add seeds).
 
@@ -43,28 +43,28 @@ def seed_params(params: dict, seed: int, split: int) -> dict:
     """``params`` with ``run.seed`` = ``seed``, only ``split`` as open-set trial, the first ARPL+CS variant and an
     absolute data root (the runs are trained in another folder)."""
     params = copy.deepcopy(params)
-    params["run"]["seed"] = seed
-    params["run"]["data_root"] = str((ROOT / params["run"]["data_root"]).resolve())
-    params["data"]["splits"] = [split]
-    params["confusing"]["variants"] = params["confusing"]["variants"][:1]
+    params.run.seed = seed
+    params.run.data_root = str((ROOT / params.run.data_root).resolve())
+    params.data.splits = [split]
+    params.confusing.variants = params.confusing.variants[:1]
     return params
 
 
 def measure_seed(params: dict) -> list[dict]:
     """Train (or reuse) and evaluate the runs of one seed in the current folder; one row per number:
     ``{"file", "method", "metric", "value"}`` (file: osr = the open-set trial, ood_auroc, closed_set)."""
-    from arpl.pipeline import trained
+    from arpl.pipeline.runs import trained
     from arpl.stages import closed_set, ood, osr
 
-    trained.train_stage(params, "train", params["train"]["methods"])
-    if params["confusing"]["variants"]:
-        trained.train_stage(params, "confusing", params["confusing"]["variants"])
+    trained.train_stage(params, "train", params.train.methods)
+    if params.confusing.variants:
+        trained.train_stage(params, "confusing", params.confusing.variants)
     rows = []
     for trial in osr.predict_all(params):
         values = osr.trial_metrics(trial, "own")
         rows += [{"file": "osr", "method": trial.method, "metric": m, "value": values[m]}
                  for m in ("AUROC", "OSCR", "ACC")]
-    if params["train"]["closed_set"]:
+    if params.train.closed_set:
         models = trained.all_class_models(params)
         rows += [{"file": "ood_auroc", "method": r.method, "metric": r.out, "value": r.AUROC}
                  for r in ood.ood_table(ood.predict_sets(params, models)).itertuples()]
@@ -88,19 +88,19 @@ def main() -> int:
     import torch
 
     from arpl.pipeline.params import load_params
-    from arpl.pipeline.spread import COLUMNS, params_fingerprint
+    from arpl.pipeline.report.spread import COLUMNS, params_fingerprint
     from arpl.portable import active, apply_backend_flags
 
     apply_backend_flags()
     params = load_params(args.params)
-    split = args.split if args.split is not None else (1 if 1 in params["data"]["splits"] else params["data"]["splits"][0])
+    split = args.split if args.split is not None else (1 if 1 in params.data.splits else params.data.splits[0])
     fingerprint = params_fingerprint(params)  # of the osr rows: a seed is measured once per settings and split
     output = args.output.resolve()
     done = set()
     if output.exists():
         old = pd.read_csv(output, dtype={"fingerprint": str})
         done = set(old[(old.fingerprint == fingerprint) & (old.split == split)].seed)
-    tag = {"profile": params["profile"], "torch": torch.__version__,
+    tag = {"profile": params.profile, "torch": torch.__version__,
            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "portable": active(), "split": split}
     here = Path.cwd()
     for seed in args.seeds:

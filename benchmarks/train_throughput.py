@@ -224,7 +224,7 @@ def _measure_in_turn(configs: list[Config]) -> list[dict]:
 
 def measure_together(configs: list[Config], workers: int) -> list[dict]:
     """Each config trained by ``workers`` one-thread processes at once (how the stages train independent runs,
-    arpl.pipeline.parallel), one config after another in the same processes: per config the aggregate images/s
+    arpl.pipeline.runs.workers), one config after another in the same processes: per config the aggregate images/s
     (the sum of the processes' timed epochs, which overlap), the seconds an epoch of :data:`EPOCH_IMAGES` takes at
     that rate and the largest peak memory of one process."""
     context = get_context("spawn")

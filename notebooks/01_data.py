@@ -17,13 +17,13 @@ from arpl.figures.images import image_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
 from arpl.pipeline.checks import check_data
-from arpl.pipeline.display import Note, Table
+from arpl.pipeline.report.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import data
 
 enter_repository_root()
-params = load_params(params_file)
+params = stage_params("data", params_file)
 
 # %% [markdown]
 # ## The raw data

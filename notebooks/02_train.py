@@ -14,7 +14,7 @@
 #   cross-entropy (Eq. 8) plus `lambda` times the adversarial margin constraint (Eq. 12), Eq. 14.
 #
 # Each epoch prints one line (loss, training accuracy, test accuracy, AUROC and OSCR with the method's own
-# score, on a fixed subset of 250 test images per class: `arpl.pipeline.trained.MONITOR_PER_CLASS`; the tables of
+# score, on a fixed subset of 250 test images per class: `arpl.pipeline.runs.trained.MONITOR_PER_CLASS`; the tables of
 # the later stages use every test image) and writes an atomic checkpoint: an interrupted run resumes from its
 # last complete epoch. On the CPU the runs are independent one-thread processes side by side, one per core
 # (`run.workers`); the numbers do not depend on how many run at once.
@@ -26,15 +26,15 @@ params_file = "params.yaml"
 import pandas as pd
 
 from arpl.io import save_json
-from arpl.pipeline import trained
-from arpl.pipeline.display import Note, Table
+from arpl.pipeline.runs import trained
+from arpl.pipeline.report.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import train
 
 enter_repository_root()
-params = load_params(params_file)
-methods = params["train"]["methods"]
+params = stage_params("train", params_file)
+methods = params.train.methods
 
 # %% [markdown]
 # ## Train every method on every split
@@ -66,4 +66,4 @@ Table(train.last_epoch_view(summary, "method"),
 # %%
 Table(train.margin_view(params, "train", "ARPL"), "One row per epoch: ARPL's margin R and the share of known test "
       "images whose margin term is active (percent), per split.", decimals=2) \
-    if "ARPL" in methods and params["data"]["splits"] else Note("ARPL was not trained on open-set splits.")
+    if "ARPL" in methods and params.data.splits else Note("ARPL was not trained on open-set splits.")

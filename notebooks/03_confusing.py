@@ -30,17 +30,17 @@ from arpl.figures.images import image_grid, real_and_generated_rows
 from arpl.figures.saving import publish
 from arpl.figures.training import training_curves
 from arpl.io import save_json
-from arpl.pipeline import profile_data, trained
-from arpl.pipeline.display import Table
+from arpl.pipeline.runs import images, trained
+from arpl.pipeline.report.display import Table
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.pipeline.runs import checkpoint_path, method_name
 from arpl.stages import confusing, train
 
 enter_repository_root()
-params = load_params(params_file)
-variants = params["confusing"]["variants"]
-run, data = profile_data.showcase(params)  # the first split, or the all-class run when there are no splits
+params = stage_params("confusing", params_file)
+variants = params.confusing.variants
+run, data = images.showcase(params)  # the first split, or the all-class run when there are no splits
 
 # %% [markdown]
 # ## Train the variants
@@ -68,7 +68,7 @@ Table(train.last_epoch_view(summary, "variant"),
 cs_variant = "cs" if "cs" in variants else variants[0]
 checkpoint = checkpoint_path("confusing", cs_variant, run)
 generator = confusing.load_generator(checkpoint)
-fake = confusing.generate(generator, 30, seed=params["run"]["seed"])
+fake = confusing.generate(generator, 30, seed=params.run.seed)
 figure = image_grid(real_and_generated_rows(data.train_known.images, fake))
 publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 
@@ -81,7 +81,7 @@ publish(figure, "runs/confusing/figures/fig6b_confusing_samples.png")
 # known classes.
 
 # %%
-fake = confusing.generate(generator, min(500, len(data.test_known)), seed=params["run"]["seed"])  # as many as known
+fake = confusing.generate(generator, min(500, len(data.test_known)), seed=params.run.seed)  # as many as known
 views = {}
 for title, stage, name in (("ARPL", "train", "ARPL"), ("ARPL+CS", "confusing", cs_variant)):
     path = checkpoint_path(stage, name, run)

@@ -22,13 +22,13 @@ from arpl import paper
 from arpl.figures.osr import oscr_curves, roc_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-from arpl.pipeline.display import Note, Table, by_split, plus_minus
+from arpl.pipeline.report.display import Note, Table, by_split, plus_minus
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import osr
 
 enter_repository_root()
-params = load_params(params_file)
+params = stage_params("osr", params_file)
 trials = osr.predict_all(params)
 
 # %% [markdown]
@@ -40,7 +40,7 @@ trials = osr.predict_all(params)
 # is their trial `4 - i` in a per-split comparison with their logs.
 
 # %%
-per_split = osr.per_split_table(trials, params["osr"]["scores"])
+per_split = osr.per_split_table(trials, params.osr.scores)
 save_table(per_split, "runs/osr/per_split.csv")
 Table(by_split(per_split, "AUROC", ["method", "score"]),
       "AUROC (percent, the paper's definition) of each model under each score, per split, and its mean over the "
@@ -68,8 +68,8 @@ Table(plus_minus(summary), "One row per method and score: mean ± standard devia
       "(columns ending in _authors: the authors' code's convention, that of the paper's tables).")
 
 # %%
-intervals = osr.bootstrap_table(trials, params["osr"]["bootstrap"], seed=params["run"]["seed"]) \
-    if params["osr"]["bootstrap"] else None
+intervals = osr.bootstrap_table(trials, params.osr.bootstrap, seed=params.run.seed) \
+    if params.osr.bootstrap else None
 if intervals is not None:
     save_table(intervals, "runs/osr/bootstrap.csv")
 Table(intervals, "One row per model and split: the 95% bootstrap interval over test samples of AUROC and OSCR "
@@ -84,8 +84,8 @@ Table(intervals, "One row per model and split: the 95% bootstrap interval over t
 # like for like (`note`: a row quoted from earlier work, another dataset, another network).
 
 # %%
-display(Note(paper.reference_note(params["data"]["dataset"])))
-comparison = osr.paper_comparison(summary, params["data"]["dataset"], params["model"]["backbone"])
+display(Note(paper.reference_note(params.data.dataset)))
+comparison = osr.paper_comparison(summary, params.data.dataset, params.model.backbone)
 if comparison is not None:
     save_table(comparison, "runs/osr/paper_vs_ours.csv")
 Table(plus_minus(comparison), "One row per method and metric of Tables 1-2: the paper's mean ± std beside ours, "
@@ -99,7 +99,7 @@ Table(plus_minus(comparison), "One row per method and metric of Tables 1-2: the 
 # largest at low false positive rates.
 
 # %%
-split = params["data"]["splits"][0]
+split = params.data.splits[0]
 roc, oscr, areas = osr.curves(trials, split)
 figure = roc_curves(roc, f"ROC (as Fig. 9, top), split {split}")
 display(publish(figure, "runs/osr/figures/fig9_roc.png"))

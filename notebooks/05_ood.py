@@ -21,15 +21,16 @@ from arpl import paper
 from arpl.figures.osr import roc_oscr_grid
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-from arpl.pipeline import spread, trained
-from arpl.pipeline.display import Note, Table, plus_minus
+from arpl.pipeline.report import spread
+from arpl.pipeline.runs import trained
+from arpl.pipeline.report.display import Note, Table, plus_minus
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
-from arpl.pipeline.profile_data import available_ood_sets
+from arpl.pipeline.params.declared import stage_params
+from arpl.pipeline.runs.images import available_ood_sets
 from arpl.stages import ood
 
 enter_repository_root()
-params = load_params(params_file)
+params = stage_params("ood", params_file)
 Note("Out-of-distribution sets used: " + ", ".join(available_ood_sets(params)) + ".")
 models = trained.all_class_models(params)
 
@@ -88,7 +89,7 @@ Table(marked, "One row per model and set: AUROC, its seed-to-seed sigma and its 
 # a row keeps both numbers but no difference (`note`).
 
 # %%
-comparison = ood.paper_comparison(table, params["data"]["dataset"], params["model"]["backbone"])
+comparison = ood.paper_comparison(table, params.data.dataset, params.model.backbone)
 if comparison is not None:
     save_table(comparison, "runs/ood/paper_vs_ours.csv")
 Table(plus_minus(comparison), "One row per method, out-set and metric the paper reports: the paper's number "
@@ -102,5 +103,5 @@ Table(plus_minus(comparison), "One row per method, out-set and metric the paper 
 # different experiment, shown for the pattern across methods rather than the values.
 
 # %%
-Table(paper.ood_reference(params["data"]["dataset"]),
+Table(paper.ood_reference(params.data.dataset),
       "The paper's table: one row per method, a column per out-of-distribution set and metric, in percent.")

@@ -13,14 +13,15 @@ from arpl import paper
 from arpl.figures.bars import bar_table
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-from arpl.pipeline import spread, trained
-from arpl.pipeline.display import Note, Table, plus_minus
+from arpl.pipeline.report import spread
+from arpl.pipeline.runs import trained
+from arpl.pipeline.report.display import Note, Table, plus_minus
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import closed_set
 
 enter_repository_root()
-params = load_params(params_file)
+params = stage_params("closed_set", params_file)
 table = closed_set.accuracy_table(params, trained.all_class_models(params))
 save_table(table, "runs/closed_set/table4.csv")
 save_json({r.method: {"ACC": round(r.ACC, 2)} for r in table.itertuples()}, "metrics/closed_set.json")
@@ -47,7 +48,7 @@ Table(marked, "One row per model: accuracy, its seed-to-seed sigma and its dista
 # (`note`), since that compares networks, not implementations.
 
 # %%
-comparison = closed_set.paper_comparison(table, params["data"]["dataset"], params["model"]["backbone"])
+comparison = closed_set.paper_comparison(table, params.data.dataset, params.model.backbone)
 if comparison is not None:
     save_table(comparison, "runs/closed_set/paper_vs_ours.csv")
 Table(plus_minus(comparison), "One row per method and dataset the paper reports: its accuracy beside ours, in "

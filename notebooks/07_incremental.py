@@ -26,15 +26,15 @@ params_file = "params.yaml"
 from arpl.figures.incremental import incremental_curves
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-from arpl.pipeline import profile_data
-from arpl.pipeline.display import Table
+from arpl.pipeline.runs import images
+from arpl.pipeline.report.display import Table
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import incremental
 
 enter_repository_root()
-params = load_params(params_file)
-params = profile_data.with_train_subset(params, params["incremental"]["train_per_class"])
+params = stage_params("incremental", params_file)
+params = images.with_train_subset(params, params.incremental.train_per_class)
 results = incremental.run_incremental(params)
 save_table(results, "runs/incremental/accuracy.csv")
 

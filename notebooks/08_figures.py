@@ -17,15 +17,15 @@ params_file = "params.yaml"
 from arpl.figures.feature_space import feature_scatter, score_histograms
 from arpl.figures.images import retrieval_strip
 from arpl.figures.saving import publish
-from arpl.pipeline import profile_data
+from arpl.pipeline.runs import images
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import figures
 
 enter_repository_root()
-params = load_params(params_file)
-params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
-split = params["figures"]["split"]
+params = stage_params("figures", params_file)
+params = images.with_train_subset(params, params.figures.train_per_class)
+split = params.figures.split
 
 # %% [markdown]
 # ## Train the two-dimensional models
@@ -66,7 +66,7 @@ for v in views:
 
 # %%
 arpl_view = views[4]
-data = profile_data.open_set(params, split)
+data = images.open_set(params, split)
 strip, positions = figures.retrieval_along_line(arpl_view, data)
 figure = retrieval_strip(strip, positions, f"Fig. 6a: from the centre of '{data.test_known.classes[0]}' to its reciprocal point")
 publish(figure, "runs/figures/figures/fig6a_retrieval.png")

@@ -17,15 +17,15 @@ params_file = "params.yaml"
 from arpl.figures.ablations import lambda_curves, margin_and_auroc_vs_known
 from arpl.figures.saving import publish
 from arpl.io import save_json, save_table
-from arpl.pipeline import profile_data
-from arpl.pipeline.display import Table
+from arpl.pipeline.runs import images
+from arpl.pipeline.report.display import Table
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import ablations
 
 enter_repository_root()
-params = load_params(params_file)
-params = profile_data.with_train_subset(params, params["figures"]["train_per_class"])
+params = stage_params("ablations", params_file)
+params = images.with_train_subset(params, params.figures.train_per_class)
 
 # %% [markdown]
 # ## Train the models of both ablations

@@ -14,13 +14,13 @@ from arpl import paper
 from arpl.figures.bars import anchor_bars
 from arpl.figures.saving import save_figure
 from arpl.io import save_table
-from arpl.pipeline import claims, pages, spread
+from arpl.pipeline.report import claims, pages, spread
 from arpl.pipeline.notebook import enter_repository_root
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params.declared import stage_params
 from arpl.stages import report
 
 enter_repository_root()
-params = load_params(params_file)
+params = stage_params("report", params_file)
 reports = Path("reports")
 
 # %% [markdown]
@@ -40,7 +40,7 @@ seed_spread = spread.load_spread(spread.all_settings(params))
 means = report.auroc_means()
 if means:
     headline["AUROC vs best"] = headline.method.map(spread.versus_best(means, seed_spread))
-notes = [note for note in (paper.reference_note(params["data"]["dataset"]), report.spread_note(),
+notes = [note for note in (paper.reference_note(params.data.dataset), report.spread_note(),
                            spread.spread_note(spread.all_settings(params), seed_spread)) if note]
 headline_html = pages.dataframe_html(headline)
 headline

@@ -3,9 +3,11 @@
 The lent machine has torch, torchvision and its image's other packages (scripts/device_image.txt), and reaches no
 package registry and no dataset server. This script fills the git-ignored folder ``.device-pack/``:
 
-- ``wheels/``: the wheels of the project's dependencies that the image lacks (dvc, ruamel.yaml.clib,
-  dvclive, papermill, jupytext, nbconvert, ipykernel) with everything they need beyond the image, for CPython 3.12 on manylinux x86-64; a need
-  published only as source (antlr4-python3-runtime, nanotime) is built here as a pure-Python wheel.
+- ``wheels/``: the wheels of the project's dependencies that the image lacks (pydantic, dvc, ruamel.yaml.clib,
+  papermill, jupytext, nbconvert, ipykernel) with everything they need beyond the image, for CPython 3.12 on
+  manylinux x86-64: pydantic-core (compiled, the cp312 manylinux wheel), annotated-types and typing-inspection
+  with pydantic (typing-extensions is the image's); a need published only as source (antlr4-python3-runtime,
+  nanotime) is built here as a pure-Python wheel.
 - ``fashion-mnist/``: the four Fashion-MNIST files (the fidelity step's data) compressed with xz, 26 MB instead
   of the 55 MB the idx files take (the gzip files are 30 MB).
 

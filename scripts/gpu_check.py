@@ -113,7 +113,7 @@ def anchor_params(options: Options, **data) -> dict:
     """The validated fashion-mnist-anchor profile on split 0 with this repository's data; ``data`` overrides
     keys of its ``data`` section. ``--tiny``: 8 training and 8 test images per class."""
     from arpl.pipeline.params import validate
-    from arpl.pipeline.profile import profile_text
+    from arpl.pipeline.params.profiles import profile_text
 
     params = yaml.safe_load(profile_text(ANCHOR_PROFILE))
     params["run"].update(device=options.device.type, data_root=str(DATA_ROOT), progress=False)
@@ -139,13 +139,13 @@ def throughput_module():
 def throughput_configs(options: Options, workers: int) -> list:
     """The benchmark Config of every method for ``workers`` processes at once, with the train options (batch
     size, amp, channels_last, compile) and GAN width of :data:`THROUGHPUT_PROFILE`. ``--tiny``: 1 step, batch 4."""
-    from arpl.pipeline.profile import profile_params
+    from arpl.pipeline.params.profiles import profile_params
 
     bench, params = throughput_module(), profile_params(THROUGHPUT_PROFILE)
-    train, batch = params["train"], 4 if options.tiny else params["train"]["batch_size"]
+    train, batch = params.train, 4 if options.tiny else params.train.batch_size
     return [bench.Config(method, "classifier32", str(options.device), batch,
                          1 if options.tiny else THROUGHPUT_STEPS["ARPL+CS" if method == "ARPL+CS" else "plain"],
-                         train["amp"], train["channels_last"], train["compile"], workers, params["confusing"]["ngf"])
+                         train.amp, train.channels_last, train.compile, workers, params.confusing.ngf)
             for method in THROUGHPUT_METHODS]
 
 
@@ -211,8 +211,7 @@ def ddp_plan(options: Options) -> tuple[int, str]:
 def ddp_params(options: Options, processes: int) -> dict:
     """The anchor profile cut to one short epoch: 1,000 training and 200 test images per class, lr 0.01."""
     params = anchor_params(options, train_per_class=1000, test_per_class=200)
-    params["train"].update(epochs=1, lr=0.01, batch_size=DDP_BATCH_PER_PROCESS * processes)
-    return params
+    return params.replace("train", epochs=1, lr=0.01, batch_size=DDP_BATCH_PER_PROCESS * processes)
 
 
 def ddp_command(processes: int, backend: str) -> list[str]:
@@ -262,11 +261,11 @@ def ddp(options: Options) -> None:
                                                "params.yaml"]), ("torchrun", ddp_command(processes, backend))):
             folder = Path(temp) / run.replace(" ", "-")
             folder.mkdir()
-            (folder / "params.yaml").write_text(yaml.safe_dump(params))
+            (folder / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
             seconds = run_training(command, folder)
             rows.append({"run": run, "processes": 1 if run == "one process" else processes,
                          "backend": "" if run == "one process" else backend, "device": options.device.type,
-                         "global_batch": params["train"]["batch_size"], "seconds": round(seconds, 1),
+                         "global_batch": params.train.batch_size, "seconds": round(seconds, 1),
                          **{key: last_epoch(folder)[key] for key in ("loss", "train_acc", "test_acc", "auroc")}})
     write_csv(options.out / "ddp.csv", rows)
     difference = abs(rows[1]["loss"] - rows[0]["loss"])
@@ -301,9 +300,10 @@ def train_within(params: dict, method: str, deadline: float, min_epochs: int) ->
     """Train ``method`` on split 0 with the profile's settings (trained.train_run) and stop after the last epoch that
     ends before ``deadline`` (but not before ``min_epochs``). Returns the per-epoch monitor rows and the final
     model's metrics on every test image (:func:`final_metrics`). Runs in a process of its own."""
-    from arpl.pipeline import profile_data, runs, trained
+    from arpl.pipeline import runs
+    from arpl.pipeline.runs import images, trained
 
-    data = profile_data.open_set(params, 0)
+    data = images.open_set(params, 0)
     dev = runs.device(params)
     evaluate = trained.open_set_evaluator(data, method, dev)
     start, rows, final = time.perf_counter(), [], {}
@@ -313,7 +313,7 @@ def train_within(params: dict, method: str, deadline: float, min_epochs: int) ->
         now = time.perf_counter()
         rows.append({"method": method, "split": 0, "epoch": epoch, "test_acc": metrics["test_acc"],
                      "auroc": metrics["auroc"], "oscr": metrics["oscr"], "seconds": round(now - start, 1)})
-        if epoch >= min_epochs and now + (now - start) / epoch > deadline and epoch < params["train"]["epochs"]:
+        if epoch >= min_epochs and now + (now - start) / epoch > deadline and epoch < params.train.epochs:
             print(f"[{method}] stopping after epoch {epoch}: the next would not fit in the budget", flush=True)
             final.update(final_metrics(net, data, method, dev))
             raise _OutOfTime
@@ -354,9 +354,9 @@ def fidelity(options: Options) -> None:
 
     start = time.perf_counter()
     params = anchor_params(options)
-    params["run"]["checkpoint_every"] = 1  # an evaluation after every epoch tells when to stop
+    params.run.checkpoint_every = 1  # an evaluation after every epoch tells when to stop
     if options.tiny:
-        params["train"]["epochs"] = 2
+        params.train.epochs = 2
     min_epochs = 1 if options.tiny else FIDELITY_MIN_EPOCHS
     with ProcessPoolExecutor(len(FIDELITY_METHODS), mp_context=get_context("spawn")) as pool:
         jobs = [pool.submit(train_within, params, method, options.deadline(start), min_epochs)
@@ -369,7 +369,7 @@ def fidelity(options: Options) -> None:
         (r["AUROC_ours"] for r in results if r["method"] == row["method"]), float("nan"))
         if row["metric"] == "AUROC" else float("nan"), axis=1)
     table.to_csv(options.out / "fidelity.csv", index=False)
-    write_summary(options, "fidelity", fidelity_summary(table, params["train"]["epochs"]))
+    write_summary(options, "fidelity", fidelity_summary(table, params.train.epochs))
     check_fidelity(results, min_epochs, 0.0 if options.tiny else FIDELITY_MIN_ACCURACY)
 
 

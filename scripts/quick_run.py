@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from arpl.data.sources import ensure_fashion_mnist  # noqa: E402
 from arpl.pipeline.params import validate  # noqa: E402
-from arpl.pipeline.quick import quick_profile_text  # noqa: E402
+from arpl.pipeline.params.quick import quick_profile_text  # noqa: E402
 from tests.fake_data import fake_environment, write_profile_data  # noqa: E402
 
 
@@ -98,10 +98,10 @@ def prepare(profile: str, repo: Path, fake_data: bool, changes: dict, env: dict,
             _run(command, repo, env, log)
     else:  # DVC without git: no_scm in the repository's own (git-ignored) DVC settings
         (repo / ".dvc" / "config.local").write_text("[core]\n    no_scm = True\n")
-    validate(params)
-    ensure_fashion_mnist(repo / params["run"]["data_root"], download=params["data"]["download"])
+    params = validate(params)
+    ensure_fashion_mnist(repo / params.run.data_root, download=params.data.download)
     if fake_data:
-        data_root = repo / params["run"]["data_root"]
+        data_root = repo / params.run.data_root
         data_root.mkdir(parents=True, exist_ok=True)
         env.update(fake_environment(write_profile_data(params, data_root)))
     return params

@@ -37,10 +37,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import arpl, torch, torchvision" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.arpl-installed ]; then
-  echo "==> installing torch 2.14.1 / torchvision 0.29.1 and the arpl package (a few minutes the first time)"
+  echo "==> installing torch 2.14.1 / torchvision 0.29.1, pydantic 2.14.4 and the arpl package (minutes the first time)"
   .venv/bin/python -c "import torch, torchvision" 2>/dev/null || check_free_disk
   pip_install --upgrade pip
-  pip_install "torch==2.14.1" "torchvision==0.29.1"
+  pip_install "torch==2.14.1" "torchvision==0.29.1" "pydantic==2.14.4"
   pip_install -e ".[dev]"
   .venv/bin/python -c "import arpl, torch, torchvision"
   touch .venv/.arpl-installed

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from arpl.pipeline.profile import profile_text
+from arpl.pipeline.params import Params, validate
+from arpl.pipeline.params.profiles import profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,10 +20,22 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["DVC_NO_ANALYTICS"] = "1"
 
 
+# Every pipeline run of the session (the smoke run, each paper profile's quick run) records the params keys its stages
+# read (arpl/pipeline/params/declared.py); at the end, every key a stage declares in dvc.yaml must have been read by some run.
+READS = ROOT / ".pytest_cache" / "params_read"
+
+
 def pytest_configure(config):
     """Under ``pytest -n N`` each worker gets its share of the cores (one thread each on two cores), it and the
     processes it starts: N workers of as many threads as cores each would stall one another (a test that trains
-    for 38 s took 271 s beside another worker)."""
+    for 38 s took 271 s beside another worker). Each process records the params its pipeline runs read in a file
+    of :data:`READS`, which the controller empties first."""
+    from arpl.pipeline.params.declared import READS_ENV
+
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(READS, ignore_errors=True)
+        READS.mkdir(parents=True)
+    os.environ[READS_ENV] = str(READS / f"{getattr(config, 'workerinput', {}).get('workerid', 'main')}.txt")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers:
         import torch
@@ -37,11 +51,11 @@ def smoke_params_raw() -> dict:
 
 
 @pytest.fixture
-def smoke_params(smoke_params_raw) -> dict:
-    """A fresh copy of the smoke profile, with the data root pointing at the repository's data/raw."""
+def smoke_params(smoke_params_raw) -> Params:
+    """A fresh copy of the smoke profile, validated, with the data root pointing at the repository's data/raw."""
     params = copy.deepcopy(smoke_params_raw)
     params["run"]["data_root"] = str(ROOT / "data" / "raw")
-    return params
+    return validate(params)
 
 
 # The longest tests, in the order they should start (each takes minutes): `pytest -n 2` then ends both workers at
@@ -59,3 +73,22 @@ def pytest_collection_modifyitems(config, items):
         return (0, LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST))
 
     items.sort(key=rank)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The other half of the declarations' check: a key a stage declares but no run of the suite reads would rerun
+    the stage for nothing. Judged only when every profile's pipeline run took part (not for a selection of tests)."""
+    from test_declared import SUITE_PROFILES, unread_declarations
+
+    if hasattr(session.config, "workerinput") or not READS.is_dir():
+        return
+    reads = [line.split() for path in READS.glob("*.txt") for line in path.read_text().splitlines()]
+    if not SUITE_PROFILES <= {profile for profile, _, _ in reads}:
+        return
+    unread = unread_declarations({(stage, key) for _, stage, key in reads}, ROOT / "dvc.yaml")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for line in unread:
+        reporter.write_line(f"declared in dvc.yaml, read by no pipeline run of the suite: {line}", red=True)
+    if unread:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+

@@ -29,8 +29,12 @@ import json
 import pickle
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from arpl.pipeline.params import Params
 
 TRAIN_PER_CLASS = 4    # training images per class where a dataset has few classes
 TEST_PER_CLASS = 2
@@ -192,16 +196,16 @@ WRITERS = {
 SOURCE_OF = {"cifar+10": "cifar10", "cifar+50": "cifar10", "imagenet-1k": "imagenet", "imagenet-o": "imagenet"}
 
 
-def sources_read(params: dict) -> list[str]:
+def sources_read(params: Params) -> list[str]:
     """The :data:`WRITERS` a profile's datasets need: its training set (CIFAR+N: CIFAR10 and CIFAR100), and each
     out-of-distribution set read from files."""
-    dataset = params["data"]["dataset"]
-    names = [dataset, *params["ood"]["sets"]] + (["cifar100"] if dataset.startswith("cifar+") else [])
+    dataset = params.data.dataset
+    names = [dataset, *params.ood.sets] + (["cifar100"] if dataset.startswith("cifar+") else [])
     sources = [SOURCE_OF.get(name, "domainnet" if name.startswith("domainnet") else name) for name in names]
     return [source for source in dict.fromkeys(sources) if source in WRITERS]
 
 
-def write_profile_data(params: dict, root: Path) -> Path:
+def write_profile_data(params: Params, root: Path) -> Path:
     """Write every dataset ``params`` reads into ``root`` and the md5 file of the CIFAR/SVHN files; returns
     the md5 file (point ``ARPL_FAKE_MD5`` at it)."""
     md5s = {}
@@ -225,9 +229,9 @@ def fake_environment(md5_file: Path) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    import yaml
+    from arpl.pipeline.params import load_params
 
-    params = yaml.safe_load(Path(sys.argv[1] if len(sys.argv) > 1 else "params.yaml").read_text())
-    md5_file = write_profile_data(params, Path(params["run"]["data_root"]))
+    params = load_params(sys.argv[1] if len(sys.argv) > 1 else "params.yaml")
+    md5_file = write_profile_data(params, Path(params.run.data_root))
     for key, value in fake_environment(md5_file.resolve()).items():
         print(f"export {key}={value}")

@@ -1,4 +1,4 @@
-"""The claims page (arpl/pipeline/claims.py): every number of the paper's Tables 1-6 and each figure, one claim each,
+"""The claims page (arpl/pipeline/report/claims.py): every number of the paper's Tables 1-6 and each figure, one claim each,
 for every profile; each status with its reason; the profile a claim names does run it."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from arpl import paper, paper_facts, paper_figures
-from arpl.pipeline import claims
+from arpl.pipeline.report import claims
 from arpl.pipeline.notebook import param_value
-from arpl.pipeline.profile import profile_names, profile_params
-from arpl.pipeline.quick import quick_changes
+from arpl.pipeline.params import Params
+from arpl.pipeline.params.profiles import profile_names, profile_params
+from arpl.pipeline.params.quick import quick_changes
 from arpl.stages import closed_set, ood, osr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ EMPTY = pd.DataFrame(columns=["table", "dataset", "out_dataset", "method", "metr
                               "difference", "note"])
 
 
-def stages_run(params: dict) -> set[str]:
+def stages_run(params: Params) -> set[str]:
     """The stages ``params`` switch on (the ``--when`` key of each stage's command in dvc.yaml)."""
     run = set()
     for name, stage in STAGES.items():
@@ -32,11 +33,10 @@ def stages_run(params: dict) -> set[str]:
     return run
 
 
-def quick(params: dict) -> dict:
-    changed = {section: dict(values) for section, values in params.items() if isinstance(values, dict)}
+def quick(params: Params) -> Params:
     for section, values in quick_changes(params).items():
-        changed[section].update(values)
-    return {**params, **changed}
+        params = params.replace(section, **values)
+    return params
 
 
 def _row_keys(frame: pd.DataFrame) -> list[tuple]:
@@ -69,11 +69,11 @@ def test_the_profile_a_claim_names_runs_it_with_the_papers_network():
         params = profile_params(runner)
         out = None if pd.isna(row["out_dataset"]) else row["out_dataset"]
         assert claims.produces(params, row["table"], row["dataset"], out), (row["table"], row["dataset"], out)
-        assert params["model"]["backbone"] == paper_facts.TABLE_BACKBONES[row["table"]], runner
+        assert params.model.backbone == paper_facts.TABLE_BACKBONES[row["table"]], runner
     for _, figure in paper_figures.paper_figures().iterrows():
         if figure["stage"]:
             params = profile_params(figure["profile"])
-            assert figure["stage"] in stages_run(params) and params["data"]["dataset"] == figure["dataset"]
+            assert figure["stage"] in stages_run(params) and params.data.dataset == figure["dataset"]
 
 
 def test_the_default_claims_nothing_of_the_paper_and_says_why():
@@ -147,12 +147,12 @@ def test_figures_are_reproduced_only_on_the_papers_data(name, reproduced):
 def test_figure_requirements_name_what_the_run_lacks():
     params = profile_params("mnist")
     assert claims.figure_requirement("Fig. 9", params) == ""
-    fewer = {**params, "ood": {**params["ood"], "sets": ["kmnist"]}}
+    fewer = params.replace("ood", sets=["kmnist"])
     expected = "ood.sets lacks svhn, cifar100, which the paper draws it against"
     assert claims.figure_requirement("Fig. 9", fewer) == expected
     cifar100 = profile_params("cifar100")
-    assert cifar100["incremental"]["orders"] == 5 and claims.figure_requirement("Fig. 13", cifar100) == ""
-    other = {**cifar100, "incremental": {**cifar100["incremental"], "base_classes": 20}}
+    assert cifar100.incremental.orders == 5 and claims.figure_requirement("Fig. 13", cifar100) == ""
+    other = cifar100.replace("incremental", base_classes=20)
     assert claims.figure_requirement("Fig. 13", other) == "20 base classes here, 50 in the paper"
 
 
@@ -182,7 +182,7 @@ def test_imagenet_accuracy_auroc_and_oscr_are_reproduced_by_the_imagenet_profile
 
 
 def test_a_reproduced_number_is_judged_against_the_measured_seed_spread():
-    from arpl.pipeline.spread import Spread, tolerance
+    from arpl.pipeline.report.spread import Spread, tolerance
 
     params = profile_params("cifar10")
     measured = pd.DataFrame({"file": ["osr", "osr"], "method": ["ARPL", "ARPL"], "metric": ["AUROC", "OSCR"],

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -281,11 +282,11 @@ def test_several_runs_share_the_gpu_in_worker_processes(tmp_path, monkeypatch):
     """run.workers on CUDA: train_ahead trains two runs in two processes on the same GPU, each into its folder."""
     from functools import partial
 
-    from arpl.pipeline import parallel
+    from arpl.pipeline.runs import workers
 
     monkeypatch.chdir(tmp_path)
     runs = [partial(_fit_into, str(tmp_path / name), name) for name in ("ARPL", "Softmax")]
-    parallel.train_ahead({"run": {"device": DEVICE.type, "workers": 2}}, runs)
+    workers.train_ahead(SimpleNamespace(run=SimpleNamespace(device=DEVICE.type, workers=2)), runs)
     for name in ("ARPL", "Softmax"):
         assert read_checkpoint(tmp_path / name / "checkpoint.pt")["epoch"] == 1
 

@@ -26,20 +26,23 @@ import quick_run  # noqa: E402  (scripts/quick_run.py)
 from image_python import image_like_python  # noqa: E402
 
 TESTED_PAIR = ("torch==2.14.1", "torchvision==0.29.1")
+TESTED_PYDANTIC = "pydantic==2.14.4"
 
 
 def test_the_package_asks_for_torch_by_range_and_the_environment_files_pin_the_pair():
-    """`pip install -e .` takes the torch already installed (the device's 2.11 too); the set-up pins the pair."""
+    """`pip install -e .` takes the torch already installed (the device's 2.11 too); the set-up pins the pair,
+    and pydantic (v2, by range in the package) beside it."""
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     torch_requirements = [d for d in dependencies if re.match(r"torch(vision)?\b", d)]
     assert len(torch_requirements) == 2 and not any("==" in d or "<" in d for d in torch_requirements)
+    assert [d for d in dependencies if re.match(r"pydantic[<>=]", d)] == ["pydantic>=2.7,<3"]
     for path in ("scripts/setup.sh", "environment.yml"):
-        assert all(pin in (ROOT / path).read_text() for pin in TESTED_PAIR), path
+        assert all(pin in (ROOT / path).read_text() for pin in (*TESTED_PAIR, TESTED_PYDANTIC)), path
 
 
 def test_the_device_needs_what_the_image_lacks_with_the_packages_ranges():
     needs = device_pack.device_needs()
-    assert [re.split(r"[<>=]", need)[0] for need in needs] == ["dvc", "ruamel.yaml.clib", "dvclive", "papermill",
+    assert [re.split(r"[<>=]", need)[0] for need in needs] == ["pydantic", "dvc", "ruamel.yaml.clib", "papermill",
                                                                   "jupytext", "nbconvert", "ipykernel"]
     assert all(">=" in need for need in needs)
     assert "jupyterlab" in device_pack.NOT_ON_DEVICE
@@ -114,13 +117,17 @@ def image_stubs(wheels: Path, folder: Path) -> list[str]:
 
 @pytest.mark.integration
 def test_the_device_wheelhouse_resolves_offline_for_python_312_beside_the_image(tmp_path):
-    """scripts/device_pack.py's wheels for CPython 3.12 (downloaded from PyPI, about 31 MiB): with the image's
+    """scripts/device_pack.py's wheels for CPython 3.12 (downloaded from PyPI, about 32 MiB): with the image's
     packages (stubs), pip resolves the device's needs without an index, every wheel once; a need missing from the
-    wheelhouse would fail here with pip's message naming it."""
+    wheelhouse would fail here with pip's message naming it. pydantic-core is compiled: its wheel is CPython 3.12's."""
     wheels = device_pack.make_wheels(tmp_path / "wheels")
     names = [device_pack.wheel_name(wheel) for wheel in wheels]
     assert len(names) == len(set(names)) and not set(names) & set(device_pack.image_packages())
-    assert {"dvc", "dvclive", "papermill", "jupytext", "nbconvert", "ipykernel"} <= set(names)
+    assert {"pydantic", "pydantic-core", "annotated-types", "typing-inspection", "dvc", "papermill", "jupytext",
+            "nbconvert", "ipykernel"} <= set(names)
+    assert "dvclive" not in names
+    core = next(wheel.name for wheel in wheels if device_pack.wheel_name(wheel) == "pydantic-core")
+    assert "-cp312-cp312-" in core and "manylinux" in core and core.endswith("_x86_64.whl"), core
     image_stubs(tmp_path / "wheels", tmp_path / "image")
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--find-links", str(tmp_path / "wheels"),
                "--find-links", str(tmp_path / "image"), "--only-binary=:all:", "--target", str(tmp_path / "target"),

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from arpl.pipeline.display import Note, Table, by_split, plus_minus
+from arpl.pipeline.report.display import Note, Table, by_split, plus_minus
 
 
 def test_a_table_shows_one_decimal_no_index_and_empty_missing_cells():

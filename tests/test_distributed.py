@@ -28,7 +28,7 @@ import pytest
 import torch
 import yaml
 
-from arpl.pipeline.profile import profile_text
+from arpl.pipeline.params.profiles import profile_text
 from arpl.training.distributed import DistContext, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import sys
 import textwrap
 
@@ -18,12 +19,12 @@ import yaml
 
 from arpl.methods import (ConfusingVariant, Method, build_head, colours, display_name, get_method, get_variant,
                           method_names, register_method, register_variant, registered_name, variant_names)
-from arpl.pipeline.params import validate
-from arpl.pipeline.schema import ParamsError
+from arpl.pipeline.params import validate, ParamsError
 from arpl.training.network import build_model
 from arpl.training.specs import ModelSpec
 
 COSINE = "tests.plugins.cosine_head:CosineHead"
+IN_PLUGINS = "plugins.cosine_head:CosineHead"   # the same module where a user puts their own (plugins/README.md)
 BUILT_IN = ["Softmax", "GCPL", "RPL", "ARPL"]
 
 
@@ -101,7 +102,7 @@ def test_params_validation_imports_the_method_or_names_the_problem(smoke_params_
     params["confusing"]["variants"] = []
     params["train"]["methods"] = ["Softmax", COSINE]
     params["incremental"]["methods"] = ["ARPL", COSINE]
-    assert validate(copy.deepcopy(params))["train"]["methods"] == ["Softmax", COSINE]
+    assert validate(copy.deepcopy(params)).train.methods == ["Softmax", COSINE]
     params["train"]["methods"] = ["Softmax", "tests.plugins.cosine:CosineHead"]
     with pytest.raises(ParamsError, match=r"train.methods\[1\] = 'tests.plugins.cosine:CosineHead' is not allowed: "
                                           r"cannot import module 'tests.plugins.cosine'"):
@@ -166,11 +167,11 @@ def test_a_variant_outside_the_package_is_found_by_its_import_path(tmp_path, mon
     assert display_name(path) == "ARPL+CS (short)" and get_variant("cs-short") is get_variant(path)
     params = copy.deepcopy(smoke_params_raw)
     params["confusing"]["variants"] = ["cs", path]
-    assert validate(params)["confusing"]["variants"] == ["cs", path]
-    from arpl.pipeline.run_specs import train_spec
+    assert validate(params).confusing.variants == ["cs", path]
+    from arpl.pipeline.runs.specs import train_spec
     from arpl.pipeline.runs import run_path
 
-    spec = train_spec(params, "split0", variant=path)
+    spec = train_spec(validate(params), "split0", variant=path)
     assert spec.confusing and not spec.focus_training
     assert run_path("confusing", path, "split0").as_posix() == "runs/confusing/cs-short/split0"
     with pytest.raises(ValueError, match=r"'my_variants:ConfusingVariant' is not a registered variant"):
@@ -185,8 +186,8 @@ TAB_CYAN = (23, 190, 207)
 @pytest.mark.integration
 def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     """The smoke profile with Softmax and the cosine method of tests/plugins (confusing, incremental, figures and
-    ablations switched off, to keep it short): `dvc repro` refuses to start until `python -m arpl deps --write` puts
-    the method's file into the stages that read `train.methods`; it then trains it (in spawned worker processes),
+    ablations switched off, to keep it short): `dvc repro` refuses to start while the method's file is no dependency of
+    the stages that read `train.methods`, naming the way out; from plugins/ (every stage's dep) it then trains it (in spawned worker processes),
     evaluates it in the osr, ood and closed-set stages, draws it in Fig. 9 with its registered colour and lists it in
     the report; a second `dvc repro` has nothing to do. An edit of the module reruns those stages; a comment edit
     retrains nothing, a code edit the method's runs and no Softmax run (README, "What an edit reruns")."""
@@ -202,16 +203,16 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     refused = _run(["dvc", "repro"], repo, check=False)
     assert refused.returncode != 0 and not (repo / "runs" / "train" / "Cosine").exists()
-    message = re.search(r"add `- tests/plugins/cosine_head.py` to the deps of ([\w, ]+) in dvc.yaml", refused.stderr)
-    assert message, refused.stderr
-    _run([sys.executable, "-m", "arpl", "deps", "--write"], repo)
-    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
-    readers = {name for name, stage in pipeline["stages"].items() if "tests/plugins/cosine_head.py" in stage["deps"]}
-    assert readers == set(message.group(1).split(", "))
+    assert ("reads train.methods = 'tests.plugins.cosine_head:CosineHead', whose file tests/plugins/cosine_head.py is "
+            "no dependency of the stage; move it into plugins/ or add `- tests/plugins` under stages: train: deps:"
+            in refused.stderr), refused.stderr
+    shutil.copy(repo / "tests" / "plugins" / "cosine_head.py", repo / "plugins" / "cosine_head.py")
+    params["train"]["methods"] = ["Softmax", IN_PLUGINS]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["dvc", "repro"], repo)
 
     checkpoint = torch.load(repo / "runs" / "train" / "Cosine" / "split0" / "checkpoint.pt", weights_only=False)
-    assert checkpoint["model_spec"]["method"] == COSINE and "head.prototypes" in checkpoint["states"]["net"]
+    assert checkpoint["model_spec"]["method"] == IN_PLUGINS and "head.prototypes" in checkpoint["states"]["net"]
     osr = json.loads((repo / "metrics" / "osr.json").read_text())
     assert set(osr) == {"Softmax", "Cosine"}
     assert 0 <= osr["Cosine"]["OSCR"] <= osr["Cosine"]["ACC"] <= 100 and 0 <= osr["Cosine"]["AUROC"] <= 100
@@ -226,10 +227,10 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     assert "Cosine" in (repo / "reports" / "index.html").read_text()
     again = _run(["dvc", "repro"], repo)
     assert "Running stage" not in again.stdout, again.stdout
-    module = repo / "tests" / "plugins" / "cosine_head.py"
+    module = repo / "plugins" / "cosine_head.py"
     module.write_text(module.read_text() + "# an edit\n")
     changed = json.loads(_run(["dvc", "status", "--json"], repo).stdout)
-    assert set(changed) == readers, "an edit of the module reruns the stages that read train.methods"
+    assert set(changed) == set(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]), "every stage reads plugins/"
     comment = _run(["dvc", "repro"], repo)
     assert not re.findall(r"^\[.*\] epoch ", comment.stdout + comment.stderr, re.MULTILINE), "no run trains"
     module.write_text(module.read_text().replace("SCALE = 16.0", "SCALE = 20.0"))

@@ -9,24 +9,23 @@ import pytest
 
 from arpl.evaluate import predict
 from arpl.pipeline.checks import check_data
-from arpl.pipeline.params import validate
-from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.params import Params, ParamsError, validate
+from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import split_run
-from arpl.pipeline.schema import ParamsError
-from arpl.pipeline.trained import train_run
+from arpl.pipeline.runs.trained import train_run
 from arpl.training.checkpoint import load_model
 
 DATASET, BACKBONE = "tiny_extensions:TINY_BLOBS", "tiny_extensions:TINY_NET"
 
 
 @pytest.fixture
-def tiny_params(smoke_params) -> dict:
-    params = copy.deepcopy(smoke_params)
-    params["data"].update(dataset=DATASET, num_known=2, splits=[0], train_per_class=None, test_per_class=None)
-    params["model"].update(backbone=BACKBONE, feat_dim=4, width=None)
-    params["ood"]["sets"] = ["gaussian-noise"]
-    params["incremental"]["enabled"] = params["figures"]["enabled"] = False
-    params["run"].update(device="cpu", workers=1)
+def tiny_params(smoke_params) -> Params:
+    params = smoke_params.replace("data", dataset=DATASET, num_known=2, splits=[0], train_per_class=None,
+                                  test_per_class=None)
+    params = params.replace("model", backbone=BACKBONE, feat_dim=4, width=None)
+    params.ood.sets = ["gaussian-noise"]
+    params.incremental.enabled = params.figures.enabled = False
+    params.run.device, params.run.workers = "cpu", 1
     return validate(params)
 
 
@@ -54,7 +53,7 @@ def test_check_reports_a_user_dataset_without_files(tiny_params):
 ])
 def test_a_bad_backbone_name_lists_what_is_registered(tiny_params, key, value, expected):
     params = copy.deepcopy(tiny_params)
-    params["model"][key] = value
+    setattr(params.model, key, value)
     with pytest.raises(ParamsError, match="model.backbone") as error:
         validate(params)
     assert expected in str(error.value)
@@ -62,9 +61,9 @@ def test_a_bad_backbone_name_lists_what_is_registered(tiny_params, key, value, e
 
 def test_a_bad_dataset_name_lists_what_is_registered(tiny_params):
     params = copy.deepcopy(tiny_params)
-    params["data"]["dataset"] = "tiny-blobs"
+    params.data.dataset = "tiny-blobs"
     with pytest.raises(ParamsError, match="unknown dataset 'tiny-blobs'; registered: fashion-mnist, mnist"):
         validate(params)
-    params["data"]["dataset"] = "gaussian-noise"
+    params.data.dataset = "gaussian-noise"
     with pytest.raises(ParamsError, match="out-of-distribution set, not an open-set dataset"):
         validate(params)

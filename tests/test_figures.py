@@ -369,19 +369,3 @@ def test_bar_table_grouped_bars_with_missing_value() -> None:
     raw = bar_table({"MNIST": {"ARPL": 99.7}}, percent=False)
     assert raw.axes[0].containers[0][0].get_height() == pytest.approx(99.7)
 
-
-# --- the package as the pipeline sees it ---------------------------------------------------------
-
-def test_a_stage_depends_only_on_the_figure_modules_it_draws_with() -> None:
-    """``arpl/figures/__init__.py`` imports none of its modules, so editing one family of figures reruns only
-    the stages that draw with it (``dvc.yaml``'s deps as ``arpl.pipeline.stage_deps`` derives them)."""
-    from arpl.pipeline.stage_deps import derive
-
-    shared = ["arpl.figures", "arpl.figures.inputs", "arpl.figures.saving", "arpl.figures.style"]
-    drawn = {stage: sorted(m for m in deps.modules if m.startswith("arpl.figures"))
-             for stage, deps in derive().items()}
-    assert drawn["osr"] == sorted(shared + ["arpl.figures.osr"])
-    assert drawn["incremental"] == sorted(shared + ["arpl.figures.incremental"])
-    assert drawn["report"] == sorted(shared + ["arpl.figures.bars"])
-    assert drawn["ood"] == sorted(shared + ["arpl.figures.osr"])  # Fig. 9 per out-of-distribution set
-    assert drawn["train"] == []

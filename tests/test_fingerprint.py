@@ -6,8 +6,6 @@ arpl/methods/gcpl.py retrains GCPL's runs only, a docstring edit retrains nothin
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import shutil
 import textwrap
 from pathlib import Path
@@ -15,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from arpl import code_identity
-from arpl.pipeline.run_specs import run_specs
+from arpl.pipeline.params import Params
+from arpl.pipeline.runs.specs import run_specs
 from arpl.pipeline.runs import split_run
 from arpl.training import specs
 from arpl.training.specs import fingerprint, fingerprinted, run_modules
@@ -24,14 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("Softmax", "GCPL", "RPL", "ARPL")
 
 
-def _fingerprints(params: dict, variant: str | None = None) -> dict[str, str]:
+def _fingerprints(params: Params, variant: str | None = None) -> dict[str, str]:
     return {method: fingerprint(*run_specs(params, method, 6, split_run(0), variant if method == "ARPL" else None))
             for method in METHODS}
 
 
-def _changed(params: dict, section: str, key: str, value, variant: str | None = None) -> set[str]:
-    other = copy.deepcopy(params)
-    other[section][key] = value
+def _changed(params: Params, section: str, key: str, value, variant: str | None = None) -> set[str]:
+    other = params.replace(section, **{key: value})
     before, after = _fingerprints(params, variant), _fingerprints(other, variant)
     return {method for method in METHODS if before[method] != after[method]}
 
@@ -52,8 +50,7 @@ def test_settings_that_cannot_change_the_numbers_stay_out(smoke_params):
     assert _changed(smoke_params, "run", "workers", 1) == set()
     assert _changed(smoke_params, "confusing", "beta", 1.0) == set()
     assert _changed(smoke_params, "confusing", "beta", 1.0, variant="cs") == {"ARPL"}
-    adam = copy.deepcopy(smoke_params)
-    adam["train"]["optimizer"] = "adam"
+    adam = smoke_params.replace("train", optimizer="adam")
     assert _changed(adam, "train", "momentum", 0.5) == set()
     assert _changed(smoke_params, "train", "momentum", 0.5) == set(METHODS)
 
@@ -67,8 +64,7 @@ def test_a_plugin_method_declares_its_settings_by_its_arguments(smoke_params, mo
     fields = fingerprinted(model, train)["model"]
     assert not {"weight_pl", "margin_form", "temperature", "distance"} & set(fields)
     assert "tests.plugins.cosine_head" in run_modules(model, train)
-    other = copy.deepcopy(smoke_params)
-    other["train"].update(weight_pl=0.7, temperature=3.0)
+    other = smoke_params.replace("train", weight_pl=0.7, temperature=3.0)
     assert fingerprint(*run_specs(other, method, 6, split_run(0))) == fingerprint(model, train)
 
 
@@ -77,7 +73,7 @@ def _copy_package(target: Path) -> Path:
     return target
 
 
-def _identities(params: dict, root: Path) -> dict[str, str]:
+def _identities(params: Params, root: Path) -> dict[str, str]:
     return {method: code_identity.identity(run_modules(*run_specs(params, method, 6, split_run(0))), root)
             for method in METHODS}
 
@@ -121,34 +117,26 @@ def test_the_identity_leaves_out_the_code_that_computes_it(smoke_params, tmp_pat
     before = _identities(smoke_params, root)
     assert "arpl.code_identity" in code_identity.closure(run_modules(*run_specs(smoke_params, "GCPL", 6,
                                                                                  split_run(0))), root)
-    _edit(root / "arpl" / "code_identity.py", "PACKAGE = ", "ANOTHER_CONSTANT = 1\nPACKAGE = ")
+    _edit(root / "arpl" / "code_identity.py", "NOT_IN_IDENTITY = ", "ANOTHER_CONSTANT = 1\nNOT_IN_IDENTITY = ")
     assert _identities(smoke_params, root) == before
 
 
-def test_what_is_read_from_a_file_is_kept_on_disk_under_the_hash_of_its_text(tmp_path, monkeypatch):
-    """The facts of a file (its meaning, imports, file names) are stored under its text's hash and read back by a
-    process that has not parsed it; a damaged entry is parsed again, and an edited file gets an entry of its own."""
-    monkeypatch.setattr(code_identity, "FACTS_CACHE", tmp_path / "facts")
+def test_what_is_read_from_a_file_is_read_once_until_the_file_changes(tmp_path, monkeypatch):
+    """The facts of a file (its meaning, imports, file names) are read once while it keeps its modification time
+    and size; an edited file is read again."""
     module = tmp_path / "module.py"
     module.write_text('"""A module."""\nimport os\nNAME = "data.csv"\n')
-    facts = code_identity.file_facts(module)
-    assert facts.imports == ((0, "os", None, "os"),) and facts.file_names == {"data.csv"}   # not "A module."
-    stored = tmp_path / "facts" / f"{hashlib.sha256(module.read_bytes()).hexdigest()}.json"
-    assert stored.is_file()
+    facts = code_identity.facts(module)
+    assert facts.imports == (("os", None, "os", True),) and facts.strings == {"data.csv"}   # not "A module."
 
-    code_identity._file_facts.cache_clear()   # as in a new process
-    parse = code_identity._read_facts
-    monkeypatch.setattr(code_identity, "_read_facts", lambda *args: pytest.fail("parsed a file whose facts are stored"))
-    assert code_identity.file_facts(module) == facts
+    parse = code_identity.parse
+    monkeypatch.setattr(code_identity, "parse", lambda path: pytest.fail("parsed a file whose facts are known"))
+    assert code_identity.facts(module) == facts
 
-    monkeypatch.setattr(code_identity, "_read_facts", parse)
-    stored.write_text('{"meaning": ')
-    code_identity._file_facts.cache_clear()
-    assert code_identity.file_facts(module) == facts
+    monkeypatch.setattr(code_identity, "parse", parse)
     module.write_text('"""A module."""\nimport os\nNAME = "other.csv"\n')
-    edited = code_identity.file_facts(module)
-    assert edited.meaning != facts.meaning and "other.csv" in edited.file_names
-    assert len(list((tmp_path / "facts").glob("*.json"))) == 2
+    edited = code_identity.facts(module)
+    assert edited.meaning != facts.meaning and "other.csv" in edited.strings
 
 
 def test_package_data_a_run_reads_is_part_of_its_code(smoke_params, tmp_path):
@@ -178,9 +166,9 @@ def test_a_method_outside_the_package_counts_by_the_meaning_of_its_file(tmp_path
 
 
 def test_the_modules_that_load_the_training_images_are_named_by_the_run(smoke_params):
-    """Fashion-MNIST's loader lives in arpl/data/sources.py; the pipeline's subsets in arpl/pipeline/profile_data.py."""
+    """Fashion-MNIST's loader lives in arpl/data/sources.py; the pipeline's subsets in arpl/pipeline/runs/images.py."""
     model, train = run_specs(smoke_params, "ARPL", 6, split_run(0))
-    assert train.data_code == ("arpl.pipeline.profile_data", "arpl.data.sources")
+    assert train.data_code == ("arpl.pipeline.runs.images", "arpl.data.sources")
     assert {"arpl.data.sources", "arpl.data.openset", "arpl.methods.arpl", "arpl.models.small"} <= \
         code_identity.closure(run_modules(model, train))
     assert not {"arpl.methods.gcpl", "arpl.models.resnet", "arpl.data.folders"} & \

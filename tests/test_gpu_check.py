@@ -106,7 +106,7 @@ def test_throughput_ks_that_would_not_fit_in_the_budget_are_skipped_and_named(tm
 
 def test_the_throughput_configs_train_like_the_cifar10_profile():
     """classifier32 with the profile's batch size, train options and GAN width, K processes at once."""
-    from arpl.pipeline.profile import profile_params
+    from arpl.pipeline.params.profiles import profile_params
 
     params = profile_params(gpu_check.THROUGHPUT_PROFILE)
     options = gpu_check.Options(out=Path("."), device=torch.device("cuda"), tiny=False, budget_s=100)
@@ -114,9 +114,9 @@ def test_the_throughput_configs_train_like_the_cifar10_profile():
     assert [config.method for config in configs] == list(gpu_check.THROUGHPUT_METHODS)
     for config in configs:
         assert (config.network, config.batch_size, config.workers, config.gan_width) == (
-            "classifier32", params["train"]["batch_size"], 8, params["confusing"]["ngf"])
-        assert (config.amp, config.channels_last, config.compile) == tuple(
-            params["train"][key] for key in ("amp", "channels_last", "compile"))
+            "classifier32", params.train.batch_size, 8, params.confusing.ngf)
+        assert (config.amp, config.channels_last, config.compile) == (
+            params.train.amp, params.train.channels_last, params.train.compile)
 
 
 def test_fidelity_step_on_cpu_in_tiny_size_stops_when_out_of_time(tmp_path):

@@ -134,7 +134,7 @@ def test_run_all_in_a_kernel_started_in_notebooks_runs_a_stage_notebook(tmp_path
     spec.loader.exec_module(quick_run)
     repo = tmp_path / "repo"
     quick_run.copy_repository(repo)
-    (repo / "params.yaml").write_text(yaml.safe_dump(smoke_params, sort_keys=False))
+    (repo / "params.yaml").write_text(yaml.safe_dump(smoke_params.model_dump(), sort_keys=False))
 
     assert not (repo / "runs").exists()
     notebook = jupytext.read(repo / "notebooks" / "01_data.py")

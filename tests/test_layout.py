@@ -102,18 +102,21 @@ def test_no_module_is_longer_than_400_lines(path: Path):
 
 
 def test_the_architecture_map_matches_the_tree():
-    """docs/architecture.md names every folder and top-level module of ``arpl/`` and every module of the stages
-    and the pipeline, and nothing that is not there (tests/test_docs.py checks the paths it names exist)."""
+    """docs/architecture.md names every folder and top-level module of ``arpl/`` and every module of the stages and
+    of each sub-package of the pipeline, and nothing that is not there (tests/test_docs.py checks the paths it
+    names exist)."""
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     top = [p.name + ("/" if p.is_dir() else "") for p in PACKAGE.iterdir()
            if p.name != "__pycache__" and not p.name.startswith(".") and p.name != "__init__.py"]
     missing = [name for name in top if f"arpl/{name}" not in text and f"`{name}`" not in text]
-    for folder in ("stages", "pipeline"):
-        row = next(line for line in text.splitlines() if line.startswith(f"| `arpl/{folder}/` |"))
-        named = set(re.findall(r"`([a-z_]+)/?`", row))
+    pipeline = [p for p in sorted((PACKAGE / "pipeline").iterdir()) if p.suffix == ".py" or (p / "__init__.py").is_file()]
+    missing += [f"arpl/pipeline/{p.name}" for p in pipeline if p.name != "__init__.py"
+                and f"`arpl/pipeline/{p.name}{'' if p.suffix else '/'}`" not in text]
+    for folder in ["stages"] + [f"pipeline/{p.name}" for p in pipeline if p.is_dir()]:
+        row = next((line for line in text.splitlines() if line.startswith(f"| `arpl/{folder}/` |")), "")
+        named = set(re.findall(r"`([a-z_]+)/?`", row)) - {"__init__"}
         modules = {p.stem for p in (PACKAGE / folder).glob("*.py") if p.stem != "__init__"}
-        if folder == "pipeline":
-            modules.add("profiles")
+        modules |= {p.name for p in (PACKAGE / folder).iterdir() if (p / "__init__.py").is_file()}
         missing += [f"arpl/{folder}/{m}" for m in sorted(modules - named)]
         missing += [f"(named but absent) arpl/{folder}/{m}" for m in sorted(named - modules)]
     assert not missing, missing

@@ -17,23 +17,24 @@ import yaml
 
 from arpl.data import DataNotFoundError, archives, folders, load_image_set
 from arpl.pipeline.checks import check_data
-from arpl.pipeline.profile import profile_params
+from arpl.pipeline.params import Params
+from arpl.pipeline.params.profiles import profile_params
 from arpl.stages.download import download
 from tests.fake_data import write_idx, write_tinyimagenet
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _params(profile: str, root: Path, download_on: bool = False) -> dict:
+def _params(profile: str, root: Path, download_on: bool = False) -> Params:
     params = profile_params(profile)
-    params["run"]["data_root"] = str(root)
-    params["data"]["download"] = download_on
+    params.run.data_root = str(root)
+    params.data.download = download_on
     return params
 
 
 @pytest.mark.parametrize("profile, names, fixes", [
-    ("cifar+10", ["- cifar10: missing", "- cifar100: missing", "- svhn (OOD): missing"], ["cifar-10-batches-py", "cifar-100-python",
-                                                                  "svhn", "download: true"]),
+    ("cifar+10", ["- cifar10: missing", "- cifar100: missing", "- svhn (OOD): missing"],
+     ["cifar-10-batches-py", "cifar-100-python", "svhn", "download: true"]),
     ("tinyimagenet", ["tinyimagenet:"], ["tiny-imagenet-200.zip"]),
     ("mnist", ["mnist:"], ["MNIST", "download: true"]),
     ("domainnet", ["domainnet-real-A:", "domainnet-quickdraw-B (OOD):"], ["real.zip", "quickdraw.zip",
@@ -66,7 +67,7 @@ def test_download_stage_names_every_missing_dataset(tmp_path):
 
 def test_optional_ood_sets_do_not_stop_the_download_stage(tmp_path):
     params = _params("mnist", tmp_path / "downloads")
-    params["ood"]["sets"] = ["kmnist"]  # the profile's SVHN and CIFAR100 are required sets (the cifar+10 case)
+    params.ood.sets = ["kmnist"]  # the profile's SVHN and CIFAR100 are required sets (the cifar+10 case)
     write_idx(tmp_path / "downloads", "MNIST")
     manifest = download(params, tmp_path / "downloads")
     assert manifest["mnist"] == "present" and manifest["kmnist"].startswith("missing")

@@ -42,9 +42,9 @@ def test_bootstrap_table_gives_the_metric_loops_intervals():
 def test_every_model_is_evaluated_on_the_splits_it_was_trained_on(smoke_params, monkeypatch):
     from arpl.stages import osr
 
-    params = {**smoke_params, "data": {**smoke_params["data"], "splits": [0, 1]},
-              "train": {**smoke_params["train"], "methods": ["ARPL"], "closed_set": True},
-              "confusing": {**smoke_params["confusing"], "variants": ["cs", "cs-no-abn"], "ablation_trials": 1}}
+    params = smoke_params.replace("data", splits=[0, 1])
+    params = params.replace("train", methods=["ARPL"], closed_set=True)
+    params = params.replace("confusing", variants=["cs", "cs-no-abn"], ablation_trials=1)
     asked = []
     monkeypatch.setattr(osr, "open_set", lambda params, split: split)
     monkeypatch.setattr(osr, "predict_trial", lambda checkpoint, data, method, split, dev: asked.append(

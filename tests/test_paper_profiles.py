@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from arpl.pipeline.notebook import param_value
-from arpl.pipeline.profile import profile_names, profile_params
+from arpl.pipeline.params import Params
+from arpl.pipeline.params.profiles import profile_names, profile_params
 from tests.fake_data import MD5_FILE, fake_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ CPU_TEST_CHANGES = {
 def cpu_test_changes(profile: str) -> dict:
     """What this test changes in the quick run of ``profile`` ({section: {key: value}}), as said above."""
     changes = {"run": {"workers": 1}, **CPU_TEST_CHANGES.get(profile, {})}
-    variants = profile_params(profile)["confusing"]["variants"]
+    variants = profile_params(profile).confusing.variants
     if profile != ALL_VARIANTS and len(variants) > 1 and "confusing" not in changes:
         changes["confusing"] = {"variants": variants[:1]}
     return changes
@@ -124,26 +125,26 @@ def test_quick_run_of_paper_profile(profile, tmp_path):
     assert body.startswith('<p class="warning">Quick run of profile'), body[:300]
     _check_paper_tables(repo, params)
     _check_claims(repo, params, profile)
-    if not params["data"]["splits"]:  # DomainNet, ImageNet: the all-class model's OOD sets are the headline
+    if not params.data.splits:  # DomainNet, ImageNet: the all-class model's OOD sets are the headline
         assert json.loads((repo / "metrics" / "osr.json").read_text()) == {}
         assert "switched off in this profile (data.splits)" in index
-        assert f"{params['ood']['sets'][0]} AUROC / OSCR" in index
+        assert f"{params.ood.sets[0]} AUROC / OSCR" in index
     ood_page = (repo / "reports" / "05_ood.html").read_text()
-    for name in params["ood"]["sets"]:
+    for name in params.ood.sets:
         assert name in set(pd.read_csv(repo / "runs" / "ood" / "table3.csv").out), name
         assert name in ood_page, name
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **env,
-           **fake_environment(repo / params["run"]["data_root"] / MD5_FILE)}
+           **fake_environment(repo / params.run.data_root / MD5_FILE)}
     again = subprocess.run(["dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True, check=True)
     assert "Running stage" not in again.stdout, again.stdout
     shutil.rmtree(repo.parent)  # checkpoints and DVC cache: 0.5-3.7 GB a profile; a failed run stays to look at
 
 
-def _check_paper_tables(repo: Path, params: dict) -> None:
+def _check_paper_tables(repo: Path, params: Params) -> None:
     """The paper's tables for the profile's dataset stand beside ours, with numbers on both sides."""
-    dataset = params["data"]["dataset"]
+    dataset = params.data.dataset
     expected = []
-    if dataset in OSR_TABLE_DATASETS and params["data"]["splits"]:  # ood-cifar10: all-class models only
+    if dataset in OSR_TABLE_DATASETS and params.data.splits:  # ood-cifar10: all-class models only
         expected.append(("runs/osr/paper_vs_ours.csv", "04_osr.html"))
     if dataset in ("cifar10", "cifar100", "imagenet-1k"):
         expected.append(("runs/closed_set/paper_vs_ours.csv", "06_closed_set.html"))
@@ -155,31 +156,31 @@ def _check_paper_tables(repo: Path, params: dict) -> None:
     for table, page in expected:
         comparison = pd.read_csv(repo / table)
         both = comparison.dropna(subset=["paper_mean", "ours_mean"])
-        assert {"Softmax", "ARPL"} & set(params["train"]["methods"]) <= set(both.method), (table, comparison)
+        assert {"Softmax", "ARPL"} & set(params.train.methods) <= set(both.method), (table, comparison)
         html = (repo / "reports" / page).read_text()
         assert re.search(r"<th[^>]*>paper</th>", html) and re.search(r"<th[^>]*>ours</th>", html), page
         for row in both.itertuples():  # each number as the page prints it: one decimal, as the paper
             assert f"{row.paper_mean:.1f}" in html and f"{row.ours_mean:.1f}" in html, (page, row)
 
 
-def _check_claims(repo: Path, params: dict, profile: str) -> None:
+def _check_claims(repo: Path, params: Params, profile: str) -> None:
     """The claims page: every number of Tables 1-6 and each figure once; this profile's own numbers (of the methods
     it trained, on the OOD sets it ran) reproduced here, with ours and the difference; nothing else; the front page
     links the page."""
     from arpl.paper import paper_method_name, paper_results
     from arpl.paper_facts import row_origin
     from arpl.paper_figures import paper_figures
-    from arpl.pipeline.claims import table_profile
+    from arpl.pipeline.report.claims import table_profile
     from arpl.pipeline.runs import method_name
 
     table = pd.read_csv(repo / "metrics" / "claims.csv", dtype={"out_dataset": "object"})
     numbers = table[table["item"].str.startswith("Table")]
     numbers = numbers.assign(table=numbers["item"].str.replace("Table ", "table"))
     assert len(numbers) == len(paper_results()) and len(table) == len(numbers) + len(paper_figures())
-    trained = {*params["train"]["methods"], *map(method_name, params["confusing"]["variants"])}
+    trained = {*params.train.methods, *map(method_name, params.confusing.variants)}
     for row in numbers.itertuples():
         origin = row_origin(row.table, row.method, row.dataset)
-        out, sets = row.out_dataset, params["ood"]["sets"]  # DomainNet's sets are named without "domainnet-"
+        out, sets = row.out_dataset, params.ood.sets  # DomainNet's sets are named without "domainnet-"
         out_set_ran = pd.isna(out) or out in sets or f"domainnet-{out}" in sets
         own = table_profile(row.table, row.dataset) == profile and origin is None and out_set_ran
         ours_trained = any(paper_method_name(m, row.table) == row.method for m in trained)

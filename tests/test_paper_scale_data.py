@@ -150,14 +150,11 @@ def test_image_folder_loader_uses_the_parallel_decoder(tmp_path):
 
 def test_download_stage_stops_with_the_fix_when_hand_prepared_data_is_missing(tmp_path):
     """`dvc repro` of the domainnet profile without the data fails in its first stage, naming what to get."""
-    import yaml
-
-    from arpl.pipeline.profile import profile_text
+    from arpl.pipeline.params.profiles import profile_params
     from arpl.stages.download import download
 
-    params = yaml.safe_load(profile_text("domainnet"))
-    params["run"]["data_root"] = str(tmp_path / "external")
+    params = profile_params("domainnet").replace("run", data_root=str(tmp_path / "external"))
     with pytest.raises(DataNotFoundError, match="real.zip"):
         download(params, tmp_path / "downloads")
     write_domainnet(tmp_path / "external", domains=("real", "clipart", "quickdraw"))
-    assert set(download(params, tmp_path / "downloads")) == {"domainnet-real-A", *params["ood"]["sets"]}
+    assert set(download(params, tmp_path / "downloads")) == {"domainnet-real-A", *params.ood.sets}

@@ -13,10 +13,9 @@ import pytest
 import torch
 
 from arpl.methods.arpl import ARPLHead
-from arpl.pipeline import parallel, profile_data, run_specs, trained
-from arpl.pipeline.params import validate
+from arpl.pipeline.runs import workers, images, specs, trained
+from arpl.pipeline.params import Params, ParamsError, validate
 from arpl.pipeline.runs import checkpoint_path
-from arpl.pipeline.schema import ParamsError
 from arpl.training import fit, warm_start
 from arpl.training.checkpoint import read_checkpoint
 from arpl.training.network import build_model
@@ -28,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def tiny_params(smoke_params):
     params = copy.deepcopy(smoke_params)
-    params["data"]["train_per_class"], params["data"]["test_per_class"] = 40, 20
-    params["train"]["epochs"] = 1
-    params["run"]["device"] = "cpu"
+    params.data.train_per_class, params.data.test_per_class = 40, 20
+    params.train.epochs = 1
+    params.run.device = "cpu"
     return params
 
 
@@ -41,9 +40,9 @@ def _weights(path: Path) -> dict:
 def test_runs_trained_ahead_in_workers_equal_runs_trained_here(tiny_params, tmp_path, monkeypatch):
     (tmp_path / "ahead").mkdir(), (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "ahead")
-    tiny_params["run"]["workers"] = 2
+    tiny_params.run.workers = 2
     runs = [partial(trained.train_stage_run, tiny_params, "train", method, "split0") for method in ("ARPL", "GCPL")]
-    parallel.train_ahead(tiny_params, runs)
+    workers.train_ahead(tiny_params, runs)
     ahead = {m: _weights(checkpoint_path("train", m, "split0")) for m in ("ARPL", "GCPL")}
     monkeypatch.chdir(tmp_path / "here")
     threads = torch.get_num_threads()
@@ -62,9 +61,9 @@ def test_only_unfinished_runs_go_to_the_workers(tiny_params, tmp_path, monkeypat
     """A stage rerun with every run finished starts no worker process (each would only load a checkpoint again);
     a run whose settings changed, or an ARPL+CS run whose ARPL model it starts from is unfinished, still goes."""
     monkeypatch.chdir(tmp_path)
-    tiny_params["run"]["workers"] = 2
+    tiny_params.run.workers = 2
 
-    def runs(params: dict, stage: str, names: tuple[str, ...]) -> list:
+    def runs(params: Params, stage: str, names: tuple[str, ...]) -> list:
         return [partial(trained.train_stage_run, params, stage, name, "split0") for name in names]
 
     plain = runs(tiny_params, "train", ("Softmax", "ARPL"))
@@ -78,7 +77,7 @@ def test_only_unfinished_runs_go_to_the_workers(tiny_params, tmp_path, monkeypat
     trained.train_ahead_unfinished(tiny_params, plain)
     assert started == [[]]
     other = copy.deepcopy(tiny_params)
-    other["train"]["weight_pl"] = 0.5   # lambda shapes ARPL, not Softmax
+    other.train.weight_pl = 0.5   # lambda shapes ARPL, not Softmax
     changed = runs(other, "train", ("Softmax", "ARPL"))
     assert trained.unfinished(changed) == changed[1:]
     assert trained.unfinished(runs(other, "confusing", ("cs",))) != []
@@ -86,19 +85,19 @@ def test_only_unfinished_runs_go_to_the_workers(tiny_params, tmp_path, monkeypat
 
 def test_one_worker_trains_nothing_ahead(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    tiny_params["run"]["workers"] = 1
-    parallel.train_ahead(tiny_params, [partial(trained.train_stage_run, tiny_params, "train", "ARPL", "split0")])
+    tiny_params.run.workers = 1
+    workers.train_ahead(tiny_params, [partial(trained.train_stage_run, tiny_params, "train", "ARPL", "split0")])
     assert not (tmp_path / "runs").exists()
 
 
 def test_worker_count_is_one_under_torchrun(tiny_params, monkeypatch):
-    tiny_params["run"]["workers"] = 0
-    assert parallel.worker_count(tiny_params) == len(os.sched_getaffinity(0))
+    tiny_params.run.workers = 0
+    assert workers.worker_count(tiny_params) == len(os.sched_getaffinity(0))
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert parallel.worker_count(tiny_params) == 1
+    assert workers.worker_count(tiny_params) == 1
 
 
-@pytest.mark.parametrize("free_gb, expected", [(3, 1), (13, 2), (140, parallel.MAX_GPU_WORKERS)])
+@pytest.mark.parametrize("free_gb, expected", [(3, 1), (13, 2), (140, workers.MAX_GPU_WORKERS)])
 def test_on_a_gpu_the_workers_are_sized_from_its_free_memory(tiny_params, monkeypatch, free_gb, expected):
     """0 workers on CUDA: as many runs as the free memory holds at GPU_RUN_MEMORY_GB each, capped; a number set in
     params.yaml is taken as it is."""
@@ -107,10 +106,10 @@ def test_on_a_gpu_the_workers_are_sized_from_its_free_memory(tiny_params, monkey
     monkeypatch.setattr(distributed, "resolve_device", lambda name: torch.device("cuda"))
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free_gb * 2**30, 141 * 2**30))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
-    tiny_params["run"].update(device="cuda", workers=0)
-    assert parallel.worker_count(tiny_params) == expected
-    tiny_params["run"]["workers"] = 3
-    assert parallel.worker_count(tiny_params) == 3
+    tiny_params.run.device, tiny_params.run.workers = "cuda", 0
+    assert workers.worker_count(tiny_params) == expected
+    tiny_params.run.workers = 3
+    assert workers.worker_count(tiny_params) == 3
 
 
 def test_warm_start_copies_the_known_domain_into_the_auxiliary_batch_norm(tmp_path):
@@ -131,9 +130,9 @@ def test_warm_start_copies_the_known_domain_into_the_auxiliary_batch_norm(tmp_pa
 
 def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    tiny_params["confusing"].update(init="arpl", epochs=2, lr=0.01, train_per_class=10)
+    tiny_params = tiny_params.replace("confusing", init="arpl", epochs=2, lr=0.01, train_per_class=10)
     trained.train_stage_run(tiny_params, "train", "ARPL", "split0")
-    train = profile_data.open_set(tiny_params, 0).train_known
+    train = images.open_set(tiny_params, 0).train_known
     source = checkpoint_path("train", "ARPL", "split0")
     subset, overrides = trained.confusing_settings(tiny_params, train, "split0", "cs", source)
     assert len(subset) == 10 * len(train.classes)
@@ -145,16 +144,16 @@ def test_confusing_settings_warm_start_from_the_arpl_run_and_use_their_subset(ti
 
 def test_arpl_init_needs_arpl_among_the_methods(smoke_params):
     params = copy.deepcopy(smoke_params)
-    params["confusing"]["init"] = "arpl"
-    params["train"]["methods"] = ["Softmax"]
+    params.confusing.init = "arpl"
+    params.train.methods = ["Softmax"]
     with pytest.raises(ParamsError, match="lacks ARPL"):
         validate(params)
 
 
 def test_with_train_subset_changes_only_the_training_images_per_class(smoke_params):
-    changed = profile_data.with_train_subset(smoke_params, 7)
-    assert changed["data"]["train_per_class"] == 7 and smoke_params["data"]["train_per_class"] == 100
-    assert profile_data.with_train_subset(smoke_params, None) is smoke_params
+    changed = images.with_train_subset(smoke_params, 7)
+    assert changed.data.train_per_class == 7 and smoke_params.data.train_per_class == 100
+    assert images.with_train_subset(smoke_params, None) is smoke_params
 
 
 def test_margin_active_fraction_counts_samples_with_a_positive_margin_term():
@@ -172,14 +171,13 @@ def test_margin_active_fraction_counts_samples_with_a_positive_margin_term():
 
 
 def test_shorter_runs_get_their_milestones_scaled(smoke_params):
-    assert run_specs.scaled_milestones((5, 7), 8, 4) == (2, 3)
-    assert run_specs.scaled_milestones((30, 60, 90, 120), 100, 30) == (9, 18, 27, 36)
-    assert run_specs.scaled_milestones((1,), 8, 2) == (1,)
-    params = copy.deepcopy(smoke_params)
-    params["train"].update(epochs=8, milestones=[5, 7])
-    assert run_specs.train_spec(params, "split0", epochs=4).milestones == (2, 3)
-    assert run_specs.train_spec(params, "split0", epochs=4, milestones=()).milestones == ()
-    assert run_specs.train_spec(params, "split0").milestones == (5, 7)
+    assert specs.scaled_milestones((5, 7), 8, 4) == (2, 3)
+    assert specs.scaled_milestones((30, 60, 90, 120), 100, 30) == (9, 18, 27, 36)
+    assert specs.scaled_milestones((1,), 8, 2) == (1,)
+    params = smoke_params.replace("train", epochs=8, milestones=[5, 7])
+    assert specs.train_spec(params, "split0", epochs=4).milestones == (2, 3)
+    assert specs.train_spec(params, "split0", epochs=4, milestones=()).milestones == ()
+    assert specs.train_spec(params, "split0").milestones == (5, 7)
 
 
 def test_per_epoch_evaluators_see_a_fixed_stratified_subset_of_the_test_images(monkeypatch):

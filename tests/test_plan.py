@@ -3,7 +3,6 @@ image-epochs that is, and the expected hours from benchmarks/results.csv."""
 
 from __future__ import annotations
 
-import copy
 import csv
 import re
 from collections import Counter
@@ -12,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arpl.pipeline.profile import profile_names, profile_params
+from arpl.pipeline.params import Params
+from arpl.pipeline.params.profiles import profile_names, profile_params
 from arpl.stages.plan import STAGE_SWITCHES, STAGES, PlannedRun, plan_summary, stage_seconds, training_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,14 +28,12 @@ DEVICE = "Test CPU (2 threads)"
 
 
 @pytest.fixture(scope="module")
-def smoke() -> dict:
+def smoke() -> Params:
     return profile_params("smoke")
 
 
-def _with(params: dict, section: str, key: str, value) -> dict:
-    changed = copy.deepcopy(params)
-    changed[section][key] = value
-    return changed
+def _with(params: Params, section: str, key: str, value) -> Params:
+    return params.replace(section, **{key: value})
 
 
 def test_smoke_plan_has_a_run_per_checkpoint_of_the_smoke_pipeline(smoke):
@@ -79,7 +77,7 @@ def _results(path: Path, device: str, seconds: dict[str, float], batch_size: int
     return path
 
 
-def _one_worker(params: dict) -> dict:
+def _one_worker(params: Params) -> Params:
     return _with(params, "run", "workers", 1)
 
 
@@ -127,7 +125,7 @@ def test_no_measured_speed_says_how_to_measure_it(smoke, tmp_path):
     for path in (csv_path, tmp_path / "absent.csv"):
         assert plan_summary(_one_worker(smoke), results_csv=path, device=DEVICE)[-1] == (
             f"time: no measured speed for {DEVICE}/small in {path}: run python benchmarks/train_throughput.py "
-            f"--batch-size {smoke['train']['batch_size']} --gan-width {smoke['confusing']['ngf']} --channels-last "
+            f"--batch-size {smoke.train.batch_size} --gan-width {smoke.confusing.ngf} --channels-last "
             f"--networks small to measure it")
 
 

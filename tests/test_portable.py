@@ -4,6 +4,7 @@ portable kernels really compute with ATen's baseline build and without oneDNN.""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -15,8 +16,7 @@ import torch
 import yaml
 
 from arpl import portable
-from arpl.pipeline.params import validate
-from arpl.pipeline.schema import ParamsError
+from arpl.pipeline.params import ParamsError, validate
 from arpl.training import fit
 from arpl.training.specs import ModelSpec, TrainSpec
 
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = '''
 """Writes this process's kernel state (arpl.portable.state) to a JSON file."""
+import copy
 import json
 
 
@@ -36,11 +37,13 @@ def record(path):
 
 NOTEBOOK = '''# %%
 from functools import partial
+from types import SimpleNamespace
 import probe
-from arpl.pipeline.parallel import train_ahead
+from arpl.pipeline.runs.workers import train_ahead
 
 probe.record("kernel.json")
-train_ahead({"run": {"device": "cpu", "workers": 2}}, [partial(probe.record, f"worker{i}.json") for i in range(2)])
+params = SimpleNamespace(run=SimpleNamespace(device="cpu", workers=2))
+train_ahead(params, [partial(probe.record, f"worker{i}.json") for i in range(2)])
 '''
 
 
@@ -100,8 +103,9 @@ def test_a_portable_run_in_a_process_without_portable_kernels_is_refused(tmp_pat
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
-def test_the_schema_wants_a_bool(smoke_params):
-    params = {**smoke_params, "run": {**smoke_params["run"], "portable_kernels": "yes"}}
+def test_the_schema_wants_a_bool(smoke_params_raw):
+    params = copy.deepcopy(smoke_params_raw)
+    params["run"]["portable_kernels"] = "yes"
     with pytest.raises(ParamsError, match="run.portable_kernels"):
         validate(params)
 

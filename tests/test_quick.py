@@ -1,4 +1,4 @@
-"""The quick run of a profile (``python -m arpl profile NAME --quick``, :mod:`arpl.pipeline.quick`) and what the report
+"""The quick run of a profile (``python -m arpl profile NAME --quick``, :mod:`arpl.pipeline.params.quick`) and what the report
 and the paper comparisons make of it."""
 
 from __future__ import annotations
@@ -11,16 +11,17 @@ import yaml
 
 from arpl.__main__ import main
 from arpl.models import backbone_entry
-from arpl.pipeline import pages
+from arpl.pipeline.report import pages
 from arpl.pipeline.params import validate
-from arpl.pipeline.profile import profile_names, profile_params
-from arpl.pipeline.quick import IMAGES_PER_CLASS, QUICK_WIDTH, quick_profile_text
+from arpl.pipeline.params.profiles import profile_names, profile_params
+from arpl.pipeline.params.quick import IMAGES_PER_CLASS, QUICK_WIDTH, quick_profile_text
 from arpl.stages import closed_set, ood, osr, report
 
 KEPT = [("data", "dataset"), ("data", "image_size"), ("data", "channels"), ("data", "num_known"),
         ("model", "backbone"), ("model", "feat_dim"), ("train", "methods"), ("train", "optimizer"), ("train", "lr"),
         ("train", "batch_size"), ("train", "closed_set"), ("confusing", "variants"), ("confusing", "init"),
-        ("ood", "sets"), ("incremental", "enabled"), ("incremental", "base_classes"), ("figures", "enabled"), ("figures", "backbone"), ("run", "device")]
+        ("ood", "sets"), ("incremental", "enabled"), ("incremental", "base_classes"), ("figures", "enabled"),
+        ("figures", "backbone"), ("run", "device")]
 
 
 @pytest.mark.parametrize("name", profile_names())
@@ -30,16 +31,16 @@ def test_quick_run_keeps_the_code_paths_and_shrinks_the_budget(name):
     quick = validate(yaml.safe_load(text))
     assert text.startswith(f"# Quick run of profile {name}")
     for section, key in KEPT:
-        assert quick[section][key] == real[section][key], (section, key)
-    assert quick["run"]["quick"] is True and not real["run"]["quick"]
-    assert quick["data"]["splits"] == real["data"]["splits"][:1]
-    assert quick["data"]["train_per_class"] == IMAGES_PER_CLASS and quick["train"]["epochs"] == 1
-    assert quick["figures"]["lambdas"] == real["figures"]["lambdas"][:2]
-    assert quick["osr"]["bootstrap"] < real["osr"]["bootstrap"] or real["osr"]["bootstrap"] <= 20
+        assert getattr(getattr(quick, section), key) == getattr(getattr(real, section), key), (section, key)
+    assert quick.run.quick is True and not real.run.quick
+    assert quick.data.splits == real.data.splits[:1]
+    assert quick.data.train_per_class == IMAGES_PER_CLASS and quick.train.epochs == 1
+    assert quick.figures.lambdas == real.figures.lambdas[:2]
+    assert quick.osr.bootstrap < real.osr.bootstrap or real.osr.bootstrap <= 20
     for section, key in (("confusing", "ngf"), ("confusing", "ndf"), ("model", "width")):  # narrower, never wider
-        own = real[section][key] or 64
-        assert quick[section][key] in (None, min(own, QUICK_WIDTH)), (section, key)
-    assert (quick["model"]["width"] is not None) == backbone_entry(real["model"]["backbone"]).width
+        own = getattr(getattr(real, section), key) or 64
+        assert getattr(getattr(quick, section), key) in (None, min(own, QUICK_WIDTH)), (section, key)
+    assert (quick.model.width is not None) == backbone_entry(real.model.backbone).width
 
 
 def test_profile_command_writes_the_quick_run(tmp_path, capsys):
@@ -47,7 +48,7 @@ def test_profile_command_writes_the_quick_run(tmp_path, capsys):
     assert main(["profile", "tinyimagenet", "--quick", "--output", str(target)]) == 0
     assert "quick run of profile 'tinyimagenet'" in capsys.readouterr().out
     params = validate(yaml.safe_load(target.read_text()))
-    assert params["run"]["quick"] and params["data"]["image_size"] == 64
+    assert params.run.quick and params.data.image_size == 64
     assert "  quick: true" in target.read_text()
 
 
@@ -118,11 +119,11 @@ def test_osr_comparison_only_where_tables_1_2_have_the_dataset():
 
 
 def test_ood_test_per_class_takes_a_stratified_subset_of_a_real_set_and_leaves_noise_to_noise_count(smoke_params):
-    smoke_params["ood"]["test_per_class"] = 3
+    smoke_params.ood.test_per_class = 3
     sets = ood.out_sets(smoke_params)
     digits = sets["digits"]
     assert len(digits) == 30 and np.bincount(digits.labels.numpy()).tolist() == [3] * 10
     assert torch.equal(ood.out_sets(smoke_params)["digits"].images, digits.images)  # seeded
-    assert len(sets["gaussian-noise"]) == smoke_params["ood"]["noise_count"]
-    smoke_params["ood"]["test_per_class"] = None
+    assert len(sets["gaussian-noise"]) == smoke_params.ood.noise_count
+    smoke_params.ood.test_per_class = None
     assert len(ood.out_sets(smoke_params)["digits"]) == 1797

@@ -1,4 +1,4 @@
-"""The report site: notebooks rendered without code, the index page, failing-cell detection (arpl/pipeline/pages.py)."""
+"""The report site: notebooks rendered without code, the index page, failing-cell detection (arpl/pipeline/report/pages.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arpl.pipeline import pages
+from arpl.pipeline.report import pages
 
 ONE_PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 

@@ -1,4 +1,4 @@
-"""The measured seed spread (arpl/pipeline/spread.py) and the reproduce check (arpl/pipeline/reproduce.py,
+"""The measured seed spread (arpl/pipeline/report/spread.py) and the reproduce check (arpl/pipeline/report/reproduce.py,
 `python -m arpl reproduce`) on small fabricated metric files and spread tables."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from arpl.__main__ import main
-from arpl.pipeline import reproduce, spread
-from arpl.pipeline.profile import profile_text
+from arpl.pipeline.report import reproduce, spread
+from arpl.pipeline.params import Params
+from arpl.pipeline.params.profiles import profile_params, profile_text
 
 BASELINE = {
     "osr": {"ARPL": {"AUROC": 75.2, "OSCR": 71.66, "ACC": 91.77, "splits": 3},
@@ -25,52 +25,50 @@ BASELINE = {
 }
 
 
-def _spread_rows(params: dict, sigmas: dict[tuple[str, str, str], float], seeds=(0, 1, 2, 3)) -> pd.DataFrame:
+def _spread_rows(params: Params, sigmas: dict[tuple[str, str, str], float], seeds=(0, 1, 2, 3)) -> pd.DataFrame:
     """Rows as benchmarks/seed_spread.py writes them, with values ``+-sigma`` around 50 so that their sample
     standard deviation is exactly ``sigma`` (four seeds: -a, -a, +a, +a with a = sigma * sqrt(3) / 2)."""
     rows = []
     for (file, method, metric), sigma in sigmas.items():
         a = sigma * math.sqrt(3) / 2
         for seed, sign in zip(seeds, (-1, -1, 1, 1)):
-            rows.append({"profile": params["profile"], "fingerprint": spread.params_fingerprint(params, file),
+            rows.append({"profile": params.profile, "fingerprint": spread.params_fingerprint(params, file),
                          "torch": "x", "cpu_capability": "AVX2", "portable": False, "split": 1, "seed": seed,
                          "file": file, "method": method, "metric": metric, "value": 50 + sign * a})
     return pd.DataFrame(rows, columns=spread.COLUMNS)
 
 
 @pytest.fixture
-def params():
-    return yaml.safe_load(profile_text("smoke"))
+def params() -> Params:
+    return profile_params("smoke")
 
 
 def test_the_fingerprint_ignores_seed_splits_and_workers_but_not_the_budget(params):
-    other = copy.deepcopy(params)
-    other["run"]["seed"], other["data"]["splits"], other["run"]["workers"] = 7, [1, 2], 2
+    other = params.model_copy(deep=True)
+    other.run.seed, other.data.splits, other.run.workers = 7, [1, 2], 2
     assert spread.params_fingerprint(other) == spread.params_fingerprint(params)
-    other["train"]["epochs"] += 1
+    other.train.epochs += 1
     assert spread.params_fingerprint(other) != spread.params_fingerprint(params)
 
 
 def test_each_file_is_fingerprinted_by_what_shapes_its_numbers(params):
     """The OOD numbers depend on the OOD sets and the noise count, the open- and closed-set numbers do not; none
     depends on the figures, the ablations, the class-incremental stage or the bootstrap resamples."""
-    other = copy.deepcopy(params)
-    other["ood"]["noise_count"] += 1
+    other = params.model_copy(deep=True)
+    other.ood.noise_count += 1
     assert spread.params_fingerprint(other, "ood_auroc") != spread.params_fingerprint(params, "ood_auroc")
     for file in ("osr", "closed_set"):
         assert spread.params_fingerprint(other, file) == spread.params_fingerprint(params, file)
-    other = copy.deepcopy(params)
-    other["figures"]["epochs"] += 1
-    other["incremental"]["orders"] += 1
-    other["osr"]["bootstrap"] += 1
+    other = params.model_copy(deep=True)
+    other.figures.epochs += 1
+    other.incremental.orders += 1
+    other.osr.bootstrap += 1
     for file in ("osr", "closed_set", "ood_auroc"):
         assert spread.params_fingerprint(other, file) == spread.params_fingerprint(params, file)
 
 
 def test_the_committed_spread_is_found_for_the_cpu_default():
     """The rows of benchmarks/seed_spread.csv measured under the CPU default are read for its settings."""
-    from arpl.pipeline.profile import profile_params
-
     measured = spread.load_spread(spread.all_settings(profile_params("cpu-default")),
                                   Path(__file__).resolve().parents[1] / "benchmarks" / "seed_spread.csv")
     assert measured is not None and measured.seeds >= 5
@@ -84,8 +82,8 @@ def test_the_spread_is_read_for_the_current_settings_only(params, tmp_path):
     assert measured.split == 1 and measured.seeds == 4
     assert measured.sigma("osr", "ARPL", "AUROC") == pytest.approx(1.5)
     assert measured.sigma("osr", "Softmax", "AUROC") is None
-    other = copy.deepcopy(params)
-    other["train"]["epochs"] += 1
+    other = params.model_copy(deep=True)
+    other.train.epochs += 1
     assert spread.load_spread(spread.all_settings(other), path) is None
     assert spread.load_spread(spread.all_settings(params), tmp_path / "absent.csv") is None
 
@@ -136,7 +134,7 @@ def test_method_differences_mark_the_ones_within_the_spread(params):
 
 
 def test_the_command_compares_with_a_committed_revision(tmp_path, monkeypatch, capsys):
-    params = yaml.safe_load(profile_text("smoke"))
+    params = profile_params("smoke")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "params.yaml").write_text(profile_text("smoke"))
     (tmp_path / "metrics").mkdir()
@@ -159,7 +157,7 @@ def test_the_command_compares_with_a_committed_revision(tmp_path, monkeypatch, c
     assert "no-such-rev" in capsys.readouterr().err
 
 
-def _load(params: dict, path: Path) -> spread.Spread | None:
+def _load(params: Params, path: Path) -> spread.Spread | None:
     return spread.load_spread(spread.all_settings(params), path)
 
 
@@ -213,8 +211,8 @@ def test_tables_mark_differences_within_the_spread_per_out_set(params, tmp_path)
     _spread_rows(params, {("ood_auroc", "ARPL", "digits"): 1.0, ("ood_auroc", "Softmax", "digits"): 1.0,
                           ("ood_auroc", "ARPL", "noise"): 8.0, ("ood_auroc", "Softmax", "noise"): 6.0}).to_csv(path)
     measured = spread.load_spread(spread.all_settings(params), path)
-    table = pd.DataFrame({"method": ["ARPL", "Softmax", "ARPL", "Softmax"], "out": ["digits", "digits", "noise", "noise"],
-                          "AUROC": [97.0, 91.0, 95.0, 80.0]})
+    table = pd.DataFrame({"method": ["ARPL", "Softmax", "ARPL", "Softmax"],
+                          "out": ["digits", "digits", "noise", "noise"], "AUROC": [97.0, 91.0, 95.0, 80.0]})
     marked = spread.with_spread(table, measured, "ood_auroc", "AUROC", by="out").set_index(["out", "method"])
     assert marked.loc[("digits", "ARPL"), "vs best"] == "best"
     assert marked.loc[("digits", "Softmax"), "vs best"] == "-6.0"                    # 6 > 2 sqrt(2) = 2.8

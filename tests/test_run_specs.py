@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 
-from arpl.pipeline.profile import profile_params
-from arpl.pipeline.profile_data import with_train_subset
-from arpl.pipeline.run_specs import model_spec, run_specs, train_spec
+from arpl.pipeline.params import Params
+from arpl.pipeline.params.profiles import profile_params
+from arpl.pipeline.runs.images import with_train_subset
+from arpl.pipeline.runs.specs import model_spec, run_specs, train_spec
 from arpl.pipeline.runs import checkpoint_path, known_run, order_run, seed_offset, split_index, split_run, stage_runs
 from arpl.training import specs
 from arpl.training.specs import TrainSpec, from_sections, setting
@@ -48,21 +50,21 @@ FINGERPRINTS = {
 }
 
 
-def _run_kinds(params: dict) -> dict:
+def _run_kinds(params: Params) -> dict:
     """The specs of each kind of run, as the stages build them."""
-    figures = {"epochs": params["figures"]["epochs"]}
-    two_d = {"backbone": params["figures"]["backbone"], "feat_dim": 2}
-    cs = params["confusing"]
-    cs_overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
+    figures = {"epochs": params.figures.epochs}
+    two_d = {"backbone": params.figures.backbone, "feat_dim": 2}
+    cs = params.confusing
+    cs_overrides = {"epochs": cs.epochs or params.train.epochs, "lr": float(cs.lr or params.train.lr)}
     kinds = {f"train/{method}/split1": run_specs(params, method, 6, split_run(1))
              for method in ("Softmax", "GCPL", "RPL", "ARPL")}
-    kinds["train/ARPL/all"] = run_specs(with_train_subset(params, params["train"]["closed_set_per_class"]), "ARPL",
+    kinds["train/ARPL/all"] = run_specs(with_train_subset(params, params.train.closed_set_per_class), "ARPL",
                                         10, "all")
     kinds.update({f"confusing/{variant}/split0": run_specs(params, "ARPL", 6, split_run(0), variant,
                                                            train_overrides=dict(cs_overrides))
                   for variant in ("cs", "cs-no-abn", "cs-no-ft")})
     kinds["incremental/ARPL/order2"] = run_specs(params, "ARPL", 5, order_run(2),
-                                                 train_overrides={"epochs": params["incremental"]["epochs"]})
+                                                 train_overrides={"epochs": params.incremental.epochs})
     kinds["figures/ARPL_CS/split0"] = run_specs(params, "ARPL", 6, split_run(0), "cs", model_overrides=two_d,
                                                 train_overrides=dict(figures))
     kinds["figures/RPL_lambda0/split0"] = run_specs(params, "RPL", 6, split_run(0),
@@ -85,16 +87,14 @@ def test_every_kind_of_run_keeps_its_fingerprint(profile, monkeypatch):
 
 
 def test_settings_are_read_by_field_name_and_cast_to_the_field_type(smoke_params):
-    params = copy.deepcopy(smoke_params)
-    params["train"].update(lr=1, milestones=[1, 2], amp=True)
-    params["confusing"]["ngf"] = 12
+    params = smoke_params.replace("train", lr=1, milestones=[1, 2], amp=True)
+    params.confusing.ngf = 12
     spec = train_spec(params, split_run(3))
     assert spec.lr == 1.0 and isinstance(spec.lr, float) and spec.milestones == (1, 2) and spec.amp
-    assert spec.seed == params["run"]["seed"] + 3 and spec.ngf == TrainSpec().ngf  # plain runs: no GAN settings
+    assert spec.seed == params.run.seed + 3 and spec.ngf == TrainSpec().ngf  # plain runs: no GAN settings
     assert train_spec(params, split_run(3), "cs").ngf == 12
     model = model_spec(params, "ARPL", 6)
-    assert (model.in_channels, model.image_size, model.feat_dim) == (params["data"]["channels"],
-                                                                     params["data"]["image_size"], 16)
+    assert (model.in_channels, model.image_size, model.feat_dim) == (params.data.channels, params.data.image_size, 16)
 
 
 def test_a_new_setting_needs_only_its_field():
@@ -104,10 +104,10 @@ def test_a_new_setting_needs_only_its_field():
         label_smoothing: float = setting("train", 0.0)
         seed: int = 0
 
-    assert from_sections(Spec, {"train": {"epochs": 3, "label_smoothing": 1}}, seed=7) == Spec(3, 1.0, 7)
+    assert from_sections(Spec, {"train": SimpleNamespace(epochs=3, label_smoothing=1)}, seed=7) == Spec(3, 1.0, 7)
     assert from_sections(Spec, {}) == Spec()
     with pytest.raises(KeyError, match="Spec.label_smoothing reads train.label_smoothing, which params.yaml lacks"):
-        from_sections(Spec, {"train": {"epochs": 3}})
+        from_sections(Spec, {"train": SimpleNamespace(epochs=3)})
 
 
 def test_run_names_give_seeds_and_folders():
@@ -122,11 +122,11 @@ def test_run_names_give_seeds_and_folders():
 
 def test_ablation_variants_train_on_the_first_ablation_trials_splits_and_all_classes(smoke_params):
     params = copy.deepcopy(smoke_params)
-    params["data"]["splits"], params["train"]["closed_set"] = [2, 0, 1], True
-    params["confusing"]["ablation_trials"] = 1
+    params.data.splits, params.train.closed_set = [2, 0, 1], True
+    params.confusing.ablation_trials = 1
     every_run = ["split2", "split0", "split1", "all"]
     assert stage_runs(params) == every_run
     assert stage_runs(params, "cs") == every_run
     assert stage_runs(params, "cs-no-abn") == stage_runs(params, "cs-no-ft") == ["split2", "all"]
-    params["confusing"]["ablation_trials"] = None
+    params.confusing.ablation_trials = None
     assert stage_runs(params, "cs-no-ft") == every_run

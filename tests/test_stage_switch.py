@@ -12,7 +12,7 @@ import yaml
 
 from arpl.__main__ import main
 from arpl.pipeline.notebook import switched_off_by
-from arpl.pipeline.profile import profile_text
+from arpl.pipeline.params.profiles import profile_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

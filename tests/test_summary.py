@@ -58,7 +58,7 @@ def test_convention_gaps_on_open_set_splits_and_out_sets(per_split, tmp_path):
 
 
 def test_anchor_comparison_only_on_fashion_mnist(smoke_params, per_split):
-    other = {**smoke_params, "data": {**smoke_params["data"], "dataset": "mnist"}}
+    other = smoke_params.replace("data", dataset="mnist")
     assert report.anchor_comparison(other, per_split) is None
     assert report.anchor_comparison(smoke_params, per_split.parent / "missing.csv") is None
 

@@ -17,7 +17,8 @@ import torch
 
 from arpl import metrics
 from arpl.evaluate import predict
-from arpl.pipeline import profile_data
+from arpl.pipeline.runs import images
+from arpl.pipeline.params import validate
 from arpl.training import NonFiniteLossError, fit
 from arpl.training.checkpoint import CheckpointMismatchError, load_model, read_checkpoint
 from arpl.training.specs import ModelSpec, TrainSpec
@@ -30,7 +31,7 @@ def split0(smoke_params_raw):
     params = copy.deepcopy(smoke_params_raw)
     params["run"]["data_root"] = str(ROOT / "data" / "raw")
     params["data"]["train_per_class"], params["data"]["test_per_class"] = 2000, 500
-    return profile_data.open_set(params, 0)
+    return images.open_set(validate(params), 0)
 
 
 def _small(images, labels, count):
@@ -113,9 +114,9 @@ def test_confusing_samples_train_with_the_paper_profiles_backbones(backbone, ima
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_a_finished_run_loads_as_fit_would_return_it(split0, tmp_path, channels_last):
-    """The pipeline loads a finished run without building its optimisers (arpl.pipeline.trained.finished_result):
+    """The pipeline loads a finished run without building its optimisers (arpl.pipeline.runs.trained.finished_result):
     the same networks, memory layout, history and random state afterwards as ``fit`` called on the finished run."""
-    from arpl.pipeline.trained import finished_payload, finished_result
+    from arpl.pipeline.runs.trained import finished_payload, finished_result
 
     images, labels = _small(split0.train_known.images, split0.train_known.labels, 128)
     model = ModelSpec(method="ARPL", backbone="small", num_classes=6, feat_dim=16, abn=True)

@@ -71,7 +71,7 @@ class Classifier32(nn.Module):
 
     `abn=True` gives every batch norm two domains (known / generated), as the authors'
     `classifier32ABN`. Global average pooling makes it work for 28, 32 and 64 px inputs. `width` is the
-    channels of conv1 (the authors': 64; a quick run narrows it, :mod:`arpl.pipeline.quick`).
+    channels of conv1 (the authors': 64; a quick run narrows it, :mod:`arpl.pipeline.params.quick`).
     forward(x [B, C, H, W] in [0, 1]) -> features [B, 2 * width] (128 at the authors' width).
     """
 

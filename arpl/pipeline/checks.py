@@ -7,7 +7,7 @@ from pathlib import Path
 from arpl.data import DataNotFoundError, dataset_source
 from arpl.data.checksums import CorruptDataError
 from arpl.pipeline.params import load_params
-from arpl.pipeline.profile_data import OPTIONAL_OOD, training_datasets
+from arpl.pipeline.runs.images import OPTIONAL_OOD, training_datasets
 
 
 def check_data(params: dict) -> list[str]:
@@ -17,10 +17,10 @@ def check_data(params: dict) -> list[str]:
     MNIST/KMNIST as OOD sets are optional (a note when absent); with ``data.download: true`` a dataset that the
     download stage can fetch is noted as to be downloaded. Every other missing or damaged dataset is an error:
     one :class:`DataNotFoundError` names all of them, each with its fix."""
-    root, download = Path(params["run"]["data_root"]), params["data"]["download"]
+    root, download = Path(params.run.data_root), params.data.download
     required = training_datasets(params)
     lines, problems = [], []
-    for name in dict.fromkeys(required + list(params["ood"]["sets"])):
+    for name in dict.fromkeys(required + list(params.ood.sets)):
         role = "" if name in required else " (OOD)"
         source = dataset_source(name)
         if source.check is None:
@@ -42,7 +42,7 @@ def check_data(params: dict) -> list[str]:
             continue
         lines.append(f"ok  {name}{role}: files present and verified under {root}")
     if problems:
-        raise DataNotFoundError(f"{len(problems)} dataset(s) of profile {params['profile']!r} cannot be read:\n"
+        raise DataNotFoundError(f"{len(problems)} dataset(s) of profile {params.profile!r} cannot be read:\n"
                                 + "\n".join(f"- {problem}" for problem in problems))
     return lines
 
@@ -50,4 +50,4 @@ def check_data(params: dict) -> list[str]:
 def check_everything(params_path: str | Path = "params.yaml") -> list[str]:
     """Validate ``params_path`` against the schema, then the data; returns a report, raises on a problem."""
     params = load_params(params_path)
-    return [f"ok  {params_path}: valid (profile {params['profile']!r})", *check_data(params)]
+    return [f"ok  {params_path}: valid (profile {params.profile!r})", *check_data(params)]

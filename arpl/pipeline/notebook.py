@@ -54,69 +54,31 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict | None
                  cwd: str | Path = ".") -> Path:
     """Execute ``source`` with ``parameters`` injected; write the executed notebook to ``output``.
 
-    The notebook is executed in a temporary file and moved to ``output`` (also on failure, so the
-    traceback is there to read) only at the end. The kernel is started first (:func:`start_kernel`), so that it
-    starts while this process imports papermill and prepares the notebook: forked from a server that imported
-    torch (:mod:`arpl.pipeline.warm_kernel`), or a cold one that imports torch meanwhile. After the last cell
-    the kernel is stopped at once rather than asked to exit: every output is in the notebook by then, and an
-    interpreter that imported torch takes about half a second to tear itself down, on each of the eleven stages.
+    papermill (nbclient) starts the ``python3`` kernel in ``cwd``, with IPython's history in memory (nbclient's
+    default), and stops it at once after the last cell. The notebook is executed in a temporary file and moved to
+    ``output`` (also on failure, so the traceback is there to read) only at the end.
     """
-    kernel = start_kernel(cwd)
-    try:
-        return _execute(Path(source), Path(output), parameters or {}, cwd, kernel)
-    finally:
-        _stop_kernel(kernel)   # nbclient stops it after the last cell; this, if papermill failed before using it
+    import papermill
+
+    source, output = Path(source), Path(output)
+    draft = converted(source)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        executed = Path(folder) / "executed.ipynb"
+        try:
+            papermill.execute_notebook(str(draft), str(executed), parameters=parameters or {}, cwd=str(cwd),
+                                       kernel_name="python3", progress_bar=False, log_output=True,
+                                       stdout_file=None, stderr_file=None, shutdown_kernel="immediate")
+        except papermill.PapermillExecutionError as error:
+            _move(executed, output)
+            raise NotebookFailed(
+                f"{source} failed in cell {error.exec_count} ({error.ename}: {error.evalue}). "
+                f"The executed notebook with the full traceback is {output}.") from None
+        _move(executed, output)
+    return output
 
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}   # of every notebook run
-KERNEL_PRELOAD = "import torch"   # what every stage notebook imports first, seconds of it
-
-
-def start_kernel(cwd: str | Path = "."):
-    """Start the ``python3`` kernel of a stage notebook in ``cwd`` and return its (asynchronous) kernel manager,
-    without waiting for it: it runs :data:`KERNEL_PRELOAD` before it answers (at once in a warm kernel), and
-    nbclient waits for that. The same arguments as nbclient's own start (an in-memory IPython history)."""
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-
-    kernel = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_kernel_specs())
-    run_sync(kernel.start_kernel)(cwd=str(cwd), extra_arguments=[
-        "--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={[KERNEL_PRELOAD]!r}"])
-    return kernel
-
-
-def _kernel_specs():
-    """Jupyter's kernel specs, with the python kernel started warm (:mod:`arpl.pipeline.warm_kernel`)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    from arpl.pipeline.warm_kernel import kernel_argv
-
-    class WarmKernelSpecs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            spec = super().get_kernel_spec(kernel_name)
-            spec.argv = kernel_argv(spec.argv)
-            return spec
-
-    return WarmKernelSpecs()
-
-
-def _stop_kernel(kernel) -> None:
-    from jupyter_core.utils import run_sync
-
-    if run_sync(kernel.is_alive)():
-        run_sync(kernel.shutdown_kernel)(now=True)
-
-
-def _handed_over(kernel) -> type:
-    """A kernel manager class for nbclient whose "new" manager is the started ``kernel``: nbclient then uses it
-    as its own (no second kernel is started) and stops it, and its client, after the last cell."""
-    class HandedOver(type(kernel)):
-        def __new__(cls, *args, **kwargs):
-            return kernel
-
-    return HandedOver
-
-
 CONVERTED = Path(__file__).resolve().parents[1] / "__pycache__" / "notebooks"   # ignored by git and DVC
 
 
@@ -140,36 +102,18 @@ def converted(source: str | Path) -> Path:
     return target
 
 
-def _execute(source: Path, output: Path, parameters: dict, cwd: str | Path, kernel) -> Path:
-    import papermill
-
-    draft = converted(source)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder:
-        executed = Path(folder) / "executed.ipynb"
-        try:
-            papermill.execute_notebook(str(draft), str(executed), parameters=parameters, cwd=str(cwd),
-                                       kernel_name="python3", progress_bar=False, log_output=True,
-                                       stdout_file=None, stderr_file=None, shutdown_kernel="immediate",
-                                       kernel_manager_class=_handed_over(kernel))
-        except papermill.PapermillExecutionError as error:
-            _move(executed, output)
-            raise NotebookFailed(
-                f"{source} failed in cell {error.exec_count} ({error.ename}: {error.evalue}). "
-                f"The executed notebook with the full traceback is {output}.") from None
-        _move(executed, output)
-    return output
-
-
-def param_value(values: dict, key: str):
-    """The value of dotted ``key`` (e.g. ``figures.enabled``) in the params ``values``; a ValueError names a missing
-    key. (:mod:`arpl.pipeline.stage_deps` counts ``--when KEY`` as reading ``KEY``.)"""
+def param_value(values, key: str):
+    """The value of dotted ``key`` (e.g. ``figures.enabled``) in ``values`` (the parsed YAML, or validated params);
+    a ValueError names a missing key."""
     value = values
     for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif not isinstance(value, dict) and part in getattr(type(value), "model_fields", {}):
+            value = getattr(value, part)
+        else:
             raise ValueError(f"params.yaml has no key {key!r} (asked for by a stage's --when); "
                              f"fix the stage's cmd in dvc.yaml")
-        value = value[part]
     return value
 
 

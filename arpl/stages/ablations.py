@@ -8,9 +8,9 @@ from functools import partial
 import pandas as pd
 
 from arpl import metrics
-from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import device, known_run, run_path, split_run
-from arpl.pipeline.trained import train_ahead_unfinished, train_run
+from arpl.pipeline.runs.trained import train_ahead_unfinished, train_run
 from arpl.prediction_cache import cached_predict
 
 # The four distance/margin combinations of Fig. 8: (head, distance). RPL's margin pulls d_e to a radius;
@@ -31,33 +31,33 @@ def lambda_run(params: dict, name: str, weight: float):
     """Train (or reuse) variant ``name`` of :data:`LAMBDA_VARIANTS` with lambda ``weight`` on split
     ``figures.split``; returns the network."""
     head, distance = LAMBDA_VARIANTS[name]
-    split = params["figures"]["split"]
+    split = params.figures.split
     folder = run_path("ablations", f"{name.replace('+', '_')}", f"lambda{weight:g}")
     return train_run(params, head, open_set(params, split).train_known, folder, split_run(split),
                      model_overrides={"distance": distance, "weight_pl": float(weight)},
-                     train_overrides={"epochs": params["figures"]["epochs"]},
+                     train_overrides={"epochs": params.figures.epochs},
                      label=f"{name} lambda={weight:g} {split_run(split)}").net
 
 
 def train_models(params: dict) -> None:
     """Train every model of both ablations at once, in parallel one-thread processes on the CPU
-    (:mod:`arpl.pipeline.parallel`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
+    (:mod:`arpl.pipeline.runs.workers`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
     them."""
-    counts = sorted(params["figures"]["known_counts"], reverse=True)  # the most data first
+    counts = sorted(params.figures.known_counts, reverse=True)  # the most data first
     train_ahead_unfinished(params, [partial(known_count_run, params, method, count) for count in counts
                                     for method in KNOWN_COUNT_METHODS]
                            + [partial(lambda_run, params, name, weight) for name, weight in lambda_runs(params)])
 
 
 def lambda_runs(params: dict) -> list[tuple[str, float]]:
-    return [(name, weight) for name in LAMBDA_VARIANTS for weight in params["figures"]["lambdas"]]
+    return [(name, weight) for name in LAMBDA_VARIANTS for weight in params.figures.lambdas]
 
 
 def run_lambda_ablation(params: dict) -> pd.DataFrame:
     """Fig. 8: train (or reuse) the four variants for each lambda of ``figures.lambdas`` on split
     ``figures.split``; their AUROC and accuracy (percent). All four are scored by max distance (their logits
     are distances)."""
-    split, dev = params["figures"]["split"], device(params)
+    split, dev = params.figures.split, device(params)
     data = open_set(params, split)
     rows = []
     for name, weight in lambda_runs(params):
@@ -71,18 +71,18 @@ KNOWN_COUNT_METHODS = ("Softmax", "GCPL", "ARPL")
 
 def known_count_run(params: dict, method: str, count: int):
     """Train (or reuse) ``method`` on a random split with ``count`` known classes; returns the network."""
-    data = open_set(params, params["figures"]["split"], num_known=count)
+    data = open_set(params, params.figures.split, num_known=count)
     return train_run(params, method, data.train_known, run_path("ablations", method, known_run(count)),
-                     known_run(count), train_overrides={"epochs": params["figures"]["epochs"]},
+                     known_run(count), train_overrides={"epochs": params.figures.epochs},
                      label=f"{method} K={count}").net
 
 
 def run_known_count_ablation(params: dict) -> pd.DataFrame:
     """Fig. 11: for each K of ``figures.known_counts`` (random K-class splits), train (or reuse) Softmax, GCPL
     and ARPL; their AUROC (own scores) and ARPL's learned margin R."""
-    split, dev = params["figures"]["split"], device(params)
+    split, dev = params.figures.split, device(params)
     rows = []
-    for count in params["figures"]["known_counts"]:
+    for count in params.figures.known_counts:
         data = open_set(params, split, num_known=count)
         for method in KNOWN_COUNT_METHODS:
             net = known_count_run(params, method, count)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from arpl import metrics, paper, paper_facts
-from arpl.pipeline.profile_data import all_classes
+from arpl.pipeline.runs.images import all_classes
 from arpl.pipeline.runs import device
 from arpl.prediction_cache import cached_predict
 

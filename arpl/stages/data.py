@@ -10,7 +10,7 @@ import torch
 from arpl.data import dataset_source
 from arpl.data.files import decode_all
 from arpl.data.splits import duplicate_splits
-from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_set, open_set, with_train_subset
+from arpl.pipeline.runs.images import all_classes, available_ood_sets, load_set, open_set, with_train_subset
 from arpl.pipeline.runs import ALL_CLASSES
 
 if TYPE_CHECKING:
@@ -22,16 +22,16 @@ def describe_splits(params: dict) -> pd.DataFrame:
     a last row ``all`` for the all-class model, whose unknowns are the OOD sets."""
     import pandas as pd
 
-    duplicates = {i for pair in _safe_duplicates(params["data"]["dataset"]) for i in pair}
+    duplicates = {i for pair in _safe_duplicates(params.data.dataset) for i in pair}
     rows = []
-    for split in params["data"]["splits"]:
+    for split in params.data.splits:
         data = open_set(params, split)
         rows.append({"split": split, "known": ", ".join(data.train_known.classes),
                      "unknown": ", ".join(data.test_unknown.classes), "train images": len(data.train_known),
                      "test known": len(data.test_known), "test unknown": len(data.test_unknown),
                      "repeats another split": split in duplicates})
-    if params["train"]["closed_set"]:
-        train, test = all_classes(with_train_subset(params, params["train"]["closed_set_per_class"]))
+    if params.train.closed_set:
+        train, test = all_classes(with_train_subset(params, params.train.closed_set_per_class))
         outs = available_ood_sets(params)
         read = [name for name in outs if not dataset_source(name).synthetic]  # generated: sized on the OOD page
         rows.append({"split": ALL_CLASSES, "known": f"all {len(train.classes)} classes",
@@ -59,7 +59,7 @@ def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor
     """For each trial, a row of known and a row of unknown test images (for the data stage's grid); without
     trials, a row of the all-class test images and one per OOD set."""
     sets = []
-    for split in params["data"]["splits"]:
+    for split in params.data.splits:
         data = open_set(params, split)
         sets += [(f"split {split} known", data.test_known), (f"split {split} unknown", data.test_unknown)]
     if not sets:

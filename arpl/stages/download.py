@@ -14,7 +14,7 @@ from pathlib import Path
 
 from arpl.data import DataNotFoundError, dataset_source, load_image_set
 from arpl.io import save_json
-from arpl.pipeline.profile_data import OPTIONAL_OOD, training_datasets
+from arpl.pipeline.runs.images import OPTIONAL_OOD, training_datasets
 
 DOWNLOADS = Path("data/downloads")
 
@@ -22,7 +22,7 @@ DOWNLOADS = Path("data/downloads")
 def needed_datasets(params: dict) -> list[str]:
     """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, the OOD sets with files
     to check (torchvision's, DomainNet's, ImageNet-O)."""
-    with_files = [name for name in params["ood"]["sets"] if dataset_source(name).check is not None]
+    with_files = [name for name in params.ood.sets if dataset_source(name).check is not None]
     names = training_datasets(params) + with_files
     return list(dict.fromkeys(names))
 
@@ -31,29 +31,30 @@ def download(params: dict, target: Path = DOWNLOADS) -> dict[str, str]:
     """Fetch (``data.download: true``) or just look for each needed dataset under ``target``; return a
     manifest ``{dataset: status}`` that is also written to ``target/manifest.json``."""
     target.mkdir(parents=True, exist_ok=True)
-    root, manifest, problems = Path(params["run"]["data_root"]), {}, []
+    root, fetch, profile = Path(params.run.data_root), params.data.download, params.profile
+    manifest, problems = {}, []
     for name in needed_datasets(params):
         try:
-            manifest[name] = _fetch(name, params, root, target)
+            manifest[name] = _fetch(name, fetch, root, target)
         except DataNotFoundError as error:
             manifest[name] = f"missing: {str(error).splitlines()[0]}"
             if name in training_datasets(params) or name not in OPTIONAL_OOD:
                 problems.append(f"- {name}: {error}")
     save_json(manifest, target / "manifest.json")
     if problems:
-        raise DataNotFoundError(f"{len(problems)} dataset(s) of profile {params['profile']!r} are missing; nothing "
+        raise DataNotFoundError(f"{len(problems)} dataset(s) of profile {profile!r} are missing; nothing "
                                 f"was trained:\n" + "\n".join(problems))
     return manifest
 
 
-def _fetch(name: str, params: dict, root: Path, target: Path) -> str:
+def _fetch(name: str, fetch: bool, root: Path, target: Path) -> str:
     """Fetch (or find) dataset ``name``; its manifest entry. Data read from another ``run.data_root`` is only
     checked here if it is prepared by hand (DomainNet, ImageNet-1K), so that its absence stops the first stage."""
     if root.resolve() != target.resolve():
         source = dataset_source(name)
         if source.prepared_by_hand:
-            source.check(root, params["data"]["download"])
+            source.check(root, fetch)
         return f"read from {root} (run.data_root), not downloaded here"
     for train in (True, False):
-        load_image_set(name, target, train=train, download=params["data"]["download"])
+        load_image_set(name, target, train=train, download=fetch)
     return "present"

@@ -11,9 +11,9 @@ import torch
 
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import resolve_score
-from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import checkpoint_path, device, known_run, run_path, split_run
-from arpl.pipeline.trained import confusing_settings, train_ahead_unfinished, train_run
+from arpl.pipeline.runs.trained import confusing_settings, train_ahead_unfinished, train_run
 from arpl.prediction_cache import cached_predict
 from arpl.scores import score_label
 
@@ -70,12 +70,12 @@ def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
     """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes (``run``: see
     :mod:`arpl.pipeline.runs`) for ``figures.epochs``; with ``confusing.init: arpl``, ARPL+CS is instead trained (first)
     and fine-tuned from the 2-D ARPL model, as the ``confusing`` stage does (:func:`confusing_settings`)."""
-    settings = params["figures"]
-    model_overrides = {"backbone": settings["backbone"], "feat_dim": 2, "width": None}  # model.width is model.backbone's
+    settings = params.figures
+    model_overrides = {"backbone": settings.backbone, "feat_dim": 2, "width": None}  # model.width is model.backbone's
     if model.weight_pl is not None:
         model_overrides["weight_pl"] = model.weight_pl
-    train, train_overrides = data.train_known, {"epochs": settings["epochs"]}
-    if model.init is not None and params["confusing"]["init"] == "arpl":
+    train, train_overrides = data.train_known, {"epochs": settings.epochs}
+    if model.init is not None and params.confusing.init == "arpl":
         train_2d(params, model.init, data, run)
         source = checkpoint_path("figures", model.init.folder, run)
         train, train_overrides = confusing_settings(params, train, run, model.variant, source)
@@ -99,40 +99,40 @@ def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device)
 
 def figure7_run(params: dict, model: FeatureModel):
     """Train (or reuse) one model of Fig. 1/7 on split ``figures.split``."""
-    split = params["figures"]["split"]
+    split = params.figures.split
     return train_2d(params, model, open_set(params, split), split_run(split))
 
 
 def figure12_run(params: dict, count: int):
     """Train (or reuse) ARPL with ``count`` random known classes (Fig. 12)."""
-    data = open_set(params, params["figures"]["split"], num_known=count)
+    data = open_set(params, params.figures.split, num_known=count)
     return train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, known_run(count))
 
 
 def train_models(params: dict) -> None:
     """Train every model of Fig. 1, 7 and 12 at once, in parallel one-thread processes on the CPU
-    (:mod:`arpl.pipeline.parallel`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
-    models = figure7_models(params["train"]["weight_pl"])
-    if params["confusing"]["init"] == "arpl":  # ARPL+CS trains the model it starts from itself
+    (:mod:`arpl.pipeline.runs.workers`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
+    models = figure7_models(params.train.weight_pl)
+    if params.confusing.init == "arpl":  # ARPL+CS trains the model it starts from itself
         models = [model for model in models if model not in {m.init for m in models}]
     runs = [partial(figure7_run, params, model) for model in models[::-1]]  # ARPL+CS first: longest
     train_ahead_unfinished(params, runs + [partial(figure12_run, params, count)
-                                           for count in sorted(params["figures"]["known_counts"])[::-1]])
+                                           for count in sorted(params.figures.known_counts)[::-1]])
 
 
 def figure7_views(params: dict) -> list[FeatureView]:
     """Train (or reuse) the six models of Fig. 1/7 on split ``figures.split`` and view them."""
-    split, dev = params["figures"]["split"], device(params)
+    split, dev = params.figures.split, device(params)
     data = open_set(params, split)
     return [view(figure7_run(params, model), model.title, data, dev)
-            for model in figure7_models(params["train"]["weight_pl"])]
+            for model in figure7_models(params.train.weight_pl)]
 
 
 def figure12_views(params: dict) -> list[FeatureView]:
     """ARPL with K known classes for each K of ``figures.known_counts`` (Fig. 12; random splits)."""
-    split, dev = params["figures"]["split"], device(params)
+    split, dev = params.figures.split, device(params)
     return [view(figure12_run(params, count), f"K = {count}", open_set(params, split, num_known=count), dev)
-            for count in params["figures"]["known_counts"]]
+            for count in params.figures.known_counts]
 
 
 def retrieval_along_line(feature_view: FeatureView, data: OpenSetData, known_class: int = 0,

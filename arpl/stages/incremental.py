@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 
 from arpl.data.openset import select_classes
-from arpl.pipeline.profile_data import all_classes
+from arpl.pipeline.runs.images import all_classes
 from arpl.pipeline.runs import device, order_run, run_path
-from arpl.pipeline.trained import train_ahead_unfinished, train_run
+from arpl.pipeline.runs.trained import train_ahead_unfinished, train_run
 from arpl.prediction_cache import cached_predict
 
 
@@ -62,34 +62,34 @@ def incremental_curve(train_coef: np.ndarray, train_labels: np.ndarray, test_coe
 
 def orders_of(params: dict) -> list[list[int]]:
     """The ``incremental.orders`` class orders of the profile's dataset."""
-    return class_orders(len(all_classes(params)[0].classes), params["incremental"]["orders"], params["run"]["seed"])
+    return class_orders(len(all_classes(params)[0].classes), params.incremental.orders, params.run.seed)
 
 
 def base_model(params: dict, method: str, index: int):
     """Train (or reuse) ``method`` on the base classes of class order ``index``."""
-    settings = params["incremental"]
-    base = select_classes(all_classes(params)[0], orders_of(params)[index][:settings["base_classes"]])
+    settings = params.incremental
+    base = select_classes(all_classes(params)[0], orders_of(params)[index][:settings.base_classes])
     run = order_run(index)
     result = train_run(params, method, base, run_path("incremental", method, run), run,
-                       train_overrides={"epochs": settings["epochs"]})
+                       train_overrides={"epochs": settings.epochs})
     return result.net
 
 
 def run_incremental(params: dict) -> pd.DataFrame:
     """Fig. 13: one row per method, order and number of seen classes, with the accuracy (percent). The base
-    models are trained first, in parallel one-thread processes on the CPU (:mod:`arpl.pipeline.parallel`)."""
-    settings, dev = params["incremental"], device(params)
+    models are trained first, in parallel one-thread processes on the CPU (:mod:`arpl.pipeline.runs.workers`)."""
+    settings, dev = params.incremental, device(params)
     train, test = all_classes(params)
     orders = orders_of(params)
     train_ahead_unfinished(params, [partial(base_model, params, method, index) for index in range(len(orders))
-                                    for method in settings["methods"]])
+                                    for method in settings.methods])
     rows = []
     for index, order in enumerate(orders):
-        for method in settings["methods"]:
+        for method in settings.methods:
             net = base_model(params, method, index)
             train_coef, test_coef = coefficients(net, train.images, dev), coefficients(net, test.images, dev)
             curve = incremental_curve(train_coef, train.labels.numpy(), test_coef, test.labels.numpy(), order,
-                                      settings["base_classes"])
+                                      settings.base_classes)
             rows += [{"method": method, "order": index, "seen": seen, "accuracy": 100 * accuracy}
                      for seen, accuracy in curve]
     return pd.DataFrame(rows)

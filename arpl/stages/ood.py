@@ -1,5 +1,5 @@
 """Out-of-distribution detection (Sec. 5.3, Table 3; Tables 5-6 on DomainNet and ImageNet) with the models
-trained on all classes of the dataset (:func:`arpl.pipeline.trained.all_class_models`)."""
+trained on all classes of the dataset (:func:`arpl.pipeline.runs.trained.all_class_models`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from arpl.data import dataset_source
 from arpl.data.imageset import ImageSet
 from arpl.data.openset import per_class_subset
 from arpl.evaluate import Predictions
-from arpl.pipeline.profile_data import all_classes, available_ood_sets, load_ood_set
+from arpl.pipeline.runs.images import all_classes, available_ood_sets, load_ood_set
 from arpl.pipeline.runs import device
 from arpl.prediction_cache import cached_predict
 
@@ -41,7 +41,7 @@ def out_sets(params: dict) -> dict[str, ImageSet]:
     for name in available_ood_sets(params):
         images = load_ood_set(params, name)
         if not dataset_source(name).synthetic:
-            images = per_class_subset(images, params["ood"]["test_per_class"], seed=params["run"]["seed"])
+            images = per_class_subset(images, params.ood.test_per_class, seed=params.run.seed)
         sets[name] = images
     return sets
 

@@ -13,9 +13,9 @@ from arpl.data.openset import OpenSetData
 from arpl.evaluate import Predictions
 from arpl.io import save_table
 from arpl.methods import get_method
-from arpl.pipeline.profile_data import open_set
+from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import checkpoint_path, device, split_run, trained_runs
-from arpl.pipeline.trained import trained_models
+from arpl.pipeline.runs.trained import trained_models
 from arpl.prediction_cache import cached_predict
 from arpl.training.checkpoint import load_model
 
@@ -56,7 +56,7 @@ def predict_all(params: dict) -> list[TrialPredictions]:
     """Predictions of every trained model on every split it was trained on (:func:`arpl.pipeline.runs.trained_runs`)."""
     dev = device(params)
     trials = []
-    for split in params["data"]["splits"]:
+    for split in params.data.splits:
         data = open_set(params, split)
         for display, stage, name in trained_models(params):
             if split_run(split) in trained_runs(params, stage, name):

@@ -20,10 +20,9 @@ from pathlib import Path
 
 from arpl.data import dataset_source
 from arpl.methods import get_variant, registered_name
-from arpl.pipeline.parallel import worker_count
-from arpl.pipeline.profile_data import base_dataset, split_of, with_train_subset
-from arpl.pipeline.runs import ALL_CLASSES
-from arpl.pipeline.runs import device as run_device
+from arpl.pipeline.runs.workers import worker_count
+from arpl.pipeline.runs.images import base_dataset, split_of, with_train_subset
+from arpl.pipeline.runs import ALL_CLASSES, device as run_device
 from arpl.pipeline.runs import known_run, order_run, split_index, split_run, trained_runs
 from arpl.stages.ablations import KNOWN_COUNT_METHODS, LAMBDA_VARIANTS, lambda_runs
 from arpl.stages.figures import FeatureModel, figure7_models
@@ -68,13 +67,13 @@ def switched_off(params: dict, stage: str) -> bool:
     if stage not in STAGE_SWITCHES:
         return False
     section, key = STAGE_SWITCHES[stage].split(".")
-    return not params[section][key]
+    return not getattr(getattr(params, section), key)
 
 
 def images_per_class(params: dict, limit: int | None = None) -> int | None:
     """Training images per class of a run: the smallest of ``data.train_per_class``, ``limit`` and the
     dataset's published count (None where all three are unknown)."""
-    counts = (params["data"]["train_per_class"], limit, dataset_source(base_dataset(params)).train_images_per_class)
+    counts = (params.data.train_per_class, limit, dataset_source(base_dataset(params)).train_images_per_class)
     return min((count for count in counts if count is not None), default=None)
 
 
@@ -90,19 +89,19 @@ def _split_classes(params: dict, run: str) -> int:
 
 
 def _confusing_budget(params: dict) -> tuple[int, int | None]:
-    """Epochs and images-per-class limit of Algorithm 2 (:func:`arpl.pipeline.trained.confusing_settings`)."""
-    return params["confusing"]["epochs"] or params["train"]["epochs"], params["confusing"]["train_per_class"]
+    """Epochs and images-per-class limit of Algorithm 2 (:func:`arpl.pipeline.runs.trained.confusing_settings`)."""
+    return params.confusing.epochs or params.train.epochs, params.confusing.train_per_class
 
 
 def _stage_run(params: dict, stage: str, name: str, run: str) -> PlannedRun:
     """Run ``run`` of method (stage train) or variant (stage confusing) ``name``, as
-    :func:`arpl.pipeline.trained.train_stage_run` trains it."""
+    :func:`arpl.pipeline.runs.trained.train_stage_run` trains it."""
     if run == ALL_CLASSES:
-        params = with_train_subset(params, params["train"]["closed_set_per_class"])
-    classes, backbone = _split_classes(params, run), params["model"]["backbone"]
+        params = with_train_subset(params, params.train.closed_set_per_class)
+    classes, backbone = _split_classes(params, run), params.model.backbone
     if stage == "train":
         per_class = images_per_class(params)
-        return PlannedRun(stage, name, run, params["train"]["epochs"], _images(classes, per_class), 1, name, backbone)
+        return PlannedRun(stage, name, run, params.train.epochs, _images(classes, per_class), 1, name, backbone)
     epochs, limit = _confusing_budget(params)
     images = _images(classes, images_per_class(params, limit))
     return PlannedRun(stage, name, run, epochs, images, 2, get_variant(name).method, backbone)
@@ -115,54 +114,54 @@ def _training_runs(params: dict, stage: str, names: list[str]) -> list[PlannedRu
 
 def train_plan(params: dict) -> list[PlannedRun]:
     """Stage train: every method of ``train.methods`` on each run of :func:`arpl.pipeline.runs.stage_runs`."""
-    return _training_runs(params, "train", params["train"]["methods"])
+    return _training_runs(params, "train", params.train.methods)
 
 
 def confusing_plan(params: dict) -> list[PlannedRun]:
     """Stage confusing: every variant of ``confusing.variants`` on its runs (the ablations on fewer splits)."""
-    return _training_runs(params, "confusing", params["confusing"]["variants"])
+    return _training_runs(params, "confusing", params.confusing.variants)
 
 
 def incremental_plan(params: dict) -> list[PlannedRun]:
     """Stage incremental: a base model per method and class order (:func:`arpl.stages.incremental.base_model`)."""
-    settings = params["incremental"]
-    per_class = images_per_class(with_train_subset(params, settings["train_per_class"]))
-    images = _images(settings["base_classes"], per_class)
-    return [PlannedRun("incremental", registered_name(method), order_run(index), settings["epochs"], images, 1,
-                       method, params["model"]["backbone"])
-            for index in range(settings["orders"]) for method in settings["methods"]]
+    settings = params.incremental
+    per_class = images_per_class(with_train_subset(params, settings.train_per_class))
+    images = _images(settings.base_classes, per_class)
+    return [PlannedRun("incremental", registered_name(method), order_run(index), settings.epochs, images, 1,
+                       method, params.model.backbone)
+            for index in range(settings.orders) for method in settings.methods]
 
 
 def _figure_run(params: dict, model: FeatureModel, run: str, classes: int) -> PlannedRun:
     """A 2-D model as :func:`arpl.stages.figures.train_2d` trains it (ARPL+CS: Algorithm 2)."""
-    epochs, limit = params["figures"]["epochs"], None
-    if model.variant is not None and params["confusing"]["init"] == "arpl":
+    epochs, limit = params.figures.epochs, None
+    if model.variant is not None and params.confusing.init == "arpl":
         epochs, limit = _confusing_budget(params)
     return PlannedRun("figures", model.folder, run, epochs, _images(classes, images_per_class(params, limit)),
-                      2 if model.variant else 1, model.method, params["figures"]["backbone"])
+                      2 if model.variant else 1, model.method, params.figures.backbone)
 
 
 def figures_plan(params: dict) -> list[PlannedRun]:
     """Stage figures: the six models of Fig. 1/7 on split ``figures.split`` and ARPL per K of Fig. 12."""
-    params = with_train_subset(params, params["figures"]["train_per_class"])
-    split = params["figures"]["split"]
+    params = with_train_subset(params, params.figures.train_per_class)
+    split = params.figures.split
     classes = len(split_of(params, split).known)
-    models = figure7_models(params["train"]["weight_pl"])
+    models = figure7_models(params.train.weight_pl)
     return ([_figure_run(params, model, split_run(split), classes) for model in models]
             + [_figure_run(params, FeatureModel(f"ARPL K={count}", "ARPL"), known_run(count), count)
-               for count in params["figures"]["known_counts"]])
+               for count in params.figures.known_counts])
 
 
 def ablations_plan(params: dict) -> list[PlannedRun]:
     """Stage ablations: the lambda runs of Fig. 8 on split ``figures.split`` and the known-count runs of Fig. 11."""
-    params = with_train_subset(params, params["figures"]["train_per_class"])
-    epochs, backbone, per_class = params["figures"]["epochs"], params["model"]["backbone"], images_per_class(params)
-    classes = len(split_of(params, params["figures"]["split"]).known)
+    params = with_train_subset(params, params.figures.train_per_class)
+    epochs, backbone, per_class = params.figures.epochs, params.model.backbone, images_per_class(params)
+    classes = len(split_of(params, params.figures.split).known)
     lambdas = [PlannedRun("ablations", name, f"lambda{weight:g}", epochs, _images(classes, per_class), 1,
                           LAMBDA_VARIANTS[name][0], backbone) for name, weight in lambda_runs(params)]
     return lambdas + [PlannedRun("ablations", method, known_run(count), epochs, _images(count, per_class), 1, method,
                                  backbone)
-                      for count in params["figures"]["known_counts"] for method in KNOWN_COUNT_METHODS]
+                      for count in params.figures.known_counts for method in KNOWN_COUNT_METHODS]
 
 
 PLANNERS = {"train": train_plan, "confusing": confusing_plan, "incremental": incremental_plan,
@@ -181,7 +180,7 @@ def plan_summary(params: dict, results_csv: str | Path = "benchmarks/results.csv
     device = device or device_label(params)
     cs_note = "; Algorithm 2 (confusing samples and a GAN) costs more per image" if any(
         run.algorithm == 2 for run in plan) else ""
-    return ([f"plan: {_cost(plan)} in all (profile {params['profile']!r}){cs_note}"]
+    return ([f"plan: {_cost(plan)} in all (profile {params.profile!r}){cs_note}"]
             + [_stage_line(params, stage, [run for run in plan if run.stage == stage]) for stage in STAGES]
             + _time_lines(params, plan, results_csv, device))
 
@@ -238,12 +237,12 @@ def measured_rates(results_csv: str | Path, device: str, params: dict) -> Rates:
     and, for Algorithm 2, its GAN width, else the latest row. Empty without the file."""
     path = Path(results_csv)
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
-    wanted = {option: str(params["train"][option]) for option in OPTIONS}
+    wanted = {option: str(getattr(params.train, option)) for option in OPTIONS}
     best: dict[tuple[str, str, int], tuple[bool, dict]] = {}
     for row in (row for row in rows if row["device"] == device):
         matches = all(row[o] == v for o, v in wanted.items())
         if row["method"] == CONFUSING_BENCHMARK:
-            matches = matches and row.get("gan_width", "64") == str(params["confusing"]["ngf"])
+            matches = matches and row.get("gan_width", "64") == str(params.confusing.ngf)
         key = (row["network"], row["method"], int(row.get("workers") or 1))
         if key not in best or matches >= best[key][0]:
             best[key] = (matches, row)
@@ -267,7 +266,7 @@ def rate_at(measured: dict[int, float], together: int) -> float:
 
 
 def stage_seconds(runs: list[PlannedRun], rates: Rates, workers: int) -> float:
-    """Training time of a stage's ``runs`` in ``workers`` processes (arpl.pipeline.parallel): the runs start in
+    """Training time of a stage's ``runs`` in ``workers`` processes (arpl.pipeline.runs.workers): the runs start in
     plan order as processes come free; while m of them train at once, each goes at 1/m of the rate measured for m
     runs of its network and method at once (:func:`rate_at`)."""
     queue = [[float(run.image_epochs), (run.backbone, benchmark_method(run))] for run in runs if run.images]
@@ -312,9 +311,9 @@ def _time_lines(params: dict, plan: list[PlannedRun], results_csv: str | Path, d
 
 def _measure_command(params: dict) -> str:
     """The benchmark command that measures this profile's speeds on this machine."""
-    options = [f"--batch-size {params['train']['batch_size']}", f"--gan-width {params['confusing']['ngf']}"]
+    options = [f"--batch-size {params.train.batch_size}", f"--gan-width {params.confusing.ngf}"]
     options += [flag for flag, key in (("--amp", "amp"), ("--channels-last", "channels_last"),
-                                       ("--compile", "compile")) if params["train"][key]]
+                                       ("--compile", "compile")) if getattr(params.train, key)]
     workers = worker_count(params)
     options += [f"--workers {workers}"] if workers > 1 else []
     return "python benchmarks/train_throughput.py " + " ".join(options)
@@ -326,7 +325,7 @@ def _duration(seconds: float) -> str:
 
 def _geometry_notes(params: dict, plan: list[PlannedRun]) -> list[str]:
     """Where the benchmark measured a backbone on other images than the profile trains (its speed then differs)."""
-    shape = (params["data"]["channels"], params["data"]["image_size"])
+    shape = (params.data.channels, params.data.image_size)
     networks = _throughput_module().NETWORKS
     return [f"  {backbone} was measured on {networks[backbone][1]} px, {networks[backbone][0]}-channel images; this "
             f"profile trains {shape[1]} px, {shape[0]}-channel ones, so expect a different time"

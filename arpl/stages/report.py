@@ -29,7 +29,7 @@ def render_stage_pages(notebooks: str | Path = "runs/notebooks", reports: str | 
     """Render every executed stage notebook to ``reports/<stem>.html`` (no code), in :data:`STAGE_PAGES` order;
     returns one ``{"title", "file", "summary"}`` per page (a stage switched off in the profile says so)."""
     from arpl.pipeline.notebook import switched_off_by
-    from arpl.pipeline.pages import render_notebook
+    from arpl.pipeline.report.pages import render_notebook
 
     pages = []
     for pattern, title, text in STAGE_PAGES:
@@ -84,33 +84,33 @@ def ood_headline(ood_table: str | Path, closed_set: str | Path) -> pd.DataFrame:
 
 def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict[str, str]:
     """What the numbers rest on: profile, data, trials, image counts, network, schedule, device."""
-    data, train = params["data"], params["train"]
+    data, train = params.data, params.train
     splits = pd.read_csv(splits_csv)
     first = splits.iloc[0]
     counts = (f"{first['train images']} training, {first['test known']} known test and {first['test unknown']} "
-              f"unknown test images " + ("per trial" if data["splits"] else "(all classes; unknowns: the OOD sets)"))
+              f"unknown test images " + ("per trial" if data.splits else "(all classes; unknowns: the OOD sets)"))
     return {
-        "profile": params["profile"],
-        "dataset": f"{data['dataset']} at {data['image_size']} px, {data['channels']} channel(s)",
-        "trials (splits)": ", ".join(map(str, data["splits"])) or "none (all-class model only)",
+        "profile": params.profile,
+        "dataset": f"{data.dataset} at {data.image_size} px, {data.channels} channel(s)",
+        "trials (splits)": ", ".join(map(str, data.splits)) or "none (all-class model only)",
         "images": counts,
-        "network": f"{params['model']['backbone']} (feature size {params['model']['feat_dim'] or 'default'})",
-        "schedule": f"{train['epochs']} epochs, batch {train['batch_size']}, {train['optimizer']} lr {train['lr']}",
-        "ARPL": f"lambda {train['weight_pl']}, temperature {train['temperature']}, margin form {train['margin_form']}",
-        "device": params["run"]["device"],
+        "network": f"{params.model.backbone} (feature size {params.model.feat_dim or 'default'})",
+        "schedule": f"{train.epochs} epochs, batch {train.batch_size}, {train.optimizer} lr {train.lr}",
+        "ARPL": f"lambda {train.weight_pl}, temperature {train.temperature}, margin form {train.margin_form}",
+        "device": params.run.device,
         "git commit": _git_commit(),
     }
 
 
 def quick_warning(params: dict) -> str:
-    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.pipeline.quick`); empty otherwise."""
-    if not params["run"]["quick"]:
+    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.pipeline.params.quick`); empty otherwise."""
+    if not params.run.quick:
         return ""
-    width = params["model"]["width"]
+    width = params.model.width
     narrow = f", the network {width} channels wide" if width is not None else ""
-    return (f"Quick run of profile {params['profile']}: {params['train']['epochs']} epoch(s) on "
-            f"{params['data']['train_per_class']} images per class{narrow}. It shows that every stage runs; its "
-            f"numbers mean nothing. `python -m arpl profile {params['profile']}` writes the real run.")
+    return (f"Quick run of profile {params.profile}: {params.train.epochs} epoch(s) on "
+            f"{params.data.train_per_class} images per class{narrow}. It shows that every stage runs; its "
+            f"numbers mean nothing. `python -m arpl profile {params.profile}` writes the real run.")
 
 
 def spread_note(osr_per_split: str | Path = "runs/osr/per_split.csv") -> str:
@@ -149,10 +149,10 @@ def auroc_means(osr_summary: str | Path = "runs/osr/summary.csv") -> dict[str, t
 def is_anchor_profile(params: dict) -> bool:
     """True when ``params`` follow the protocol of the authors'-code runs in ``arpl/anchors_fashion_mnist.csv``
     (Fashion-MNIST, full data, 32 px x 3 channels, classifier32, 40 epochs)."""
-    data, train = params["data"], params["train"]
-    return (data["dataset"] == "fashion-mnist" and data["image_size"] == 32 and data["channels"] == 3
-            and data["train_per_class"] is None and data["test_per_class"] is None
-            and params["model"]["backbone"] == "classifier32" and train["epochs"] == 40)
+    data, train = params.data, params.train
+    return (data.dataset == "fashion-mnist" and data.image_size == 32 and data.channels == 3
+            and data.train_per_class is None and data.test_per_class is None
+            and params.model.backbone == "classifier32" and train.epochs == 40)
 
 
 ANCHOR_METRICS = ("ACC", "AUROC", "OSCR")
@@ -166,7 +166,7 @@ def anchor_comparison(params: dict, osr_per_split: str | Path = "runs/osr/per_sp
     The anchors' AUROC and OSCR came from the authors' ``metric_ood`` (a tied pair counts against) and
     ``compute_oscr``, so ours are taken under the same conventions (``AUROC_authors``, ``OSCR_authors``) to compare
     like with like; ``AUROC (ties 1/2)`` is our AUROC by its definition, as in the OSR tables."""
-    if params["data"]["dataset"] != "fashion-mnist" or not Path(osr_per_split).exists():
+    if params.data.dataset != "fashion-mnist" or not Path(osr_per_split).exists():
         return None
     per_split = pd.read_csv(osr_per_split)
     own = per_split[per_split.score == "own"]
@@ -223,10 +223,10 @@ def anchor_note(params: dict) -> str:
         return ("Same protocol as the anchors (classifier32, full data, 32 px x 3, 40 epochs): a difference is a "
                 "difference of implementation (and of seed). AUROC and OSCR follow the anchors' conventions (the "
                 "authors' metric_ood, where a tied pair counts against, and compute_oscr); AUROC (ties 1/2) is ours.")
-    data, train = params["data"], params["train"]
+    data, train = params.data, params.train
     return (f"Anchors: the authors' code with their full protocol (classifier32, all images, 32 px x 3, 40 epochs). "
-            f"Ours: this profile's budget ({params['model']['backbone']} network, "
-            f"{data['train_per_class'] or 'all'} training images per class, {train['epochs']} epochs). "
+            f"Ours: this profile's budget ({params.model.backbone} network, "
+            f"{data.train_per_class or 'all'} training images per class, {train.epochs} epochs). "
             f"AUROC and OSCR here follow the anchors' conventions (the authors' metric_ood, where a tied pair counts "
             f"against, and compute_oscr); AUROC (ties 1/2) is ours by its definition.")
 

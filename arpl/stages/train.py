@@ -1,4 +1,4 @@
-"""The train stage (Sec. 3, Algorithm 1): what it shows about the runs :func:`arpl.pipeline.trained.train_stage`
+"""The train stage (Sec. 3, Algorithm 1): what it shows about the runs :func:`arpl.pipeline.runs.trained.train_stage`
 trains (the confusing stage shows the same for its variants)."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A field declared with :func:`setting` is read from ``params.yaml`` by its own name (or the key it names) in its
 section, so a new training setting is one profile line, one schema line (:mod:`arpl.pipeline.params`), one field here
 and its use in :mod:`arpl.training`: :func:`from_sections` carries it over. The other fields describe the run
-(its seed, data, algorithm) and are given by :mod:`arpl.pipeline.run_specs`.
+(its seed, data, algorithm) and are given by :mod:`arpl.pipeline.runs.specs`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ Spec = TypeVar("Spec")
 
 
 def setting(section: str, default: Any = MISSING, key: str | None = None) -> Any:
-    """A spec field whose value is ``params[section][key or the field's name]`` (see :func:`from_sections`)."""
+    """A spec field whose value is ``params.<section>.<key or the field's name>`` (see :func:`from_sections`)."""
     return field(default=default, metadata={"section": section, "key": key})
 
 
@@ -77,8 +77,8 @@ class TrainSpec:
     data_code: tuple[str, ...] = ()  # modules that load and select the training images (their code is fingerprinted)
 
 
-def from_sections(spec_type: type[Spec], sections: dict[str, dict], **given: Any) -> Spec:
-    """A ``spec_type`` whose :func:`setting` fields of the given ``sections`` (``{"train": params["train"], ...}``)
+def from_sections(spec_type: type[Spec], sections: dict[str, Any], **given: Any) -> Spec:
+    """A ``spec_type`` whose :func:`setting` fields of the given ``sections`` (``{"train": params.train, ...}``)
     are read by name, cast to the field's type (a YAML ``1`` becomes ``1.0`` for a float, a list a tuple), and
     whose other fields are ``given`` or keep their defaults. A setting of a section not passed keeps its
     default (the Algorithm 2 settings of a plain run)."""
@@ -89,11 +89,10 @@ def from_sections(spec_type: type[Spec], sections: dict[str, dict], **given: Any
         if spec_field.name in given or section not in sections:
             continue
         key = spec_field.metadata["key"] or spec_field.name
-        if key not in sections[section]:
+        if not hasattr(sections[section], key):
             raise KeyError(f"{spec_type.__name__}.{spec_field.name} reads {section}.{key}, which params.yaml lacks; "
-                           f"add it to arpl/pipeline/profiles/cpu-default.yaml and the schema in "
-                           f"arpl/pipeline/schema.py")
-        values[spec_field.name] = _cast(types[spec_field.name], sections[section][key])
+                           f"add it to arpl/pipeline/params/profiles/cpu-default.yaml and to arpl/pipeline/params/__init__.py")
+        values[spec_field.name] = _cast(types[spec_field.name], getattr(sections[section], key))
     return spec_type(**values, **given)
 
 

@@ -46,7 +46,7 @@ class _PatchAfterImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            with open(self.md5_file) as handle:   # read now: a warm kernel's server started before this run's files
+            with open(self.md5_file) as handle:   # read when a patched module is imported
                 _patch(module, json.load(handle))
 
         spec.loader.exec_module = exec_module

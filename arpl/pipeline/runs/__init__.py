@@ -84,10 +84,10 @@ def stage_runs(params: dict, variant: str | None = None) -> list[str]:
     model) when ``train.closed_set`` is on. The ablations of ARPL+CS (w/o ABN, w/o FT) train only on the first
     ``confusing.ablation_trials`` splits (null = all): the paper shows them in Tables 3-4 (all classes) and
     Fig. 10 (one run), not in Tables 1-2."""
-    splits = params["data"]["splits"]
-    if variant is not None and get_variant(variant).ablation and params["confusing"]["ablation_trials"] is not None:
-        splits = splits[:params["confusing"]["ablation_trials"]]
-    return [split_run(split) for split in splits] + ([ALL_CLASSES] if params["train"]["closed_set"] else [])
+    splits = params.data.splits
+    if variant is not None and get_variant(variant).ablation and params.confusing.ablation_trials is not None:
+        splits = splits[:params.confusing.ablation_trials]
+    return [split_run(split) for split in splits] + ([ALL_CLASSES] if params.train.closed_set else [])
 
 
 def trained_runs(params: dict, stage: str, name: str) -> list[str]:
@@ -104,4 +104,4 @@ def method_name(method_or_variant: str) -> str:
 
 def device(params: dict, context: DistContext = DistContext()) -> torch.device:
     """The device of ``run.device`` (``auto``: CUDA when available)."""
-    return resolve_device(params["run"]["device"], context)
+    return resolve_device(params.run.device, context)

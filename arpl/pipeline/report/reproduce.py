@@ -1,23 +1,24 @@
 """``python -m arpl reproduce``: a finished run's ``metrics/*.json`` against a committed baseline, number by number.
 
 Each number is *identical* to the baseline's, *within the measured spread* (it moved by less than
-:func:`arpl.pipeline.spread.tolerance` of its seed-to-seed sigma, measured by ``benchmarks/seed_spread.py`` for these
+:func:`arpl.pipeline.report.spread.tolerance` of its seed-to-seed sigma, measured by ``benchmarks/seed_spread.py`` for these
 settings: what another CPU's rounding or another seed moves it by), or *outside it*. A number without a
 measured sigma (the spread was not measured for this profile, or not for that number) that moved is
-*moved (no measured spread)*. The baseline is read with ``git show REV:metrics/<file>`` (default ``HEAD``:
-the committed baseline of the default profile).
+*moved (no measured spread)*. The baseline is read at git revision REV by ``dvc.api.DVCFileSystem`` (default
+``HEAD``: the committed baseline of the default profile).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
+from dvc.api import DVCFileSystem
+from dvc.exceptions import DvcException
 
-from arpl.pipeline.spread import Spread, tolerance
+from arpl.pipeline.report.spread import Spread, tolerance
 
 IDENTICAL, WITHIN, OUTSIDE, UNMEASURED = ("identical", "within the measured spread", "outside it",
                                           "moved (no measured spread)")
@@ -26,12 +27,14 @@ COUNT_KEYS = ("splits",)  # how many models a number of osr.json averages: compa
 
 
 def committed_metrics(rev: str = "HEAD", folder: str = "metrics", repo: str | Path = ".") -> dict[str, dict]:
-    """The metric files of ``folder`` at git revision ``rev``: file stem -> parsed JSON."""
-    listing = _git(repo, "ls-tree", "--name-only", f"{rev}:{folder}")
-    files = {}
-    for name in listing.split():
-        if name.endswith(".json"):
-            files[name[:-5]] = json.loads(_git(repo, "show", f"{rev}:{folder}/{name}"))
+    """The metric files of ``folder`` at git revision ``rev`` of ``repo``, read through DVC's file system of that
+    revision (a file tracked by git or by DVC alike): file stem -> parsed JSON."""
+    try:
+        revision = DVCFileSystem(str(repo), rev=rev)
+        files = {PurePosixPath(path).stem: json.loads(revision.read_text(path))
+                 for path in sorted(revision.glob(f"{folder}/*.json"))}
+    except DvcException as error:  # an unknown revision, or no git repository
+        raise ValueError(f"baseline {rev!r}: {error}") from error
     if not files:
         raise FileNotFoundError(f"revision {rev!r} has no metric files in {folder}/")
     return files
@@ -43,13 +46,6 @@ def current_metrics(folder: str | Path = "metrics") -> dict[str, dict]:
     if not files:
         raise FileNotFoundError(f"{folder}/ holds no metric files; run `dvc repro` first")
     return files
-
-
-def _git(repo: str | Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ValueError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
 
 
 def numbers(tree: dict) -> dict[tuple[str, str], float]:

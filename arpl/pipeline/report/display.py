@@ -15,10 +15,18 @@ import numbers
 from html import escape
 
 import pandas as pd
+from jinja2 import Environment
 
 TABLE_CLASS = "arpl-table"
 MISSING_VALUE = "—"
-_NUM_CLASS = ' class="num"'
+# The report's table (jinja2, every cell HTML-escaped); a numeric column, or a number in a text one, is class num.
+_TABLE = Environment(autoescape=True).from_string("""<table class="{{ table_class }}">
+<thead><tr>{% for name, num in header %}<th{% if num %} class="num"{% endif %}>{{ name }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in rows %}<tr>{% for text, num in row %}<td{% if num %} class="num"{% endif %}>{{ text }}</td>
+{%- endfor %}</tr>
+{% endfor %}</tbody>
+</table>""")
 
 
 def _is_number(value) -> bool:
@@ -38,7 +46,7 @@ def _format_cell(value, float_format: str, missing: str = MISSING_VALUE) -> str:
         return str(int(value))
     if _is_number(value):
         return float_format.format(float(value))
-    return escape(str(value))
+    return str(value)
 
 
 def _numeric_columns(df: pd.DataFrame) -> list[bool]:
@@ -50,7 +58,7 @@ def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}", missing: str 
     """An HTML ``<table class="arpl-table">`` of ``df`` (index dropped), for the report's CSS.
 
     Floats use ``float_format``; missing values show as ``missing`` (an em dash); numeric columns carry class
-    ``num`` (right-aligned); text is HTML-escaped.
+    ``num`` (right-aligned); every cell and header is HTML-escaped (by the jinja2 template).
     """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"dataframe_html needs a pandas DataFrame, got {type(df).__name__}.")
@@ -60,16 +68,9 @@ def dataframe_html(df: pd.DataFrame, float_format: str = "{:.1f}", missing: str 
         raise ValueError(f"float_format must be a str.format pattern for one float such as '{{:.1f}}', "
                          f"got {float_format!r} ({error}).") from error
     numeric = _numeric_columns(df)
-    header = "".join(f"<th{_NUM_CLASS if is_num else ''}>{escape(str(column))}</th>"
-                     for column, is_num in zip(df.columns, numeric))
-    rows = []
-    for values in df.itertuples(index=False, name=None):
-        cells = "".join(f"<td{_NUM_CLASS if is_num or _is_number(value) else ''}>"
-                        f"{_format_cell(value, float_format, missing)}</td>"
-                        for value, is_num in zip(values, numeric))
-        rows.append(f"<tr>{cells}</tr>")
-    body = "\n".join(rows)
-    return f'<table class="{TABLE_CLASS}">\n<thead><tr>{header}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+    rows = [[(_format_cell(value, float_format, missing), is_num or _is_number(value))
+             for value, is_num in zip(values, numeric)] for values in df.itertuples(index=False, name=None)]
+    return _TABLE.render(table_class=TABLE_CLASS, header=zip(df.columns, numeric), rows=rows)
 
 
 class Table:

@@ -40,9 +40,9 @@ def worker_count(params: dict) -> int:
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return 1
-    device = resolve_device(params["run"]["device"])
-    if params["run"]["workers"]:
-        return params["run"]["workers"]
+    device = resolve_device(params.run.device)
+    if params.run.workers:
+        return params.run.workers
     cores = len(os.sched_getaffinity(0))
     if device.type == "cpu":
         return cores
@@ -52,7 +52,7 @@ def worker_count(params: dict) -> int:
 
 def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:
     """Train ``runs`` (picklable zero-argument callables, e.g. ``functools.partial`` of a module-level
-    function that calls ``arpl.pipeline.trained.train_run``) in :func:`worker_count` single-thread processes, in
+    function that calls ``arpl.pipeline.runs.trained.train_run``) in :func:`worker_count` single-thread processes, in
     the order given (longest first balances the workers best). With one worker this does nothing: the caller's loop trains them in this process."""
     workers = min(worker_count(params), len(runs))
     if workers <= 1:

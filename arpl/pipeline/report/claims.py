@@ -22,8 +22,8 @@ import math
 import pandas as pd
 
 from arpl import paper, paper_facts, paper_figures
-from arpl.pipeline.pages import dataframe_html
-from arpl.pipeline.spread import Spread, tolerance
+from arpl.pipeline.report.pages import dataframe_html
+from arpl.pipeline.report.spread import Spread, tolerance
 
 REPRODUCED, NOT_RUN, NOT_IMPLEMENTED, NOT_COMPARABLE = STATUSES = (
     "reproduced here", "not run by this profile", "not implemented", "not comparable")
@@ -37,17 +37,17 @@ TABLE4_PROFILES = {"cifar10": "ood-cifar10", "cifar100": "cifar100"}
 def figure_requirement(figure: str, params: dict) -> str:
     """What a run with ``params`` lacks, beyond the figure's dataset, to draw ``figure`` as the paper did ("" when
     nothing): the 2-D LeNet++ of the feature-space figures, Fig. 9's out-sets, Fig. 13's network and base classes."""
-    if figure in ("Fig. 1", "Fig. 7", "Fig. 12") and params["figures"]["backbone"] != "lenetpp":
-        backbone = params["figures"]["backbone"]
+    if figure in ("Fig. 1", "Fig. 7", "Fig. 12") and params.figures.backbone != "lenetpp":
+        backbone = params.figures.backbone
         return f"another backbone: the 2-D feature network is {backbone} here, LeNet++ in the paper"
     if figure == "Fig. 9":
-        missing = [name for name in ("kmnist", "svhn", "cifar100") if name not in params["ood"]["sets"]]
+        missing = [name for name in ("kmnist", "svhn", "cifar100") if name not in params.ood.sets]
         return f"ood.sets lacks {', '.join(missing)}, which the paper draws it against" if missing else ""
     if figure == "Fig. 13":
-        if params["model"]["backbone"] != "resnet34":
-            return f"another backbone: {params['model']['backbone']} here, resnet34 in the paper"
-        if params["incremental"]["base_classes"] != 50:
-            return f"{params['incremental']['base_classes']} base classes here, 50 in the paper"
+        if params.model.backbone != "resnet34":
+            return f"another backbone: {params.model.backbone} here, resnet34 in the paper"
+        if params.incremental.base_classes != 50:
+            return f"{params.incremental.base_classes} base classes here, 50 in the paper"
     return ""
 
 
@@ -65,16 +65,16 @@ def table_profile(table: str, dataset: str) -> str | None:
 def produces(params: dict, table: str, dataset: str, out_dataset: str | None) -> bool:
     """Whether a run with ``params`` computes the numbers of ``table`` for ``dataset`` (and ``out_dataset``): the
     same in-distribution data, open-set trials for Tables 1-2, the all-class models and that out-set otherwise."""
-    data = params["data"]
-    if data["dataset"] != dataset:
+    data = params.data
+    if data.dataset != dataset:
         return False
     if table in OSR_TABLES:
-        return bool(data["splits"])
-    if not params["train"]["closed_set"]:
+        return bool(data.splits)
+    if not params.train.closed_set:
         return False
     if out_dataset is None:
         return True
-    sets = params["ood"]["sets"]
+    sets = params.ood.sets
     return out_dataset in sets or f"domainnet-{out_dataset}" in sets
 
 
@@ -137,7 +137,7 @@ def table_claim(params: dict, row: pd.Series, ours: pd.Series | None, spread: Sp
     if pd.isna(ours["ours_mean"]):
         return {**claim, "status": NOT_COMPARABLE,
                 "detail": "another metric convention: this score has no per-class scores for the authors' metric"}
-    splits = len(params["data"]["splits"])
+    splits = len(params.data.splits)
     detail = "the same data, network and metric convention"
     if table in OSR_TABLES and splits != 5:
         detail += f"; mean over {splits} split(s), the paper's over five"
@@ -155,13 +155,13 @@ def figure_claim(params: dict, figure: pd.Series, stages_run: set[str]) -> dict:
     where = f"the {figure['profile']} profile draws it"
     if figure["stage"] not in stages_run:
         return {**claim, "status": NOT_RUN, "detail": f"the {figure['stage']} stage is switched off here; {where}"}
-    if params["data"]["dataset"] != figure["dataset"]:
+    if params.data.dataset != figure["dataset"]:
         return {**claim, "status": NOT_COMPARABLE,
-                "detail": f"drawn on {params['data']['dataset']} here, the paper on {figure['paper_data']}; {where}"}
+                "detail": f"drawn on {params.data.dataset} here, the paper on {figure['paper_data']}; {where}"}
     reason = figure_requirement(figure["figure"], params) or figure["difference"]
     if reason:
         return {**claim, "status": NOT_COMPARABLE, "detail": reason}
-    orders = params["incremental"]["orders"]
+    orders = params.incremental.orders
     budget = f"; {orders} class order(s), the paper five" if figure["figure"] == "Fig. 13" and orders != 5 else ""
     return {**claim, "status": REPRODUCED, "detail": f"drawn by the {figure['stage']} stage{budget}"}
 

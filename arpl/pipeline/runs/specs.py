@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from arpl.data import dataset_source
 from arpl.methods import get_variant
-from arpl.pipeline.profile_data import base_dataset
+from arpl.pipeline.runs.images import base_dataset
 from arpl.pipeline.runs import seed_offset
 from arpl.training.specs import ModelSpec, TrainSpec, from_sections
 
@@ -17,7 +17,7 @@ from arpl.training.specs import ModelSpec, TrainSpec, from_sections
 def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
     """The classifier of ``method`` (a registered name or import path, :mod:`arpl.methods`) with the profile's
     network and loss."""
-    return from_sections(ModelSpec, {"model": params["model"], "data": params["data"], "train": params["train"]},
+    return from_sections(ModelSpec, {"model": params.model, "data": params.data, "train": params.train},
                          method=method, num_classes=num_classes, **overrides)
 
 
@@ -26,12 +26,12 @@ def train_spec(params: dict, run: str, variant: str | None = None, **overrides) 
     (cs, cs-no-abn, cs-no-ft: see :mod:`arpl.methods`) turns on Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures,
     ablations, incremental) gets the learning-rate milestones scaled to its length, unless ``milestones`` is
     overridden too."""
-    sections = {"train": params["train"], "run": params["run"]}
+    sections = {"train": params.train, "run": params.run}
     algorithm = {}
     if variant is not None:
-        sections = {**sections, "confusing": params["confusing"]}
+        sections = {**sections, "confusing": params.confusing}
         algorithm = {"confusing": True, "focus_training": get_variant(variant).focus_training}
-    spec = from_sections(TrainSpec, sections, seed=params["run"]["seed"] + seed_offset(run),
+    spec = from_sections(TrainSpec, sections, seed=params.run.seed + seed_offset(run),
                          augment=dataset_source(base_dataset(params)).augment, data_tag=data_tag(params, run),
                          data_code=data_code(params), **algorithm)
     if "epochs" in overrides and "milestones" not in overrides:
@@ -67,6 +67,6 @@ def data_code(params: dict) -> tuple[str, ...]:
 
 def data_tag(params: dict, run: str) -> str:
     """Identifies the training data of a run, so a checkpoint is never resumed on other data."""
-    data = params["data"]
-    return (f"{data['dataset']}:{run}:{data['image_size']}px:{data['channels']}ch:"
-            f"{data['train_per_class']}/class:seed{params['run']['seed']}")
+    data = params.data
+    return (f"{data.dataset}:{run}:{data.image_size}px:{data.channels}ch:"
+            f"{data.train_per_class}/class:seed{params.run.seed}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import yaml
 
 from arpl.models import backbone_entry
-from arpl.pipeline.profile import overlay, profile_params, profile_text
+from arpl.pipeline.params.profiles import overlay, profile_params, profile_text
 
 IMAGES_PER_CLASS = 4      # training images per class of every model of a quick run (tests/fake_data.py writes as many)
 TEST_IMAGES_PER_CLASS = 2
@@ -28,22 +28,22 @@ QUICK_WIDTH = 16          # at most this many channels in the first convolution 
 def quick_changes(params: dict) -> dict:
     """What a quick run changes in the validated ``params`` of a profile: only budget keys, each a section
     and key of ``params.yaml``."""
-    figures, model, confusing = params["figures"], params["model"], params["confusing"]
+    figures, model, confusing = params.figures, params.model, params.confusing
     changes = {
         "run": {"quick": True},
-        "data": {"splits": params["data"]["splits"][:1], "train_per_class": IMAGES_PER_CLASS,
+        "data": {"splits": params.data.splits[:1], "train_per_class": IMAGES_PER_CLASS,
                  "test_per_class": TEST_IMAGES_PER_CLASS},
         "train": {"epochs": 1, "closed_set_per_class": None},
         "confusing": {"epochs": 1, "train_per_class": None, "ablation_trials": 1,
-                      "ngf": min(confusing["ngf"], QUICK_WIDTH), "ndf": min(confusing["ndf"], QUICK_WIDTH)},
+                      "ngf": min(confusing.ngf, QUICK_WIDTH), "ndf": min(confusing.ndf, QUICK_WIDTH)},
         "osr": {"bootstrap": BOOTSTRAP},
         "ood": {"noise_count": NOISE_COUNT, "test_per_class": TEST_IMAGES_PER_CLASS},
         "incremental": {"orders": 1, "epochs": 1, "train_per_class": None},
-        "figures": {"epochs": 1, "train_per_class": None, "lambdas": figures["lambdas"][:2],
-                    "known_counts": figures["known_counts"][:2]},
+        "figures": {"epochs": 1, "train_per_class": None, "lambdas": figures.lambdas[:2],
+                    "known_counts": figures.known_counts[:2]},
     }
-    if backbone_entry(model["backbone"]).width:
-        changes["model"] = {"width": min(model["width"] or QUICK_WIDTH, QUICK_WIDTH)}
+    if backbone_entry(model.backbone).width:
+        changes["model"] = {"width": min(model.width or QUICK_WIDTH, QUICK_WIDTH)}
     return changes
 
 

@@ -18,28 +18,28 @@ OPTIONAL_OOD = ("mnist", "kmnist")  # OOD sets left out (not an error) when thei
 
 def base_dataset(params: dict) -> str:
     """The dataset whose images are trained on: ``data.dataset`` itself, except CIFAR+N (CIFAR10)."""
-    name = params["data"]["dataset"]
+    name = params.data.dataset
     return dataset_source(name).images_of or name
 
 
 def training_datasets(params: dict) -> list[str]:
     """The datasets whose files the training stages read: the base dataset and, for CIFAR+N, the one its unknown
     test images come from."""
-    unknowns = dataset_source(params["data"]["dataset"]).unknowns_from
+    unknowns = dataset_source(params.data.dataset).unknowns_from
     return [base_dataset(params)] + ([unknowns] if unknowns else [])
 
 
 def load_set(params: dict, name: str, train: bool, count: int | None = None) -> ImageSet:
     """Dataset ``name`` at the profile's image size and channels, from ``run.data_root`` (cached: the
     stages load the same set once per split); ``count`` images of a synthetic set (:func:`load_ood_set`)."""
-    data = params["data"]
-    return _cached_set(params["run"]["data_root"], name, train, data["download"], data["image_size"],
-                       data["channels"], count)
+    data = params.data
+    return _cached_set(params.run.data_root, name, train, data.download, data.image_size,
+                       data.channels, count)
 
 
 def load_ood_set(params: dict, name: str) -> ImageSet:
     """Out-of-distribution set ``name`` (test part), with ``ood.noise_count`` images when it is generated."""
-    count = params["ood"]["noise_count"] if dataset_source(name).synthetic else None
+    count = params.ood.noise_count if dataset_source(name).synthetic else None
     return load_set(params, name, False, count)
 
 
@@ -51,9 +51,9 @@ def _cached_set(root: str, name: str, train: bool, download: bool, size: int, ch
 
 def train_test(params: dict) -> tuple[ImageSet, ImageSet]:
     """Training and test images of the base dataset, with the profile's per-class subsets (seeded)."""
-    data, seed = params["data"], params["run"]["seed"]
-    train = per_class_subset(load_set(params, base_dataset(params), True), data["train_per_class"], seed=seed)
-    test = per_class_subset(load_set(params, base_dataset(params), False), data["test_per_class"], seed=seed)
+    data, seed = params.data, params.run.seed
+    train = per_class_subset(load_set(params, base_dataset(params), True), data.train_per_class, seed=seed)
+    test = per_class_subset(load_set(params, base_dataset(params), False), data.test_per_class, seed=seed)
     return train, test
 
 
@@ -62,23 +62,23 @@ def with_train_subset(params: dict, per_class: int | None) -> dict:
     and incremental stages train their many small models on a subset of their own size."""
     if per_class is None:
         return params
-    return {**params, "data": {**params["data"], "train_per_class": per_class}}
+    return params.replace("data", train_per_class=per_class)
 
 
 def trial_dataset(params: dict, num_known: int | None = None) -> str:
     """The dataset whose classes a trial splits: ``data.dataset``, except a run with its own number of known
     classes (Fig. 11, 12) on CIFAR+N, whose known classes are fixed by the authors' lists: it draws ``num_known``
     of CIFAR10's classes and takes CIFAR10's other classes as its unknowns."""
-    if num_known is not None and dataset_source(params["data"]["dataset"]).images_of:
+    if num_known is not None and dataset_source(params.data.dataset).images_of:
         return base_dataset(params)
-    return params["data"]["dataset"]
+    return params.data.dataset
 
 
 def split_of(params: dict, index: int, num_known: int | None = None) -> OpenSetSplit:
     """The known/unknown classes of trial ``index`` (the authors' list ``index`` where one exists)."""
     dataset = trial_dataset(params, num_known)
-    num_known = num_known or params["data"]["num_known"]
-    return open_set_split(dataset, index, num_known=num_known, seed=params["run"]["seed"])
+    num_known = num_known or params.data.num_known
+    return open_set_split(dataset, index, num_known=num_known, seed=params.run.seed)
 
 
 def open_set(params: dict, index: int, num_known: int | None = None) -> OpenSetData:
@@ -88,8 +88,8 @@ def open_set(params: dict, index: int, num_known: int | None = None) -> OpenSetD
     unknowns = dataset_source(trial_dataset(params, num_known)).unknowns_from
     unknown_test = None
     if unknowns is not None:
-        unknown_test = per_class_subset(load_set(params, unknowns, False), params["data"]["test_per_class"],
-                                        seed=params["run"]["seed"])
+        unknown_test = per_class_subset(load_set(params, unknowns, False), params.data.test_per_class,
+                                        seed=params.run.seed)
     return make_open_set(train, test, split, unknown_test)
 
 
@@ -103,9 +103,9 @@ def all_classes(params: dict) -> tuple[ImageSet, ImageSet]:
 def available_ood_sets(params: dict) -> list[str]:
     """The OOD sets of ``ood.sets`` that can be used: generated and packaged sets always, MNIST/KMNIST
     (:data:`OPTIONAL_OOD`) only when their files are present (their absence is not an error)."""
-    root = Path(params["run"]["data_root"])
+    root = Path(params.run.data_root)
     available = []
-    for name in params["ood"]["sets"]:
+    for name in params.ood.sets:
         if name in OPTIONAL_OOD:
             try:
                 dataset_source(name).check(root, False)
@@ -119,8 +119,8 @@ def showcase(params: dict) -> tuple[str, OpenSetData]:
     """The run the stage figures show and its data: the first trial (``split<i>``) or, without trials, the
     all-class model (``all``) with the first OOD set as its unknowns (a generated one at its default size, so
     that the figures do not depend on ``ood.noise_count``)."""
-    if params["data"]["splits"]:
-        split = params["data"]["splits"][0]
+    if params.data.splits:
+        split = params.data.splits[0]
         return split_run(split), open_set(params, split)
     train, test = all_classes(params)
     unknown = load_set(params, available_ood_sets(params)[0], False)

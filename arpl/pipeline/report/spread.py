@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from arpl.pipeline.params import section_dict
+
 SPREAD_CSV = Path("benchmarks/seed_spread.csv")
 COLUMNS = ("profile", "fingerprint", "torch", "cpu_capability", "portable", "split", "seed", "file", "method",
            "metric", "value")
@@ -38,16 +40,16 @@ def training_settings(params: dict) -> dict:
     """The settings that shape the trained models, and so the open-set and closed-set numbers (``osr``,
     ``closed_set`` rows): the sections ``run``, ``data``, ``model``, ``train`` and ``confusing``, without the seed,
     the splits, the worker count, the progress bars, the data folder and the device."""
-    sections = {"run": params["run"], "data": params["data"], "model": params["model"], "train": params["train"],
-                "confusing": params["confusing"]}
-    return {name: {key: value for key, value in section.items() if key not in _NOT_FINGERPRINTED.get(name, ())}
-            for name, section in sections.items()}
+    sections = {"run": params.run, "data": params.data, "model": params.model, "train": params.train,
+                "confusing": params.confusing}
+    return {name: {key: value for key, value in section_dict(section).items()
+                   if key not in _NOT_FINGERPRINTED.get(name, ())} for name, section in sections.items()}
 
 
 def ood_settings(params: dict) -> dict:
     """The settings that shape the out-of-distribution numbers (``ood_auroc`` rows): :func:`training_settings`
     and the ``ood`` section (its sets and the number of noise images)."""
-    return {**training_settings(params), "ood": params["ood"]}
+    return {**training_settings(params), "ood": section_dict(params.ood)}
 
 
 def all_settings(params: dict) -> list[dict]:

@@ -2,7 +2,7 @@
 the per-epoch test metrics they record, and the trained models the evaluation stages load.
 
 Every stage that trains (train, confusing, incremental, figures, ablations) goes through :func:`train_run`, so
-resuming, reusing a finished run and the one-thread workers of :mod:`arpl.pipeline.parallel` work the same in each."""
+resuming, reusing a finished run and the one-thread workers of :mod:`arpl.pipeline.runs.workers` work the same in each."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from arpl.data.openset import OpenSetData, per_class_subset
 from arpl.evaluate import predict
 from arpl.methods import get_variant
 from arpl.models import build_gan
-from arpl.pipeline.parallel import train_ahead, worker_count
-from arpl.pipeline.profile_data import all_classes, open_set, with_train_subset
-from arpl.pipeline.run_specs import data_tag, run_specs
+from arpl.pipeline.runs.workers import train_ahead, worker_count
+from arpl.pipeline.runs.images import all_classes, open_set, with_train_subset
+from arpl.pipeline.runs.specs import data_tag, run_specs
 from arpl.pipeline.runs import (ALL_CLASSES, checkpoint_path, device, method_name, run_path, split_index, stage_runs,
                                 trained_runs)
 from arpl.portable import check_process
@@ -53,7 +53,7 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: s
         return finished_result(model, train, payload, checkpoint, run_device)
     label = label or f"{method_name(variant or method)} {run}"
     return fit(model, train, images.images, images.labels, run_dir, device=run_device, evaluate=evaluate,
-               context=context, progress=params["run"]["progress"], label=label,
+               context=context, progress=params.run.progress, label=label,
                checkpoint_every=checkpoint_every(params, run_device))
 
 
@@ -62,7 +62,7 @@ GPU_CHECKPOINT_EVERY = 10  # epochs; a GPU epoch takes seconds, its checkpoint a
 
 def checkpoint_every(params: dict, run_device: torch.device) -> int:
     """``run.checkpoint_every``, or for 0 every epoch on the CPU and every :data:`GPU_CHECKPOINT_EVERY` on a GPU."""
-    chosen = params["run"]["checkpoint_every"]
+    chosen = params.run.checkpoint_every
     return chosen or (1 if run_device.type == "cpu" else GPU_CHECKPOINT_EVERY)
 
 
@@ -129,7 +129,7 @@ def _finished(run: Callable[[], object]) -> bool:
 
 
 def train_ahead_unfinished(params: dict, runs: list[Callable[[], object]]) -> None:
-    """:func:`arpl.pipeline.parallel.train_ahead` of the :func:`unfinished` runs only: when every run is finished, no
+    """:func:`arpl.pipeline.runs.workers.train_ahead` of the :func:`unfinished` runs only: when every run is finished, no
     worker process starts (it would only load the finished checkpoints the stage loads again)."""
     if worker_count(params) > 1:
         train_ahead(params, unfinished(runs))
@@ -185,7 +185,7 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
     method = get_variant(variant).method if variant else name
     dev = device(params, context)
     if run == ALL_CLASSES:
-        params = with_train_subset(params, params["train"]["closed_set_per_class"])
+        params = with_train_subset(params, params.train.closed_set_per_class)
         train, test = all_classes(params)
         evaluate = closed_set_evaluator(test, dev)
     else:
@@ -205,12 +205,12 @@ def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, so
     its own epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
     ``confusing.init: arpl``, a warm start from ``source``, the finished checkpoint of the same run of the
     method ``variant`` trains (ARPL)."""
-    cs, seed = params["confusing"], params["run"]["seed"]
-    overrides = {"epochs": cs["epochs"] or params["train"]["epochs"], "lr": float(cs["lr"] or params["train"]["lr"])}
-    if cs["train_per_class"] is not None:
-        train = per_class_subset(train, cs["train_per_class"], seed=seed)
-        overrides["data_tag"] = f"{data_tag(params, run)}:cs{cs['train_per_class']}/class"
-    if cs["init"] == "arpl":
+    cs, seed = params.confusing, params.run.seed
+    overrides = {"epochs": cs.epochs or params.train.epochs, "lr": float(cs.lr or params.train.lr)}
+    if cs.train_per_class is not None:
+        train = per_class_subset(train, cs.train_per_class, seed=seed)
+        overrides["data_tag"] = f"{data_tag(params, run)}:cs{cs.train_per_class}/class"
+    if cs.init == "arpl":
         overrides["init_from"] = f"{source}@{read_checkpoint(source)['fingerprint']}"
         overrides["milestones"] = ()
     return train, overrides
@@ -220,7 +220,7 @@ def train_stage(params: dict, stage: str, names: list[str],
                 context: DistContext = DistContext()) -> dict[str, list[dict]]:
     """Train every run (:func:`arpl.pipeline.runs.stage_runs`) of every method (or, for stage ``confusing``,
     variant) in ``names``; independent runs go to parallel one-thread processes on the CPU
-    (:mod:`arpl.pipeline.parallel`). Returns one summary row per run, by name."""
+    (:mod:`arpl.pipeline.runs.workers`). Returns one summary row per run, by name."""
     runs_of = {name: trained_runs(params, stage, name) for name in names}
     jobs = [(name, run) for run in reversed(stage_runs(params)) for name in names if run in runs_of[name]]
     runs = [partial(train_stage_run, params, stage, name, run) for name, run in jobs]  # all-class first
@@ -230,8 +230,8 @@ def train_stage(params: dict, stage: str, names: list[str],
 
 def trained_models(params: dict) -> list[tuple[str, str, str]]:
     """``(display name, stage, name)`` of every open-set model the pipeline trains."""
-    models = [(method_name(m), "train", m) for m in params["train"]["methods"]]
-    return models + [(method_name(v), "confusing", v) for v in params["confusing"]["variants"]]
+    models = [(method_name(m), "train", m) for m in params.train.methods]
+    return models + [(method_name(v), "confusing", v) for v in params.confusing.variants]
 
 
 def all_class_models(params: dict) -> dict[str, tuple[str, object]]:

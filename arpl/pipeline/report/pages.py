@@ -10,14 +10,14 @@ from __future__ import annotations
 import base64
 import re
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
+from jinja2 import DictLoader, Environment
 
 from arpl.io import save_text
-from arpl.pipeline.display import MISSING_VALUE, TABLE_CLASS, dataframe_html  # noqa: F401 (the report's API)
+from arpl.pipeline.report.display import MISSING_VALUE, TABLE_CLASS, dataframe_html  # noqa: F401 (the report's API)
 from arpl.pipeline.notebook import skip_slow_optional_imports
 
 skip_slow_optional_imports()
@@ -77,9 +77,8 @@ def _fold_long_logs(notebook: nbformat.NotebookNode) -> None:
         lines = "".join(output["text"] for output in printed).splitlines()
         if len(lines) <= LOG_LINES_SHOWN:
             continue
-        folded = nbformat.v4.new_output("display_data", data={"text/html": (
-            f'<details class="log"><summary>Log: {len(lines)} lines (click to open)</summary>'
-            f'<pre>{escape(chr(10).join(lines))}</pre></details>')})
+        log = _render("log", count=len(lines), log="\n".join(lines))
+        folded = nbformat.v4.new_output("display_data", data={"text/html": log})
         first = cell.outputs.index(printed[0])
         cell.outputs = [output for output in cell.outputs if output not in printed]
         cell.outputs.insert(first, folded)
@@ -106,8 +105,6 @@ _OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 @lru_cache(maxsize=1)
 def _exporter() -> HTMLExporter:
     """One exporter for every page of a process: it compiles its templates once (over a second per exporter)."""
-    from jinja2 import DictLoader
-
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
                             embed_images=True, template_name="lab", template_file=OFFLINE_TEMPLATE,
                             extra_loaders=[DictLoader({OFFLINE_TEMPLATE: _OFFLINE_TEMPLATE_SOURCE})])
@@ -177,73 +174,86 @@ def notebook_errors(ipynb: str | Path) -> list[str]:
 
 def image_html(path: str | Path, alt: str) -> str:
     """An ``<img>`` holding the PNG at ``path`` as a data URI, so the page stays one self-contained file."""
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}" style="max-width: 100%">'
+    return _render("image", data=base64.b64encode(Path(path).read_bytes()).decode("ascii"), alt=alt)
 
 
-def _facts_html(facts: Mapping[str, str]) -> str:
-    items = "\n".join(f"<dt>{escape(str(key))}</dt><dd>{escape(str(value))}</dd>"
-                      for key, value in facts.items())
-    return f'<dl class="facts">\n{items}\n</dl>'
-
-
-def _page_item(reports_dir: Path, page: Mapping[str, str]) -> str:
-    missing = [key for key in ("title", "file") if not page.get(key)]
-    if missing:
-        raise ValueError(f"Report page {dict(page)} lacks {missing}; give each page a title and a file.")
-    target = str(page["file"])
-    status = "" if (reports_dir / target).is_file() else ' <span class="missing">(page not built)</span>'
-    summary = escape(str(page.get("summary", "")))
-    href = escape(Path(target).as_posix(), quote=True)
-    return (f'<li><a href="{href}">{escape(str(page["title"]))}</a>{status}'
-            f'<br><span class="summary">{summary}</span></li>')
+def _page_links(reports_dir: Path, pages: Sequence[Mapping[str, str]]) -> list[dict]:
+    """Each page of the index with its link (``href``) and whether its file is there (``built``)."""
+    links = []
+    for page in pages:
+        missing = [key for key in ("title", "file") if not page.get(key)]
+        if missing:
+            raise ValueError(f"Report page {dict(page)} lacks {missing}; give each page a title and a file.")
+        links.append({**page, "href": Path(str(page["file"])).as_posix(),
+                      "built": (reports_dir / str(page["file"])).is_file()})
+    return links
 
 
 def index_html(pages: Sequence[Mapping[str, str]], headline_html: str, facts: Mapping[str, str],
                reports_dir: Path, title: str = DEFAULT_TITLE, notes: Iterable[str] = (), warning: str = "") -> str:
     """The index page as one HTML string: a warning first (a quick run), then title, run facts, notes,
     headline table, links to stage pages."""
-    note_html = "\n".join(f'<p class="note">{escape(note)}</p>' for note in notes)
-    page_items = "\n".join(_page_item(reports_dir, page) for page in pages)
-    return _document(title, f"""<h1>{escape(title)}</h1>
-<p>Chen et al., "Adversarial Reciprocal Points Learning for Open Set Recognition", IEEE TPAMI.
-Every stage of the pipeline has its own page below; numbers are percentages.</p>
-<h2>This run</h2>
-{_facts_html(facts)}
-{note_html}
-<h2>Headline results</h2>
-{headline_html}
-<h2>Stages</h2>
-<ul class="pages">
-{page_items}
-</ul>
-""", warning)
+    return _render("index", title=title, warning=warning, facts=facts, notes=list(notes),
+                   headline_html=headline_html, pages=_page_links(Path(reports_dir), pages))
 
 
 def page_html(title: str, body_html: str, warning: str = "") -> str:
     """A report page other than the index (e.g. the claims page) as one HTML string: the index's style, a
     warning first (a quick run), a link back to the index, the title and ``body_html`` (an HTML fragment)."""
-    return _document(title, f"""<p><a href="index.html">&larr; the report's front page</a></p>
-<h1>{escape(title)}</h1>
-{body_html}
-""", warning)
+    return _render("page", title=title, warning=warning, body_html=body_html)
 
 
-def _document(title: str, body_html: str, warning: str) -> str:
-    """A self-contained HTML page (the report's inline CSS): the quick-run ``warning`` first, then ``body_html``."""
-    warning_html = f'<p class="warning">{escape(warning)}</p>\n' if warning else ""
-    return f"""<!DOCTYPE html>
+# The report's own pages (jinja2, every value HTML-escaped but what is marked ``safe``: the CSS and the HTML
+# fragments): "document" is the self-contained page (inline CSS, the quick-run warning first) that "index" and
+# "page" fill in; "log" is a folded log, "image" an embedded PNG.
+_TEMPLATES = {
+    "document": """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>{PAGE_CSS}{TABLE_CSS}</style>
+<title>{{ title }}</title>
+<style>{{ css | safe }}</style>
 </head>
 <body>
-{warning_html}{body_html}</body>
+{% if warning %}<p class="warning">{{ warning }}</p>
+{% endif %}{% block body %}{% endblock %}</body>
 </html>
-"""
+""",
+    "index": """{% extends "document" %}{% block body %}<h1>{{ title }}</h1>
+<p>Chen et al., "Adversarial Reciprocal Points Learning for Open Set Recognition", IEEE TPAMI.
+Every stage of the pipeline has its own page below; numbers are percentages.</p>
+<h2>This run</h2>
+<dl class="facts">
+{% for key, value in facts.items() %}<dt>{{ key }}</dt><dd>{{ value }}</dd>
+{% endfor %}</dl>
+{% for note in notes %}<p class="note">{{ note }}</p>
+{% endfor %}<h2>Headline results</h2>
+{{ headline_html | safe }}
+<h2>Stages</h2>
+<ul class="pages">
+{% for page in pages %}<li><a href="{{ page.href }}">{{ page.title }}</a>
+{%- if not page.built %} <span class="missing">(page not built)</span>{% endif -%}
+<br><span class="summary">{{ page.summary }}</span></li>
+{% endfor %}</ul>
+{% endblock %}""",
+    "page": """{% extends "document" %}{% block body %}<p><a href="index.html">&larr; the report's front page</a></p>
+<h1>{{ title }}</h1>
+{{ body_html | safe }}
+{% endblock %}""",
+    "log": ('<details class="log"><summary>Log: {{ count }} lines (click to open)</summary>'
+            '<pre>{{ log }}</pre></details>'),
+    "image": '<img src="data:image/png;base64,{{ data }}" alt="{{ alt }}" style="max-width: 100%">',
+}
+
+
+_ENVIRONMENT = Environment(loader=DictLoader(_TEMPLATES), autoescape=True, keep_trailing_newline=True)
+_ENVIRONMENT.globals["css"] = PAGE_CSS + TABLE_CSS
+
+
+def _render(template: str, **values) -> str:
+    """Template ``template`` of :data:`_TEMPLATES` filled in with ``values`` (each HTML-escaped unless ``safe``)."""
+    return _ENVIRONMENT.get_template(template).render(**values)
 
 
 def build_page(path: str | Path, title: str, body_html: str, warning: str = "") -> Path:
