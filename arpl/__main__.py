@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     reproduce.add_argument("--params", default="params.yaml")
     reproduce.add_argument("--all", action="store_true", help="list identical numbers too")
     args = parser.parse_args(argv)
-    _portable_kernels(getattr(args, "params", "params.yaml"))
+    if args.command != "notebook":   # a stage notebook's runner applies it where the stage declares it
+        _portable_kernels(getattr(args, "params", "params.yaml"))
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
@@ -94,7 +95,7 @@ def _prepare_data(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from arpl.io import save_text
+    from arpl.atomic import save_text
     from arpl.pipeline.params import validate
     from arpl.pipeline.params.profiles import profile_names, profile_params, profile_text
     from arpl.pipeline.params.quick import quick_profile_text
@@ -114,13 +115,16 @@ def _profile(args: argparse.Namespace) -> int:
 def _notebook(args: argparse.Namespace) -> int:
     from arpl.pipeline.notebook import NotebookFailed, parse_parameters, run_notebook
 
+    from arpl.pipeline.params.declared import raw_value
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("papermill").addFilter(_notebook_output_only)
+    if raw_value(args.source, "run.portable_kernels", required=False) is not None:
+        _portable_kernels("params.yaml")   # the stage computes numbers with models: its kernel takes the setting
     if args.when:
-        from arpl.pipeline.params.declared import switch_value
         from arpl.pipeline.notebook import write_switched_off
 
-        value = switch_value(args.source, args.when)
+        value = raw_value(args.source, args.when)
         if not value:
             write_switched_off(args.output, Path(args.source).stem, args.when, value, args.outs)
             print(f"{args.source}: switched off by {args.when} = {value!r}; recorded in {args.output}")
@@ -151,8 +155,8 @@ def _notebook_output_only(record: logging.LogRecord) -> bool:
 def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:
     """Your own modules named in ``params_path`` that a stage reading them misses in its deps in dvc.yaml
     (:func:`arpl.pipeline.params.declared.own_module_gaps`): of every stage, or of the one running ``notebook``."""
-    from arpl.pipeline.params.declared import notebook_stage, own_module_gaps
     from arpl.pipeline.params import load_params
+    from arpl.pipeline.params.declared import notebook_stage, own_module_gaps
 
     if not (Path("dvc.yaml").is_file() and Path(params_path).is_file()):
         return []
@@ -232,7 +236,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from arpl.pipeline.params import load_params
-    from arpl.pipeline.report.reproduce import IDENTICAL, OUTSIDE, committed_metrics, compare, current_metrics, summary_line
+    from arpl.pipeline.report.reproduce import (IDENTICAL, OUTSIDE, committed_metrics, compare, current_metrics,
+                                                summary_line)
     from arpl.pipeline.report.spread import all_settings, load_spread, settings_fingerprint
 
     params = load_params(args.params)

@@ -28,7 +28,7 @@ import torch
 from arpl.code_identity import identity
 from arpl.data.files import ImageFiles
 from arpl.evaluate import Predictions, predict
-from arpl.io import atomic_write
+from arpl.atomic import atomic_write
 from arpl.portable import SWITCH
 
 CACHE_DIR = Path("runs/cache/predictions")

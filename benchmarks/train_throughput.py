@@ -40,13 +40,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from arpl.stages.plan import EPOCH_IMAGES, NETWORKS, device_name  # noqa: E402  (what results.csv rows mean)
 from arpl.training import fit  # noqa: E402
 from arpl.training.specs import ModelSpec, TrainSpec  # noqa: E402
 
 METHODS = ("Softmax", "GCPL", "RPL", "ARPL", "ARPL+CS")
-NETWORKS = {"classifier32": (3, 32), "small": (1, 28)}  # network -> (channels, image size)
 NUM_CLASSES = 6
-EPOCH_IMAGES = 36_000  # Fashion-MNIST, six known classes x 6,000 training images
 # timed batches per (device type, network): a few seconds each on a 2-core CPU, longer runs on a GPU
 DEFAULT_STEPS = {"cpu": {"classifier32": 20, "small": 100}, "cuda": {"classifier32": 200, "small": 200}}
 BUSY_WARNING_CORES = 0.2
@@ -127,19 +126,6 @@ def specs_for(config: Config) -> tuple[ModelSpec, TrainSpec]:
                            channels_last=config.channels_last, compile=config.compile, data_tag="benchmark",
                            ngf=config.gan_width, ndf=config.gan_width)
     return model_spec, train_spec
-
-
-def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU model with the number of threads PyTorch uses."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model} ({torch.get_num_threads()} threads)"
 
 
 def peak_memory_mb(device: torch.device) -> float:

@@ -15,7 +15,7 @@ params_file = "params.yaml"
 # %%
 from arpl.figures.images import image_grid
 from arpl.figures.saving import publish
-from arpl.io import save_json, save_table
+from arpl.atomic import save_json, save_table
 from arpl.pipeline.checks import check_data
 from arpl.pipeline.report.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root

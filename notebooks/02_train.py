@@ -25,7 +25,7 @@ params_file = "params.yaml"
 # %%
 import pandas as pd
 
-from arpl.io import save_json
+from arpl.atomic import save_json
 from arpl.pipeline.runs import trained
 from arpl.pipeline.report.display import Note, Table
 from arpl.pipeline.notebook import enter_repository_root

@@ -29,7 +29,7 @@ from arpl.figures.feature_space import feature_scatter
 from arpl.figures.images import image_grid, real_and_generated_rows
 from arpl.figures.saving import publish
 from arpl.figures.training import training_curves
-from arpl.io import save_json
+from arpl.atomic import save_json
 from arpl.pipeline.runs import images, trained
 from arpl.pipeline.report.display import Table
 from arpl.pipeline.notebook import enter_repository_root

@@ -21,7 +21,7 @@ params_file = "params.yaml"
 from arpl import paper
 from arpl.figures.osr import oscr_curves, roc_curves
 from arpl.figures.saving import publish
-from arpl.io import save_json, save_table
+from arpl.atomic import save_json, save_table
 from arpl.pipeline.report.display import Note, Table, by_split, plus_minus
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params.declared import stage_params

@@ -12,7 +12,7 @@ params_file = "params.yaml"
 from arpl import paper
 from arpl.figures.bars import bar_table
 from arpl.figures.saving import publish
-from arpl.io import save_json, save_table
+from arpl.atomic import save_json, save_table
 from arpl.pipeline.report import spread
 from arpl.pipeline.runs import trained
 from arpl.pipeline.report.display import Note, Table, plus_minus

@@ -16,7 +16,7 @@ params_file = "params.yaml"
 # %%
 from arpl.figures.ablations import lambda_curves, margin_and_auroc_vs_known
 from arpl.figures.saving import publish
-from arpl.io import save_json, save_table
+from arpl.atomic import save_json, save_table
 from arpl.pipeline.runs import images
 from arpl.pipeline.report.display import Table
 from arpl.pipeline.notebook import enter_repository_root

@@ -13,7 +13,7 @@ from pathlib import Path
 from arpl import paper
 from arpl.figures.bars import anchor_bars
 from arpl.figures.saving import save_figure
-from arpl.io import save_table
+from arpl.atomic import save_table
 from arpl.pipeline.report import claims, pages, spread
 from arpl.pipeline.notebook import enter_repository_root
 from arpl.pipeline.params.declared import stage_params

@@ -21,8 +21,10 @@ os.environ["DVC_NO_ANALYTICS"] = "1"
 
 
 # Every pipeline run of the session (the smoke run, each paper profile's quick run) records the params keys its stages
-# read (arpl/pipeline/params/declared.py); at the end, every key a stage declares in dvc.yaml must have been read by some run.
+# read (arpl/pipeline/params/declared.py); at the end, every key a stage declares in dvc.yaml must have been read by
+# some run.
 READS = ROOT / ".pytest_cache" / "params_read"
+READS_OWNER = "ARPL_PARAMS_READ_OWNER"   # the process of the session that judges them
 
 
 def pytest_configure(config):
@@ -32,10 +34,12 @@ def pytest_configure(config):
     of :data:`READS`, which the controller empties first."""
     from arpl.pipeline.params.declared import READS_ENV
 
-    if not hasattr(config, "workerinput"):
-        shutil.rmtree(READS, ignore_errors=True)
-        READS.mkdir(parents=True)
-    os.environ[READS_ENV] = str(READS / f"{getattr(config, 'workerinput', {}).get('workerid', 'main')}.txt")
+    if READS_ENV not in os.environ:   # not a pytest that a test of the suite started
+        if not hasattr(config, "workerinput"):
+            shutil.rmtree(READS, ignore_errors=True)
+            READS.mkdir(parents=True)
+            os.environ[READS_OWNER] = str(os.getpid())
+        os.environ[READS_ENV] = str(READS / f"{getattr(config, 'workerinput', {}).get('workerid', 'main')}.txt")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers:
         import torch
@@ -80,7 +84,7 @@ def pytest_sessionfinish(session, exitstatus):
     the stage for nothing. Judged only when every profile's pipeline run took part (not for a selection of tests)."""
     from test_declared import SUITE_PROFILES, unread_declarations
 
-    if hasattr(session.config, "workerinput") or not READS.is_dir():
+    if os.environ.get(READS_OWNER) != str(os.getpid()) or not READS.is_dir():
         return
     reads = [line.split() for path in READS.glob("*.txt") for line in path.read_text().splitlines()]
     if not SUITE_PROFILES <= {profile for profile, _, _ in reads}:

@@ -41,7 +41,7 @@ def test_a_declared_section_is_read_whole_and_a_declared_key_alone(smoke_params)
     assert view.train.epochs == smoke_params.train.epochs and view.profile == "smoke"
     assert view.data.splits == smoke_params.data.splits
     with pytest.raises(UndeclaredParam, match=r"stage 'osr' read params key 'data.dataset', which its params in "
-                                              r"dvc.yaml do not list; add `- data.dataset` under stages: osr: params:"):
+                                              r"dvc.yaml do not list; add data.dataset to stages.osr.params in dvc.yaml"):
         view.data.dataset
     with pytest.raises(UndeclaredParam, match="'figures'"):
         view.figures
@@ -98,7 +98,7 @@ def test_own_module_outside_the_deps_names_the_line_to_add(smoke_params, tmp_pat
     mine.train.methods = ["Softmax", "mine.head:Head"]
     assert own_module_gaps(mine, "osr") == [
         "stage 'osr' reads train.methods = 'mine.head:Head', whose file mine/head.py is no dependency of the stage; "
-        "move it into plugins/ or add `- mine` under stages: osr: deps: in dvc.yaml"]
+        "move it into plugins/ or add mine to stages.osr.deps in dvc.yaml"]
     mine.train.methods = ["Softmax", "plugins.head:Head"]
     assert own_module_gaps(mine, "osr") == []
 

@@ -204,7 +204,7 @@ def test_a_method_outside_the_package_runs_through_the_pipeline(tmp_path):
     refused = _run(["dvc", "repro"], repo, check=False)
     assert refused.returncode != 0 and not (repo / "runs" / "train" / "Cosine").exists()
     assert ("reads train.methods = 'tests.plugins.cosine_head:CosineHead', whose file tests/plugins/cosine_head.py is "
-            "no dependency of the stage; move it into plugins/ or add `- tests/plugins` under stages: train: deps:"
+            "no dependency of the stage; move it into plugins/ or add tests/plugins to stages.train.deps in dvc.yaml"
             in refused.stderr), refused.stderr
     shutil.copy(repo / "tests" / "plugins" / "cosine_head.py", repo / "plugins" / "cosine_head.py")
     params["train"]["methods"] = ["Softmax", IN_PLUGINS]

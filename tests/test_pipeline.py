@@ -207,7 +207,8 @@ def test_bad_params_stop_repro_within_seconds_naming_the_key(repro, tmp_path):
     finally:
         params.write_text(good)
     assert failed.returncode != 0 and elapsed < 60
-    assert "train.weight_pl = -0.1 is not allowed; it must be a number >= 0" in failed.stdout + failed.stderr
+    message = "train.weight_pl = -0.1 is not allowed: input should be greater than or equal to 0"
+    assert message in failed.stdout + failed.stderr
 
 
 def test_failing_cell_fails_its_stage_with_the_cell_named(repro, tmp_path):

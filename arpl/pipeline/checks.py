@@ -6,11 +6,11 @@ from pathlib import Path
 
 from arpl.data import DataNotFoundError, dataset_source
 from arpl.data.checksums import CorruptDataError
-from arpl.pipeline.params import load_params
+from arpl.pipeline.params import Params, load_params
 from arpl.pipeline.runs.images import OPTIONAL_OOD, training_datasets
 
 
-def check_data(params: dict) -> list[str]:
+def check_data(params: Params) -> list[str]:
     """Verify the raw files of the training datasets and of the OOD sets, with each source's own check
     (:class:`~arpl.data.registry.DatasetSource`), without loading them. Returns one line per dataset.
 

@@ -88,7 +88,7 @@ def converted(source: str | Path) -> Path:
     jupytext takes 0.2-0.7 s, in each stage)."""
     from importlib.metadata import version
 
-    from arpl.io import save_text
+    from arpl.atomic import save_text
 
     text = Path(source).read_bytes()
     target = CONVERTED / f"{hashlib.sha256(text + version('jupytext').encode()).hexdigest()}.ipynb"
@@ -123,7 +123,7 @@ def write_switched_off(output: str | Path, stage: str, key: str, value, outs: li
     ``outs`` (so DVC finds every declared output)."""
     import nbformat
 
-    from arpl.io import save_text
+    from arpl.atomic import save_text
 
     for out in map(Path, outs):
         if out.suffix == ".json":

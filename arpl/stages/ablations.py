@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 
 from arpl import metrics
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import device, known_run, run_path, split_run
 from arpl.pipeline.runs.trained import train_ahead_unfinished, train_run
@@ -27,7 +28,7 @@ def _auroc(net, data, dev, score: str) -> tuple[float, float]:
     return metrics.auroc(known.scores(score, method), unknown.scores(score, method)), accuracy
 
 
-def lambda_run(params: dict, name: str, weight: float):
+def lambda_run(params: Params, name: str, weight: float):
     """Train (or reuse) variant ``name`` of :data:`LAMBDA_VARIANTS` with lambda ``weight`` on split
     ``figures.split``; returns the network."""
     head, distance = LAMBDA_VARIANTS[name]
@@ -39,7 +40,7 @@ def lambda_run(params: dict, name: str, weight: float):
                      label=f"{name} lambda={weight:g} {split_run(split)}").net
 
 
-def train_models(params: dict) -> None:
+def train_models(params: Params) -> None:
     """Train every model of both ablations at once, in parallel one-thread processes on the CPU
     (:mod:`arpl.pipeline.runs.workers`); :func:`run_lambda_ablation` and :func:`run_known_count_ablation` then reuse
     them."""
@@ -49,11 +50,11 @@ def train_models(params: dict) -> None:
                            + [partial(lambda_run, params, name, weight) for name, weight in lambda_runs(params)])
 
 
-def lambda_runs(params: dict) -> list[tuple[str, float]]:
+def lambda_runs(params: Params) -> list[tuple[str, float]]:
     return [(name, weight) for name in LAMBDA_VARIANTS for weight in params.figures.lambdas]
 
 
-def run_lambda_ablation(params: dict) -> pd.DataFrame:
+def run_lambda_ablation(params: Params) -> pd.DataFrame:
     """Fig. 8: train (or reuse) the four variants for each lambda of ``figures.lambdas`` on split
     ``figures.split``; their AUROC and accuracy (percent). All four are scored by max distance (their logits
     are distances)."""
@@ -69,7 +70,7 @@ def run_lambda_ablation(params: dict) -> pd.DataFrame:
 KNOWN_COUNT_METHODS = ("Softmax", "GCPL", "ARPL")
 
 
-def known_count_run(params: dict, method: str, count: int):
+def known_count_run(params: Params, method: str, count: int):
     """Train (or reuse) ``method`` on a random split with ``count`` known classes; returns the network."""
     data = open_set(params, params.figures.split, num_known=count)
     return train_run(params, method, data.train_known, run_path("ablations", method, known_run(count)),
@@ -77,7 +78,7 @@ def known_count_run(params: dict, method: str, count: int):
                      label=f"{method} K={count}").net
 
 
-def run_known_count_ablation(params: dict) -> pd.DataFrame:
+def run_known_count_ablation(params: Params) -> pd.DataFrame:
     """Fig. 11: for each K of ``figures.known_counts`` (random K-class splits), train (or reuse) Softmax, GCPL
     and ARPL; their AUROC (own scores) and ARPL's learned margin R."""
     split, dev = params.figures.split, device(params)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from arpl import metrics, paper, paper_facts
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import all_classes
 from arpl.pipeline.runs import device
 from arpl.prediction_cache import cached_predict
 
 
-def accuracy_table(params: dict, models: dict) -> pd.DataFrame:
+def accuracy_table(params: Params, models: dict) -> pd.DataFrame:
     """Table 4: test accuracy (percent) of every all-class model."""
     _, test = all_classes(params)
     rows = [{"method": display, "ACC": 100 * metrics.accuracy(

@@ -10,6 +10,7 @@ import torch
 from arpl.data import dataset_source
 from arpl.data.files import decode_all
 from arpl.data.splits import duplicate_splits
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import all_classes, available_ood_sets, load_set, open_set, with_train_subset
 from arpl.pipeline.runs import ALL_CLASSES
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def describe_splits(params: dict) -> pd.DataFrame:
+def describe_splits(params: Params) -> pd.DataFrame:
     """One row per trial: known and unknown classes (by name) and image counts; with ``train.closed_set``
     a last row ``all`` for the all-class model, whose unknowns are the OOD sets."""
     import pandas as pd
@@ -50,12 +51,12 @@ def _safe_duplicates(dataset: str) -> list[tuple[int, int]]:
         return []
 
 
-def _samples_of(params: dict, name: str, count: int):
+def _samples_of(params: Params, name: str, count: int):
     """The test images of OOD set ``name``; of a generated one, ``count`` (the first of any larger draw)."""
     return load_set(params, name, False, count if dataset_source(name).synthetic else None)
 
 
-def sample_rows(params: dict, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
+def sample_rows(params: Params, per_row: int = 10) -> list[tuple[str, torch.Tensor]]:
     """For each trial, a row of known and a row of unknown test images (for the data stage's grid); without
     trials, a row of the all-class test images and one per OOD set."""
     sets = []

@@ -13,13 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from arpl.data import DataNotFoundError, dataset_source, load_image_set
-from arpl.io import save_json
+from arpl.atomic import save_json
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import OPTIONAL_OOD, training_datasets
 
 DOWNLOADS = Path("data/downloads")
 
 
-def needed_datasets(params: dict) -> list[str]:
+def needed_datasets(params: Params) -> list[str]:
     """Datasets with files that the profile reads: the training set, CIFAR100 for CIFAR+N, the OOD sets with files
     to check (torchvision's, DomainNet's, ImageNet-O)."""
     with_files = [name for name in params.ood.sets if dataset_source(name).check is not None]
@@ -27,7 +28,7 @@ def needed_datasets(params: dict) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def download(params: dict, target: Path = DOWNLOADS) -> dict[str, str]:
+def download(params: Params, target: Path = DOWNLOADS) -> dict[str, str]:
     """Fetch (``data.download: true``) or just look for each needed dataset under ``target``; return a
     manifest ``{dataset: status}`` that is also written to ``target/manifest.json``."""
     target.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import torch
 
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import resolve_score
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import checkpoint_path, device, known_run, run_path, split_run
 from arpl.pipeline.runs.trained import confusing_settings, train_ahead_unfinished, train_run
@@ -66,7 +67,7 @@ class FeatureView:
         return self.net.head.bases_label
 
 
-def train_2d(params: dict, model: FeatureModel, data: OpenSetData, run: str):
+def train_2d(params: Params, model: FeatureModel, data: OpenSetData, run: str):
     """Train ``model`` with the figure backbone and a 2-D feature on ``data``'s known classes (``run``: see
     :mod:`arpl.pipeline.runs`) for ``figures.epochs``; with ``confusing.init: arpl``, ARPL+CS is instead trained (first)
     and fine-tuned from the 2-D ARPL model, as the ``confusing`` stage does (:func:`confusing_settings`)."""
@@ -97,19 +98,19 @@ def view(net: torch.nn.Module, title: str, data: OpenSetData, dev: torch.device)
                        score_label=score_label(resolve_score("own", method)), net=net)
 
 
-def figure7_run(params: dict, model: FeatureModel):
+def figure7_run(params: Params, model: FeatureModel):
     """Train (or reuse) one model of Fig. 1/7 on split ``figures.split``."""
     split = params.figures.split
     return train_2d(params, model, open_set(params, split), split_run(split))
 
 
-def figure12_run(params: dict, count: int):
+def figure12_run(params: Params, count: int):
     """Train (or reuse) ARPL with ``count`` random known classes (Fig. 12)."""
     data = open_set(params, params.figures.split, num_known=count)
     return train_2d(params, FeatureModel(f"ARPL K={count}", "ARPL"), data, known_run(count))
 
 
-def train_models(params: dict) -> None:
+def train_models(params: Params) -> None:
     """Train every model of Fig. 1, 7 and 12 at once, in parallel one-thread processes on the CPU
     (:mod:`arpl.pipeline.runs.workers`); :func:`figure7_views` and :func:`figure12_views` then reuse them."""
     models = figure7_models(params.train.weight_pl)
@@ -120,7 +121,7 @@ def train_models(params: dict) -> None:
                                            for count in sorted(params.figures.known_counts)[::-1]])
 
 
-def figure7_views(params: dict) -> list[FeatureView]:
+def figure7_views(params: Params) -> list[FeatureView]:
     """Train (or reuse) the six models of Fig. 1/7 on split ``figures.split`` and view them."""
     split, dev = params.figures.split, device(params)
     data = open_set(params, split)
@@ -128,7 +129,7 @@ def figure7_views(params: dict) -> list[FeatureView]:
             for model in figure7_models(params.train.weight_pl)]
 
 
-def figure12_views(params: dict) -> list[FeatureView]:
+def figure12_views(params: Params) -> list[FeatureView]:
     """ARPL with K known classes for each K of ``figures.known_counts`` (Fig. 12; random splits)."""
     split, dev = params.figures.split, device(params)
     return [view(figure12_run(params, count), f"K = {count}", open_set(params, split, num_known=count), dev)

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from arpl.data.openset import select_classes
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import all_classes
 from arpl.pipeline.runs import device, order_run, run_path
 from arpl.pipeline.runs.trained import train_ahead_unfinished, train_run
@@ -60,12 +61,12 @@ def incremental_curve(train_coef: np.ndarray, train_labels: np.ndarray, test_coe
             for seen in range(base_classes, len(order) + 1)]
 
 
-def orders_of(params: dict) -> list[list[int]]:
+def orders_of(params: Params) -> list[list[int]]:
     """The ``incremental.orders`` class orders of the profile's dataset."""
     return class_orders(len(all_classes(params)[0].classes), params.incremental.orders, params.run.seed)
 
 
-def base_model(params: dict, method: str, index: int):
+def base_model(params: Params, method: str, index: int):
     """Train (or reuse) ``method`` on the base classes of class order ``index``."""
     settings = params.incremental
     base = select_classes(all_classes(params)[0], orders_of(params)[index][:settings.base_classes])
@@ -75,7 +76,7 @@ def base_model(params: dict, method: str, index: int):
     return result.net
 
 
-def run_incremental(params: dict) -> pd.DataFrame:
+def run_incremental(params: Params) -> pd.DataFrame:
     """Fig. 13: one row per method, order and number of seen classes, with the accuracy (percent). The base
     models are trained first, in parallel one-thread processes on the CPU (:mod:`arpl.pipeline.runs.workers`)."""
     settings, dev = params.incremental, device(params)

@@ -13,6 +13,7 @@ from arpl.data import dataset_source
 from arpl.data.imageset import ImageSet
 from arpl.data.openset import per_class_subset
 from arpl.evaluate import Predictions
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import all_classes, available_ood_sets, load_ood_set
 from arpl.pipeline.runs import device
 from arpl.prediction_cache import cached_predict
@@ -34,7 +35,7 @@ class ModelPredictions:
         return self.known.scores("own", self.head), correct, self.unknown[name].scores("own", self.head)
 
 
-def out_sets(params: dict) -> dict[str, ImageSet]:
+def out_sets(params: Params) -> dict[str, ImageSet]:
     """Each available set of ``ood.sets`` (test part): ``ood.noise_count`` images of a generated one, and
     ``ood.test_per_class`` images of each class of any other (a stratified, seeded subset; null: all of them)."""
     sets = {}
@@ -46,7 +47,7 @@ def out_sets(params: dict) -> dict[str, ImageSet]:
     return sets
 
 
-def predict_sets(params: dict, models: dict) -> list[ModelPredictions]:
+def predict_sets(params: Params, models: dict) -> list[ModelPredictions]:
     """Predictions of every all-class model (display name -> (head, network)) on the dataset's test set and on
     each available set of ``ood.sets``: logits only (the tables need no features, and DomainNet's sets are
     large), cached (:mod:`arpl.prediction_cache`)."""

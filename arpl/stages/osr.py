@@ -11,8 +11,9 @@ import pandas as pd
 from arpl import metrics, stats
 from arpl.data.openset import OpenSetData
 from arpl.evaluate import Predictions
-from arpl.io import save_table
+from arpl.atomic import save_table
 from arpl.methods import get_method
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import open_set
 from arpl.pipeline.runs import checkpoint_path, device, split_run, trained_runs
 from arpl.pipeline.runs.trained import trained_models
@@ -52,7 +53,7 @@ def predict_trial(checkpoint, data: OpenSetData, method: str, split: int, dev) -
                             unknown=cached_predict(net, data.test_unknown.images, dev))
 
 
-def predict_all(params: dict) -> list[TrialPredictions]:
+def predict_all(params: Params) -> list[TrialPredictions]:
     """Predictions of every trained model on every split it was trained on (:func:`arpl.pipeline.runs.trained_runs`)."""
     dev = device(params)
     trials = []

@@ -11,19 +11,22 @@ expected hours of training.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import functools
+import platform
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from arpl.data import dataset_source
 from arpl.methods import get_variant, registered_name
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.workers import worker_count
 from arpl.pipeline.runs.images import base_dataset, split_of, with_train_subset
-from arpl.pipeline.runs import ALL_CLASSES, device as run_device
-from arpl.pipeline.runs import known_run, order_run, split_index, split_run, trained_runs
+from arpl.pipeline.runs import ALL_CLASSES, known_run, order_run, split_index, split_run, trained_runs
+from arpl.pipeline.runs import device as run_device
 from arpl.stages.ablations import KNOWN_COUNT_METHODS, LAMBDA_VARIANTS, lambda_runs
 from arpl.stages.figures import FeatureModel, figure7_models
 
@@ -33,7 +36,6 @@ STAGE_SWITCHES = {"confusing": "confusing.variants", "incremental": "incremental
                   "figures": "figures.enabled", "ablations": "figures.enabled"}
 CONFUSING_BENCHMARK = "ARPL+CS"  # the method column of benchmarks/results.csv for Algorithm 2
 OPTIONS = ("batch_size", "amp", "channels_last", "compile")  # train.* options that results.csv rows record
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,14 @@ class PlannedRun:
         return None if self.images is None else self.images * self.epochs
 
 
-def training_plan(params: dict) -> list[PlannedRun]:
+def training_plan(params: Params) -> list[PlannedRun]:
     """Every model the training stages train for ``params``, stage by stage (switched-off stages train none),
     each once (runs sharing a folder are one model)."""
     runs = [run for stage in STAGES if not switched_off(params, stage) for run in PLANNERS[stage](params)]
     return list({(run.stage, run.name, run.run): run for run in runs}.values())
 
 
-def switched_off(params: dict, stage: str) -> bool:
+def switched_off(params: Params, stage: str) -> bool:
     """Whether ``stage`` only records that it is off (its ``--when`` key in dvc.yaml is false or empty)."""
     if stage not in STAGE_SWITCHES:
         return False
@@ -70,7 +72,7 @@ def switched_off(params: dict, stage: str) -> bool:
     return not getattr(getattr(params, section), key)
 
 
-def images_per_class(params: dict, limit: int | None = None) -> int | None:
+def images_per_class(params: Params, limit: int | None = None) -> int | None:
     """Training images per class of a run: the smallest of ``data.train_per_class``, ``limit`` and the
     dataset's published count (None where all three are unknown)."""
     counts = (params.data.train_per_class, limit, dataset_source(base_dataset(params)).train_images_per_class)
@@ -81,19 +83,19 @@ def _images(classes: int, per_class: int | None) -> int | None:
     return None if per_class is None else classes * per_class
 
 
-def _split_classes(params: dict, run: str) -> int:
+def _split_classes(params: Params, run: str) -> int:
     """Known classes of an open-set run ``split<i>`` or, for ``all``, every class of the dataset."""
     if run == ALL_CLASSES:
         return dataset_source(base_dataset(params)).num_classes
     return len(split_of(params, split_index(run)).known)
 
 
-def _confusing_budget(params: dict) -> tuple[int, int | None]:
+def _confusing_budget(params: Params) -> tuple[int, int | None]:
     """Epochs and images-per-class limit of Algorithm 2 (:func:`arpl.pipeline.runs.trained.confusing_settings`)."""
     return params.confusing.epochs or params.train.epochs, params.confusing.train_per_class
 
 
-def _stage_run(params: dict, stage: str, name: str, run: str) -> PlannedRun:
+def _stage_run(params: Params, stage: str, name: str, run: str) -> PlannedRun:
     """Run ``run`` of method (stage train) or variant (stage confusing) ``name``, as
     :func:`arpl.pipeline.runs.trained.train_stage_run` trains it."""
     if run == ALL_CLASSES:
@@ -107,22 +109,22 @@ def _stage_run(params: dict, stage: str, name: str, run: str) -> PlannedRun:
     return PlannedRun(stage, name, run, epochs, images, 2, get_variant(name).method, backbone)
 
 
-def _training_runs(params: dict, stage: str, names: list[str]) -> list[PlannedRun]:
+def _training_runs(params: Params, stage: str, names: list[str]) -> list[PlannedRun]:
     return [_stage_run(params, stage, registered_name(name), run) for name in names
             for run in trained_runs(params, stage, name)]
 
 
-def train_plan(params: dict) -> list[PlannedRun]:
+def train_plan(params: Params) -> list[PlannedRun]:
     """Stage train: every method of ``train.methods`` on each run of :func:`arpl.pipeline.runs.stage_runs`."""
     return _training_runs(params, "train", params.train.methods)
 
 
-def confusing_plan(params: dict) -> list[PlannedRun]:
+def confusing_plan(params: Params) -> list[PlannedRun]:
     """Stage confusing: every variant of ``confusing.variants`` on its runs (the ablations on fewer splits)."""
     return _training_runs(params, "confusing", params.confusing.variants)
 
 
-def incremental_plan(params: dict) -> list[PlannedRun]:
+def incremental_plan(params: Params) -> list[PlannedRun]:
     """Stage incremental: a base model per method and class order (:func:`arpl.stages.incremental.base_model`)."""
     settings = params.incremental
     per_class = images_per_class(with_train_subset(params, settings.train_per_class))
@@ -132,7 +134,7 @@ def incremental_plan(params: dict) -> list[PlannedRun]:
             for index in range(settings.orders) for method in settings.methods]
 
 
-def _figure_run(params: dict, model: FeatureModel, run: str, classes: int) -> PlannedRun:
+def _figure_run(params: Params, model: FeatureModel, run: str, classes: int) -> PlannedRun:
     """A 2-D model as :func:`arpl.stages.figures.train_2d` trains it (ARPL+CS: Algorithm 2)."""
     epochs, limit = params.figures.epochs, None
     if model.variant is not None and params.confusing.init == "arpl":
@@ -141,7 +143,7 @@ def _figure_run(params: dict, model: FeatureModel, run: str, classes: int) -> Pl
                       2 if model.variant else 1, model.method, params.figures.backbone)
 
 
-def figures_plan(params: dict) -> list[PlannedRun]:
+def figures_plan(params: Params) -> list[PlannedRun]:
     """Stage figures: the six models of Fig. 1/7 on split ``figures.split`` and ARPL per K of Fig. 12."""
     params = with_train_subset(params, params.figures.train_per_class)
     split = params.figures.split
@@ -152,7 +154,7 @@ def figures_plan(params: dict) -> list[PlannedRun]:
                for count in params.figures.known_counts])
 
 
-def ablations_plan(params: dict) -> list[PlannedRun]:
+def ablations_plan(params: Params) -> list[PlannedRun]:
     """Stage ablations: the lambda runs of Fig. 8 on split ``figures.split`` and the known-count runs of Fig. 11."""
     params = with_train_subset(params, params.figures.train_per_class)
     epochs, backbone, per_class = params.figures.epochs, params.model.backbone, images_per_class(params)
@@ -171,7 +173,7 @@ PLANNERS = {"train": train_plan, "confusing": confusing_plan, "incremental": inc
 # ----------------------------------------------------------------------------- the lines of `python -m arpl check`
 
 
-def plan_summary(params: dict, results_csv: str | Path = "benchmarks/results.csv",
+def plan_summary(params: Params, results_csv: str | Path = "benchmarks/results.csv",
                  device: str | None = None) -> list[str]:
     """Lines for ``python -m arpl check``: models and image-epochs per stage and in total (Algorithm 2 apart) and
     the expected hours of training where ``results_csv`` has speeds of ``device`` (as its ``device`` column names
@@ -185,22 +187,30 @@ def plan_summary(params: dict, results_csv: str | Path = "benchmarks/results.csv
             + _time_lines(params, plan, results_csv, device))
 
 
-@functools.cache
-def _throughput_module():
-    """benchmarks/train_throughput.py, which writes results.csv: its device names, networks and epoch size (imported
-    as :func:`arpl.gpu_check.throughput_module` does; not from there, which would close an import cycle through
-    ``arpl.__main__``)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    import train_throughput
-
-    return train_throughput
+# What benchmarks/train_throughput.py measures, which writes results.csv: the networks on their images (channels,
+# size) and the images of one epoch (Fashion-MNIST, six known classes x 6,000 training images).
+NETWORKS = {"classifier32": (3, 32), "small": (1, 28)}
+EPOCH_IMAGES = 36_000
 
 
-def device_label(params: dict) -> str:
+def device_name(device: torch.device) -> str:
+    """A device as results.csv names it: the GPU's name, or the CPU model with the number of threads PyTorch uses."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model} ({torch.get_num_threads()} threads)"
+
+
+def device_label(params: Params) -> str:
     """This machine's device for ``run.device`` as benchmarks/train_throughput.py names it in results.csv: the GPU's
     name, or the CPU model with the threads of one training process (one where runs train side by side)."""
     device = run_device(params)
-    name = _throughput_module().device_name(device)
+    name = device_name(device)
     if device.type == "cpu" and worker_count(params) > 1:
         name = re.sub(r"\(\d+ threads\)$", "(1 threads)", name)
     return name
@@ -216,7 +226,7 @@ def _cost(runs: list[PlannedRun]) -> str:
     return text + (f", {unknown} of unknown size (the dataset gives no train_images_per_class)" if unknown else "")
 
 
-def _stage_line(params: dict, stage: str, runs: list[PlannedRun]) -> str:
+def _stage_line(params: Params, stage: str, runs: list[PlannedRun]) -> str:
     if switched_off(params, stage):
         return f"  {stage:<12} switched off by {STAGE_SWITCHES[stage]}"
     return f"  {stage:<12} {_cost(runs)}"
@@ -230,7 +240,7 @@ def benchmark_method(run: PlannedRun) -> str:
 Rates = dict[tuple[str, str], dict[int, float]]  # (network, method) -> {runs at once: images/s summed over them}
 
 
-def measured_rates(results_csv: str | Path, device: str, params: dict) -> Rates:
+def measured_rates(results_csv: str | Path, device: str, params: Params) -> Rates:
     """Training images per second by (network, method) and number of runs training at once on ``device``
     (results.csv's ``seconds_per_epoch`` over the benchmark's epoch, which counts both passes of Algorithm 2 as
     one): of each, the latest row with the profile's ``train`` options (batch size, amp, channels_last, compile)
@@ -246,7 +256,7 @@ def measured_rates(results_csv: str | Path, device: str, params: dict) -> Rates:
         key = (row["network"], row["method"], int(row.get("workers") or 1))
         if key not in best or matches >= best[key][0]:
             best[key] = (matches, row)
-    epoch_images = _throughput_module().EPOCH_IMAGES
+    epoch_images = EPOCH_IMAGES
     rates: Rates = {}
     for (network, method, workers), (_, row) in best.items():
         rates.setdefault((network, method), {})[workers] = epoch_images / float(row["seconds_per_epoch"])
@@ -283,18 +293,18 @@ def stage_seconds(runs: list[PlannedRun], rates: Rates, workers: int) -> float:
     return clock
 
 
-def missing_speeds(params: dict, plan: list[PlannedRun], rates: Rates) -> list[str]:
+def missing_speeds(params: Params, plan: list[PlannedRun], rates: Rates) -> list[str]:
     """The backbones of ``plan`` of which a method's speed is not in ``rates``."""
     return sorted({run.backbone for run in plan if (run.backbone, benchmark_method(run)) not in rates})
 
 
-def training_seconds(params: dict, plan: list[PlannedRun], rates: Rates) -> dict[str, float]:
+def training_seconds(params: Params, plan: list[PlannedRun], rates: Rates) -> dict[str, float]:
     """Expected seconds of training per stage, in the stages' worker processes (:func:`stage_seconds`)."""
     workers = worker_count(params)
     return {stage: stage_seconds([run for run in plan if run.stage == stage], rates, workers) for stage in STAGES}
 
 
-def _time_lines(params: dict, plan: list[PlannedRun], results_csv: str | Path, device: str) -> list[str]:
+def _time_lines(params: Params, plan: list[PlannedRun], results_csv: str | Path, device: str) -> list[str]:
     """The expected hours, or for each backbone without a measured speed the line that says how to measure it."""
     rates = measured_rates(results_csv, device, params)
     missing = missing_speeds(params, plan, rates)
@@ -309,7 +319,7 @@ def _time_lines(params: dict, plan: list[PlannedRun], results_csv: str | Path, d
             f"  {_assumption(workers)}", *_geometry_notes(params, plan)]
 
 
-def _measure_command(params: dict) -> str:
+def _measure_command(params: Params) -> str:
     """The benchmark command that measures this profile's speeds on this machine."""
     options = [f"--batch-size {params.train.batch_size}", f"--gan-width {params.confusing.ngf}"]
     options += [flag for flag, key in (("--amp", "amp"), ("--channels-last", "channels_last"),
@@ -323,10 +333,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def _geometry_notes(params: dict, plan: list[PlannedRun]) -> list[str]:
+def _geometry_notes(params: Params, plan: list[PlannedRun]) -> list[str]:
     """Where the benchmark measured a backbone on other images than the profile trains (its speed then differs)."""
     shape = (params.data.channels, params.data.image_size)
-    networks = _throughput_module().NETWORKS
+    networks = NETWORKS
     return [f"  {backbone} was measured on {networks[backbone][1]} px, {networks[backbone][0]}-channel images; this "
             f"profile trains {shape[1]} px, {shape[0]}-channel ones, so expect a different time"
             for backbone in sorted({run.backbone for run in plan}) if networks.get(backbone, shape) != shape]

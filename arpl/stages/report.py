@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from arpl import paper
-from arpl.io import load_json
+from arpl.atomic import load_json
+from arpl.pipeline.params import Params
 
 STAGE_PAGES = [
     ("01_data", "Data and open-set splits", "the trials, their classes and sample images"),
@@ -82,7 +83,7 @@ def ood_headline(ood_table: str | Path, closed_set: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict[str, str]:
+def facts(params: Params, splits_csv: str | Path = "runs/data/splits.csv") -> dict[str, str]:
     """What the numbers rest on: profile, data, trials, image counts, network, schedule, device."""
     data, train = params.data, params.train
     splits = pd.read_csv(splits_csv)
@@ -102,8 +103,9 @@ def facts(params: dict, splits_csv: str | Path = "runs/data/splits.csv") -> dict
     }
 
 
-def quick_warning(params: dict) -> str:
-    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.pipeline.params.quick`); empty otherwise."""
+def quick_warning(params: Params) -> str:
+    """The front page's first line for a quick run (``run.quick``, :mod:`arpl.pipeline.params.quick`); empty
+    otherwise."""
     if not params.run.quick:
         return ""
     width = params.model.width
@@ -146,7 +148,7 @@ def auroc_means(osr_summary: str | Path = "runs/osr/summary.csv") -> dict[str, t
     return {r.method: (float(r.AUROC_mean), int(r.splits)) for r in own.itertuples()}
 
 
-def is_anchor_profile(params: dict) -> bool:
+def is_anchor_profile(params: Params) -> bool:
     """True when ``params`` follow the protocol of the authors'-code runs in ``arpl/anchors_fashion_mnist.csv``
     (Fashion-MNIST, full data, 32 px x 3 channels, classifier32, 40 epochs)."""
     data, train = params.data, params.train
@@ -158,7 +160,7 @@ def is_anchor_profile(params: dict) -> bool:
 ANCHOR_METRICS = ("ACC", "AUROC", "OSCR")
 
 
-def anchor_comparison(params: dict, osr_per_split: str | Path = "runs/osr/per_split.csv") -> pd.DataFrame | None:
+def anchor_comparison(params: Params, osr_per_split: str | Path = "runs/osr/per_split.csv") -> pd.DataFrame | None:
     """Split by split and method (own score, percent): our accuracy, AUROC and OSCR beside what the authors'
     own code scored on the same Fashion-MNIST split (``arpl/anchors_fashion_mnist.csv``: Softmax and ARPL),
     and the difference; None off Fashion-MNIST or without open-set results.
@@ -217,7 +219,7 @@ def convention_note(gaps: pd.DataFrame) -> str:
             f"{worst.gap:.3f} ({worst.method}, {worst.on}).")
 
 
-def anchor_note(params: dict) -> str:
+def anchor_note(params: Params) -> str:
     """What the anchor comparison compares: the same protocol, or this profile's budget against the authors'."""
     if is_anchor_profile(params):
         return ("Same protocol as the anchors (classifier32, full data, 32 px x 3, 40 epochs): a difference is a "

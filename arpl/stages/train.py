@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs import ALL_CLASSES, checkpoint_path, stage_runs
 from arpl.training.checkpoint import read_checkpoint
 
 
-def margin_history(params: dict, stage: str, name: str) -> pd.DataFrame:
+def margin_history(params: Params, stage: str, name: str) -> pd.DataFrame:
     """ARPL's margin ``R`` and the share of known test images whose margin term is active (Eq. 12), per epoch
     (rows) and split (columns), from the training histories of the open-set runs of ``name``."""
     rows = [{"split": run, "epoch": row["epoch"], "R": row["R"], "active share": row["margin_active"]}
@@ -30,7 +31,7 @@ def last_epoch_view(summary: pd.DataFrame, name: str) -> pd.DataFrame:
     return view.rename(columns={**percent, "seconds": "seconds (last epoch)"})
 
 
-def margin_view(params: dict, stage: str, name: str) -> pd.DataFrame:
+def margin_view(params: Params, stage: str, name: str) -> pd.DataFrame:
     """:func:`margin_history` as a table: one row per epoch, for each split its margin ``R`` and its active share
     in percent."""
     history = margin_history(params, stage, name)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from arpl.io import save_torch
+from arpl.atomic import save_torch
 from arpl.training.network import OpenSetNet, build_model
 from arpl.training.specs import ModelSpec, TrainSpec, fingerprint, model_spec_from_dict, spec_dict
 

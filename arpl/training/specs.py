@@ -91,7 +91,8 @@ def from_sections(spec_type: type[Spec], sections: dict[str, Any], **given: Any)
         key = spec_field.metadata["key"] or spec_field.name
         if not hasattr(sections[section], key):
             raise KeyError(f"{spec_type.__name__}.{spec_field.name} reads {section}.{key}, which params.yaml lacks; "
-                           f"add it to arpl/pipeline/params/profiles/cpu-default.yaml and to arpl/pipeline/params/__init__.py")
+                           f"add it to arpl/pipeline/params/profiles/cpu-default.yaml and to "
+                           f"arpl/pipeline/params/__init__.py")
         values[spec_field.name] = _cast(types[spec_field.name], getattr(sections[section], key))
     return spec_type(**values, **given)
 

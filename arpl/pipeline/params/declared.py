@@ -42,7 +42,8 @@ def stage_params(stage: str, params_file: str | Path = "params.yaml", dvc_yaml: 
 class View:
     """Attribute access to :class:`~arpl.pipeline.params.Params` restricted to ``declared`` keys."""
 
-    def __init__(self, params: Params, declared: Iterable[str], stage: str, section: str = "", profile: str = "") -> None:
+    def __init__(self, params: Params, declared: Iterable[str], stage: str, section: str = "",
+                 profile: str = "") -> None:
         self._params, self._declared, self._stage, self._section = params, tuple(declared), stage, section
         self._profile = profile or getattr(params, "profile", "")
 
@@ -51,19 +52,15 @@ class View:
             raise AttributeError(name)
         key = f"{self._section}.{name}" if self._section else name
         value = getattr(self._params, name)
-        if any(entry == key or entry.startswith(key + ".") for entry in self._declared) and not self._whole(key):
-            return View(value, self._declared, self._stage, key, self._profile)   # a section declared key by key
-        if not self._whole(key):
-            raise UndeclaredParam(f"stage {self._stage!r} read params key {key!r}, which its params in dvc.yaml do "
-                                  f"not list; add `- {key}` under stages: {self._stage}: params: in dvc.yaml.")
-        if isinstance(value, Section):
-            return View(value, (key,), self._stage, key, self._profile)
-        record_read(self._profile, self._stage, key)
-        return value
-
-    def _whole(self, key: str) -> bool:
-        """Whether ``key`` or a section holding it is declared."""
-        return any(key == entry or key.startswith(entry + ".") for entry in self._declared)
+        if any(key == entry or key.startswith(entry + ".") for entry in self._declared):   # declared, or its section
+            if isinstance(value, Section):
+                return View(value, (key,), self._stage, key, self._profile)
+            record_read(self._profile, self._stage, key)
+            return value
+        if any(entry.startswith(key + ".") for entry in self._declared):   # a section declared key by key
+            return View(value, self._declared, self._stage, key, self._profile)
+        raise UndeclaredParam(f"stage {self._stage!r} read params key {key!r}, which its params in dvc.yaml do not "
+                              f"list; add {key} to stages.{self._stage}.params in dvc.yaml.")
 
     def replace(self, section: str, **changes: Any) -> "View":
         """A view of the params with ``changes`` in ``section`` (see :meth:`Params.replace`)."""
@@ -93,21 +90,26 @@ def record_read(profile: str, stage: str, key: str) -> None:
         reads.write(f"{profile} {stage} {key}\n")
 
 
-def switch_value(source: str | Path, key: str, params_file: str | Path = "params.yaml",
-                 dvc_yaml: str | Path = "dvc.yaml"):
-    """The value of ``key`` that switches the stage running notebook ``source`` on or off (its ``--when``), read from
-    the file as written, without importing torch (the stages that run validate it); the key must be among the stage's
-    params, and counts as read by it."""
+def raw_value(source: str | Path, key: str, required: bool = True, params_file: str | Path = "params.yaml",
+              dvc_yaml: str | Path = "dvc.yaml"):
+    """``key`` of ``params_file`` as written, for the runner of the stage of notebook ``source`` (without importing
+    torch: the stage validates the file itself), counted as read by the stage. The key must be among the stage's
+    params (``required``), or else it does not apply to the stage and None is returned."""
     from arpl.pipeline.notebook import param_value
 
+    if not Path(params_file).is_file():
+        return None
     raw = yaml.safe_load(Path(params_file).read_text())
     value = param_value(raw, key)
     stage = notebook_stage(source, dvc_yaml) if Path(dvc_yaml).is_file() else None
-    if stage is not None:
-        if not any(key == entry or key.startswith(entry + ".") for entry in declared_keys(stage, dvc_yaml)):
-            raise UndeclaredParam(f"stage {stage!r} is switched by {key}, which its params in dvc.yaml do not list; "
-                                  f"add `- {key}` under stages: {stage}: params: in dvc.yaml.")
-        record_read(raw.get("profile", ""), stage, key)
+    if stage is None:
+        return value
+    if not any(key == entry or key.startswith(entry + ".") for entry in declared_keys(stage, dvc_yaml)):
+        if not required:
+            return None
+        raise UndeclaredParam(f"the runner of stage {stage!r} reads {key}, which its params in dvc.yaml do not list; "
+                              f"add {key} to stages.{stage}.params in dvc.yaml.")
+    record_read(raw.get("profile", ""), stage, key)
     return value
 
 
@@ -136,6 +138,6 @@ def own_module_gaps(params: Params, stage: str, dvc_yaml: str | Path = "dvc.yaml
         relative = file.relative_to(Path.cwd())
         if not any(relative == dep or dep in relative.parents for dep in deps):
             gaps.append(f"stage {stage!r} reads {key} = {path!r}, whose file {relative.as_posix()} is no dependency "
-                        f"of the stage; move it into plugins/ or add `- {relative.parent.as_posix()}` under "
-                        f"stages: {stage}: deps: in {dvc_yaml}")
+                        f"of the stage; move it into plugins/ or add {relative.parent.as_posix()} to "
+                        f"stages.{stage}.deps in {dvc_yaml}")
     return gaps

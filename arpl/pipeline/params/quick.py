@@ -16,6 +16,7 @@ from __future__ import annotations
 import yaml
 
 from arpl.models import backbone_entry
+from arpl.pipeline.params import Params
 from arpl.pipeline.params.profiles import overlay, profile_params, profile_text
 
 IMAGES_PER_CLASS = 4      # training images per class of every model of a quick run (tests/fake_data.py writes as many)
@@ -25,7 +26,7 @@ NOISE_COUNT = 40
 QUICK_WIDTH = 16          # at most this many channels in the first convolution of the backbone and of the GAN
 
 
-def quick_changes(params: dict) -> dict:
+def quick_changes(params: Params) -> dict:
     """What a quick run changes in the validated ``params`` of a profile: only budget keys, each a section
     and key of ``params.yaml``."""
     figures, model, confusing = params.figures, params.model, params.confusing

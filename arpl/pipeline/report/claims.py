@@ -22,6 +22,7 @@ import math
 import pandas as pd
 
 from arpl import paper, paper_facts, paper_figures
+from arpl.pipeline.params import Params
 from arpl.pipeline.report.pages import dataframe_html
 from arpl.pipeline.report.spread import Spread, tolerance
 
@@ -34,7 +35,7 @@ OSR_TABLES = ("table1", "table2")
 TABLE4_PROFILES = {"cifar10": "ood-cifar10", "cifar100": "cifar100"}
 
 
-def figure_requirement(figure: str, params: dict) -> str:
+def figure_requirement(figure: str, params: Params) -> str:
     """What a run with ``params`` lacks, beyond the figure's dataset, to draw ``figure`` as the paper did ("" when
     nothing): the 2-D LeNet++ of the feature-space figures, Fig. 9's out-sets, Fig. 13's network and base classes."""
     if figure in ("Fig. 1", "Fig. 7", "Fig. 12") and params.figures.backbone != "lenetpp":
@@ -62,7 +63,7 @@ def table_profile(table: str, dataset: str) -> str | None:
     return {"table5": "domainnet", "table6": "imagenet"}[table]
 
 
-def produces(params: dict, table: str, dataset: str, out_dataset: str | None) -> bool:
+def produces(params: Params, table: str, dataset: str, out_dataset: str | None) -> bool:
     """Whether a run with ``params`` computes the numbers of ``table`` for ``dataset`` (and ``out_dataset``): the
     same in-distribution data, open-set trials for Tables 1-2, the all-class models and that out-set otherwise."""
     data = params.data
@@ -115,7 +116,7 @@ def _spread_judgement(claim: dict, ours: pd.Series, spread: Spread | None, split
     return f"{'within' if abs(ours['difference']) <= limit else 'outside'} it (±{limit:.1f})"
 
 
-def table_claim(params: dict, row: pd.Series, ours: pd.Series | None, spread: Spread | None) -> dict:
+def table_claim(params: Params, row: pd.Series, ours: pd.Series | None, spread: Spread | None) -> dict:
     """The claim of one row of ``paper_results.csv`` for a run with ``params`` (``ours``: its row of the run's
     comparison tables, None when the run has none)."""
     table, dataset, method, metric = row["table"], row["dataset"], row["method"], row["metric"]
@@ -145,7 +146,7 @@ def table_claim(params: dict, row: pd.Series, ours: pd.Series | None, spread: Sp
             "seed_spread": _spread_judgement(claim, ours, spread, splits)}
 
 
-def figure_claim(params: dict, figure: pd.Series, stages_run: set[str]) -> dict:
+def figure_claim(params: Params, figure: pd.Series, stages_run: set[str]) -> dict:
     """The claim of one of the paper's figures (:func:`arpl.paper_figures.paper_figures`) for a run with ``params``
     whose stages ``stages_run`` ran (the others were switched off)."""
     claim = {"item": figure["figure"], "dataset": figure["dataset"] or None, "shows": figure["shows"],
@@ -166,7 +167,7 @@ def figure_claim(params: dict, figure: pd.Series, stages_run: set[str]) -> dict:
     return {**claim, "status": REPRODUCED, "detail": f"drawn by the {figure['stage']} stage{budget}"}
 
 
-def claims(params: dict, comparisons: pd.DataFrame, stages_run: set[str], spread: Spread | None) -> pd.DataFrame:
+def claims(params: Params, comparisons: pd.DataFrame, stages_run: set[str], spread: Spread | None) -> pd.DataFrame:
     """Every row of ``paper_results.csv`` (Tables 1-6, in its order) and every figure, one claim each (:data:`COLUMNS`).
 
     ``comparisons`` concatenates the run's ``paper_vs_ours`` tables (columns table, dataset, out_dataset, method,

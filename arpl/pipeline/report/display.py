@@ -6,6 +6,9 @@ prints its tables: one decimal, no index column, an empty cell where a value is 
 what a row is. :class:`Note` renders text as a paragraph. :func:`by_split` turns a long per-split table into the
 method x split grid a reader compares at a glance. The CSV files under ``runs/`` keep every digit; only what a
 reader sees is rounded.
+
+The table's HTML is the jinja2 template ``templates/table.html.j2`` next to this module (package data, loaded with
+a :class:`jinja2.PackageLoader`), with the report's other templates (see :mod:`.pages`).
 """
 
 from __future__ import annotations
@@ -15,18 +18,13 @@ import numbers
 from html import escape
 
 import pandas as pd
-from jinja2 import Environment
+from jinja2 import Environment, PackageLoader
 
 TABLE_CLASS = "arpl-table"
 MISSING_VALUE = "—"
 # The report's table (jinja2, every cell HTML-escaped); a numeric column, or a number in a text one, is class num.
-_TABLE = Environment(autoescape=True).from_string("""<table class="{{ table_class }}">
-<thead><tr>{% for name, num in header %}<th{% if num %} class="num"{% endif %}>{{ name }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in rows %}<tr>{% for text, num in row %}<td{% if num %} class="num"{% endif %}>{{ text }}</td>
-{%- endfor %}</tr>
-{% endfor %}</tbody>
-</table>""")
+_TABLE = Environment(loader=PackageLoader("arpl.pipeline.report", "templates"),
+                     autoescape=True).get_template("table.html.j2")
 
 
 def _is_number(value) -> bool:

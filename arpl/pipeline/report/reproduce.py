@@ -1,7 +1,8 @@
 """``python -m arpl reproduce``: a finished run's ``metrics/*.json`` against a committed baseline, number by number.
 
 Each number is *identical* to the baseline's, *within the measured spread* (it moved by less than
-:func:`arpl.pipeline.report.spread.tolerance` of its seed-to-seed sigma, measured by ``benchmarks/seed_spread.py`` for these
+:func:`arpl.pipeline.report.spread.tolerance` of its seed-to-seed sigma, measured by ``benchmarks/seed_spread.py``
+for these
 settings: what another CPU's rounding or another seed moves it by), or *outside it*. A number without a
 measured sigma (the spread was not measured for this profile, or not for that number) that moved is
 *moved (no measured spread)*. The baseline is read at git revision REV by ``dvc.api.DVCFileSystem`` (default

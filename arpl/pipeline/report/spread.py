@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arpl.pipeline.params import section_dict
+from arpl.pipeline.params import Params, section_dict
 
 SPREAD_CSV = Path("benchmarks/seed_spread.csv")
 COLUMNS = ("profile", "fingerprint", "torch", "cpu_capability", "portable", "split", "seed", "file", "method",
@@ -36,7 +36,7 @@ _NOT_FINGERPRINTED = {"run": ("seed", "workers", "checkpoint_every", "progress",
 Z95 = 2.0  # about 95% of a normal distribution lies within two standard deviations
 
 
-def training_settings(params: dict) -> dict:
+def training_settings(params: Params) -> dict:
     """The settings that shape the trained models, and so the open-set and closed-set numbers (``osr``,
     ``closed_set`` rows): the sections ``run``, ``data``, ``model``, ``train`` and ``confusing``, without the seed,
     the splits, the worker count, the progress bars, the data folder and the device."""
@@ -46,18 +46,18 @@ def training_settings(params: dict) -> dict:
                    if key not in _NOT_FINGERPRINTED.get(name, ())} for name, section in sections.items()}
 
 
-def ood_settings(params: dict) -> dict:
+def ood_settings(params: Params) -> dict:
     """The settings that shape the out-of-distribution numbers (``ood_auroc`` rows): :func:`training_settings`
     and the ``ood`` section (its sets and the number of noise images)."""
     return {**training_settings(params), "ood": section_dict(params.ood)}
 
 
-def all_settings(params: dict) -> list[dict]:
+def all_settings(params: Params) -> list[dict]:
     """The settings of every measured file (:func:`training_settings`, :func:`ood_settings`)."""
     return [training_settings(params), ood_settings(params)]
 
 
-def settings_for(params: dict, file: str) -> dict:
+def settings_for(params: Params, file: str) -> dict:
     """The settings that shape the numbers of metrics file ``file`` (``osr``, ``closed_set``, ``ood_auroc``)."""
     return ood_settings(params) if file == "ood_auroc" else training_settings(params)
 
@@ -68,7 +68,7 @@ def settings_fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def params_fingerprint(params: dict, file: str = "osr") -> str:
+def params_fingerprint(params: Params, file: str = "osr") -> str:
     """The fingerprint of the settings that shape the numbers of metrics file ``file`` (:func:`settings_for`)."""
     return settings_fingerprint(settings_for(params, file))
 

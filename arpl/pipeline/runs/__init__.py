@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from arpl.methods import display_name, get_variant, registered_name
+from arpl.pipeline.params import Params
 from arpl.training.checkpoint import checkpoint_in
 from arpl.training.distributed import DistContext, resolve_device
 
@@ -79,7 +80,7 @@ def checkpoint_path(stage: str, name: str, folder: str) -> Path:
     return checkpoint_in(run_path(stage, name, folder))
 
 
-def stage_runs(params: dict, variant: str | None = None) -> list[str]:
+def stage_runs(params: Params, variant: str | None = None) -> list[str]:
     """The runs of a method (or of ARPL+CS ``variant``): ``split<i>`` per trial, and ``all`` (the all-class
     model) when ``train.closed_set`` is on. The ablations of ARPL+CS (w/o ABN, w/o FT) train only on the first
     ``confusing.ablation_trials`` splits (null = all): the paper shows them in Tables 3-4 (all classes) and
@@ -90,7 +91,7 @@ def stage_runs(params: dict, variant: str | None = None) -> list[str]:
     return [split_run(split) for split in splits] + ([ALL_CLASSES] if params.train.closed_set else [])
 
 
-def trained_runs(params: dict, stage: str, name: str) -> list[str]:
+def trained_runs(params: Params, stage: str, name: str) -> list[str]:
     """The runs that ``stage`` trains of method (stage ``train``) or ARPL+CS variant (stage ``confusing``)
     ``name``: :func:`stage_runs`, restricted for the variants that are ablations."""
     return stage_runs(params, name if stage == "confusing" else None)
@@ -102,6 +103,6 @@ def method_name(method_or_variant: str) -> str:
     return display_name(method_or_variant)
 
 
-def device(params: dict, context: DistContext = DistContext()) -> torch.device:
+def device(params: Params, context: DistContext = DistContext()) -> torch.device:
     """The device of ``run.device`` (``auto``: CUDA when available)."""
     return resolve_device(params.run.device, context)

@@ -9,23 +9,24 @@ from dataclasses import replace
 
 from arpl.data import dataset_source
 from arpl.methods import get_variant
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.images import base_dataset
 from arpl.pipeline.runs import seed_offset
 from arpl.training.specs import ModelSpec, TrainSpec, from_sections
 
 
-def model_spec(params: dict, method: str, num_classes: int, **overrides) -> ModelSpec:
+def model_spec(params: Params, method: str, num_classes: int, **overrides) -> ModelSpec:
     """The classifier of ``method`` (a registered name or import path, :mod:`arpl.methods`) with the profile's
     network and loss."""
     return from_sections(ModelSpec, {"model": params.model, "data": params.data, "train": params.train},
                          method=method, num_classes=num_classes, **overrides)
 
 
-def train_spec(params: dict, run: str, variant: str | None = None, **overrides) -> TrainSpec:
+def train_spec(params: Params, run: str, variant: str | None = None, **overrides) -> TrainSpec:
     """The optimisation of run ``run`` (see :mod:`arpl.pipeline.runs`: it sets the seed and data tag); ``variant``
-    (cs, cs-no-abn, cs-no-ft: see :mod:`arpl.methods`) turns on Algorithm 2. A run with other ``epochs`` than ``train.epochs`` (figures,
-    ablations, incremental) gets the learning-rate milestones scaled to its length, unless ``milestones`` is
-    overridden too."""
+    (cs, cs-no-abn, cs-no-ft: see :mod:`arpl.methods`) turns on Algorithm 2. A run with other ``epochs`` than
+    ``train.epochs`` (figures, ablations, incremental) gets the learning-rate milestones scaled to its length, unless
+    ``milestones`` is overridden too."""
     sections = {"train": params.train, "run": params.run}
     algorithm = {}
     if variant is not None:
@@ -39,7 +40,7 @@ def train_spec(params: dict, run: str, variant: str | None = None, **overrides) 
     return replace(spec, **overrides)
 
 
-def run_specs(params: dict, method: str, num_classes: int, run: str, variant: str | None = None,
+def run_specs(params: Params, method: str, num_classes: int, run: str, variant: str | None = None,
               model_overrides: dict | None = None, train_overrides: dict | None = None) -> tuple[ModelSpec, TrainSpec]:
     """Both specs of run ``run`` of ``method`` (the method a ``variant`` trains), with per-stage overrides."""
     abn = variant is not None and get_variant(variant).abn
@@ -53,7 +54,7 @@ def scaled_milestones(milestones: tuple[int, ...], epochs: int, new_epochs: int)
     return tuple(sorted({max(1, m * new_epochs // epochs) for m in milestones}))
 
 
-def data_code(params: dict) -> tuple[str, ...]:
+def data_code(params: Params) -> tuple[str, ...]:
     """The modules that load and select a run's training images: this pipeline module and the module of the
     dataset source the images come from (its loader's; a source named by import path: its own module too)."""
     name = base_dataset(params)
@@ -65,7 +66,7 @@ def data_code(params: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(module for module in modules if module))
 
 
-def data_tag(params: dict, run: str) -> str:
+def data_tag(params: Params, run: str) -> str:
     """Identifies the training data of a run, so a checkpoint is never resumed on other data."""
     data = params.data
     return (f"{data.dataset}:{run}:{data.image_size}px:{data.channels}ch:"

@@ -2,7 +2,8 @@
 the per-epoch test metrics they record, and the trained models the evaluation stages load.
 
 Every stage that trains (train, confusing, incremental, figures, ablations) goes through :func:`train_run`, so
-resuming, reusing a finished run and the one-thread workers of :mod:`arpl.pipeline.runs.workers` work the same in each."""
+resuming, reusing a finished run and the one-thread workers of :mod:`arpl.pipeline.runs.workers` work the same in
+each."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from arpl.data.openset import OpenSetData, per_class_subset
 from arpl.evaluate import predict
 from arpl.methods import get_variant
 from arpl.models import build_gan
+from arpl.pipeline.params import Params
 from arpl.pipeline.runs.workers import train_ahead, worker_count
 from arpl.pipeline.runs.images import all_classes, open_set, with_train_subset
 from arpl.pipeline.runs.specs import data_tag, run_specs
@@ -31,7 +33,7 @@ from arpl.training.network import build_model
 from arpl.training.specs import ModelSpec, TrainSpec, fingerprint
 
 
-def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: str, variant: str | None = None,
+def train_run(params: Params, method: str, images: ImageSet, run_dir: Path, run: str, variant: str | None = None,
               evaluate: EvaluateFn | None = None, context: DistContext = DistContext(),
               model_overrides: dict | None = None, train_overrides: dict | None = None,
               label: str | None = None) -> FitResult:
@@ -60,7 +62,7 @@ def train_run(params: dict, method: str, images: ImageSet, run_dir: Path, run: s
 GPU_CHECKPOINT_EVERY = 10  # epochs; a GPU epoch takes seconds, its checkpoint and evaluation a good part of that
 
 
-def checkpoint_every(params: dict, run_device: torch.device) -> int:
+def checkpoint_every(params: Params, run_device: torch.device) -> int:
     """``run.checkpoint_every``, or for 0 every epoch on the CPU and every :data:`GPU_CHECKPOINT_EVERY` on a GPU."""
     chosen = params.run.checkpoint_every
     return chosen or (1 if run_device.type == "cpu" else GPU_CHECKPOINT_EVERY)
@@ -128,8 +130,9 @@ def _finished(run: Callable[[], object]) -> bool:
     return True
 
 
-def train_ahead_unfinished(params: dict, runs: list[Callable[[], object]]) -> None:
-    """:func:`arpl.pipeline.runs.workers.train_ahead` of the :func:`unfinished` runs only: when every run is finished, no
+def train_ahead_unfinished(params: Params, runs: list[Callable[[], object]]) -> None:
+    """:func:`arpl.pipeline.runs.workers.train_ahead` of the :func:`unfinished` runs only: when every run is finished,
+    no
     worker process starts (it would only load the finished checkpoints the stage loads again)."""
     if worker_count(params) > 1:
         train_ahead(params, unfinished(runs))
@@ -178,7 +181,7 @@ def closed_set_evaluator(test: ImageSet, dev: torch.device) -> EvaluateFn:
     return evaluate
 
 
-def train_stage_run(params: dict, stage: str, name: str, run: str, context: DistContext = DistContext()) -> dict:
+def train_stage_run(params: Params, stage: str, name: str, run: str, context: DistContext = DistContext()) -> dict:
     """Train (or reuse) run ``run`` (see :func:`arpl.pipeline.runs.stage_runs`) of ``name``, a method of
     ``train.methods`` or, for stage ``confusing``, a variant; returns its last epoch's row."""
     variant = name if stage == "confusing" else None
@@ -200,7 +203,7 @@ def train_stage_run(params: dict, stage: str, name: str, run: str, context: Dist
     return {"run": run, **result.history[-1]}
 
 
-def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, source: Path) -> tuple[ImageSet, dict]:
+def confusing_settings(params: Params, train: ImageSet, run: str, variant: str, source: Path) -> tuple[ImageSet, dict]:
     """The training images and :class:`~arpl.training.specs.TrainSpec` overrides of an ARPL+CS run (Algorithm 2):
     its own epochs, learning rate and images per class (``confusing.*``; null = as the plain runs) and, with
     ``confusing.init: arpl``, a warm start from ``source``, the finished checkpoint of the same run of the
@@ -216,7 +219,7 @@ def confusing_settings(params: dict, train: ImageSet, run: str, variant: str, so
     return train, overrides
 
 
-def train_stage(params: dict, stage: str, names: list[str],
+def train_stage(params: Params, stage: str, names: list[str],
                 context: DistContext = DistContext()) -> dict[str, list[dict]]:
     """Train every run (:func:`arpl.pipeline.runs.stage_runs`) of every method (or, for stage ``confusing``,
     variant) in ``names``; independent runs go to parallel one-thread processes on the CPU
@@ -228,13 +231,13 @@ def train_stage(params: dict, stage: str, names: list[str],
     return {name: [train_stage_run(params, stage, name, run, context) for run in runs_of[name]] for name in names}
 
 
-def trained_models(params: dict) -> list[tuple[str, str, str]]:
+def trained_models(params: Params) -> list[tuple[str, str, str]]:
     """``(display name, stage, name)`` of every open-set model the pipeline trains."""
     models = [(method_name(m), "train", m) for m in params.train.methods]
     return models + [(method_name(v), "confusing", v) for v in params.confusing.variants]
 
 
-def all_class_models(params: dict) -> dict[str, tuple[str, object]]:
+def all_class_models(params: Params) -> dict[str, tuple[str, object]]:
     """Every all-class model of the pipeline: display name -> (head method, network in eval mode)."""
     _, test = all_classes(params)
     models = {}

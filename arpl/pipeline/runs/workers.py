@@ -26,13 +26,15 @@ from typing import Callable
 
 import torch
 
+from arpl.pipeline.params import Params
+
 
 GPU_RUN_MEMORY_GB = 6.0  # GPU memory one run may take, its CUDA context included (the paper's 32-64 px networks
 #                          at batch 64-128 take 1-3 GB; ResNet at 224 px more)
 MAX_GPU_WORKERS = 8      # processes sharing one GPU: beyond this they mostly wait for each other's kernels
 
 
-def worker_count(params: dict) -> int:
+def worker_count(params: Params) -> int:
     """Processes for independent runs: ``run.workers``, or for 0 one per CPU core on the CPU and, on a GPU, as
     many as its free memory holds at :data:`GPU_RUN_MEMORY_GB` each (at most :data:`MAX_GPU_WORKERS` and the
     CPU cores). One under torchrun, whose processes share each run."""
@@ -50,10 +52,11 @@ def worker_count(params: dict) -> int:
     return max(1, min(MAX_GPU_WORKERS, cores, int(free_bytes / 2**30 // GPU_RUN_MEMORY_GB)))
 
 
-def train_ahead(params: dict, runs: list[Callable[[], object]]) -> None:
+def train_ahead(params: Params, runs: list[Callable[[], object]]) -> None:
     """Train ``runs`` (picklable zero-argument callables, e.g. ``functools.partial`` of a module-level
     function that calls ``arpl.pipeline.runs.trained.train_run``) in :func:`worker_count` single-thread processes, in
-    the order given (longest first balances the workers best). With one worker this does nothing: the caller's loop trains them in this process."""
+    the order given (longest first balances the workers best). With one worker this does nothing: the caller's loop
+    trains them in this process."""
     workers = min(worker_count(params), len(runs))
     if workers <= 1:
         return

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from arpl.io import atomic_write, load_json, save_json, save_torch
+from arpl.atomic import atomic_write, load_json, save_json, save_torch
 
 
 def test_save_json_roundtrip_and_permissions(tmp_path):
