@@ -155,13 +155,12 @@ def _notebook_output_only(record: logging.LogRecord) -> bool:
 def _own_module_gaps(params_path: str, notebook: str | None = None) -> list[str]:
     """Your own modules named in ``params_path`` that a stage reading them misses in its deps in dvc.yaml
     (:func:`arpl.pipeline.params.declared.own_module_gaps`): of every stage, or of the one running ``notebook``."""
-    from arpl.pipeline.params import load_params
     from arpl.pipeline.params.declared import notebook_stage, own_module_gaps
 
     if not (Path("dvc.yaml").is_file() and Path(params_path).is_file()):
         return []
     stages = [notebook_stage(notebook)] if notebook else list(yaml.safe_load(Path("dvc.yaml").read_text())["stages"])
-    params = load_params(params_path)
+    params = yaml.safe_load(Path(params_path).read_text())   # as written: the stage validates it (and imports torch)
     return [gap for stage in stages if stage is not None for gap in own_module_gaps(params, stage)]
 
 

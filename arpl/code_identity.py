@@ -90,7 +90,7 @@ def _facts(path: str, mtime_ns: int, size: int) -> Facts:
     """The :class:`Facts` of ``path`` at this version: the process's one memo of what it read."""
     tree = parse(path)
     imports, used, strings = [], set(), set()
-    for node in ast.walk(tree):
+    for node in _executed(tree):
         if isinstance(node, ast.Import):
             imports += [(a.name, None, a.asname or a.name.split(".")[0], node in tree.body) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -101,6 +101,15 @@ def _facts(path: str, mtime_ns: int, size: int) -> Facts:
         elif isinstance(node, ast.Constant) and _may_name_a_file(node.value):
             strings.add(node.value)
     return Facts(_meaning(tree), tuple(imports), frozenset(used), frozenset(strings))
+
+
+def _executed(node: ast.AST):
+    """``node`` and every node below it but the blocks of ``if TYPE_CHECKING:``, which never run."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        test = child.test if isinstance(child, ast.If) else None
+        if getattr(test, "id", getattr(test, "attr", None)) != "TYPE_CHECKING":
+            yield from _executed(child)
 
 
 def _meaning(tree: ast.Module) -> str:

@@ -6,7 +6,9 @@ arpl/methods/gcpl.py retrains GCPL's runs only, a docstring edit retrains nothin
 
 from __future__ import annotations
 
+import importlib
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -173,3 +175,38 @@ def test_the_modules_that_load_the_training_images_are_named_by_the_run(smoke_pa
         code_identity.closure(run_modules(model, train))
     assert not {"arpl.methods.gcpl", "arpl.models.resnet", "arpl.data.folders"} & \
         code_identity.closure(run_modules(model, train))
+
+
+def test_relative_imports_lead_to_the_files_python_imports(tmp_path, monkeypatch):
+    """``from .x import y``, ``from . import z`` and ``from ..a import B`` (in a function too) are resolved as
+    Python resolves them; a package's relative re-export leads to the module that defines the name."""
+    files = {"__init__.py": "", "a.py": "B = 1\n", "unused.py": "U = 1\n",
+             "sub/__init__.py": "from .x import y\nfrom .z import Z\n", "sub/x.py": "def y():\n    return 1\n",
+             "sub/z.py": "Z = 2\n", "user.py": "from relpkg.sub import y\n",
+             "sub/m.py": "from .x import y\nfrom . import z\n\n\ndef f():\n    from ..a import B\n"
+                         "    return y() + z.Z + B\n\n\ndef never_called():\n    from ...beyond import top\n"}
+    for name, text in files.items():
+        (tmp_path / "relpkg" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "relpkg" / name).write_text(text)
+    found = code_identity.closure(["relpkg.sub.m"], tmp_path)
+    assert found == {"relpkg", "relpkg.sub", "relpkg.sub.m", "relpkg.sub.x", "relpkg.sub.z", "relpkg.a"}
+    assert code_identity.closure(["relpkg.user"], tmp_path) == {"relpkg", "relpkg.user", "relpkg.sub", "relpkg.sub.x"}
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert importlib.import_module("relpkg.sub.m").f() == 4
+        assert {name for name in sys.modules if name.split(".")[0] == "relpkg"} == found
+    finally:
+        for name in [name for name in sys.modules if name.split(".")[0] == "relpkg"]:
+            del sys.modules[name]
+
+
+def test_imports_for_type_checking_only_are_no_part_of_the_code(tmp_path):
+    """``if TYPE_CHECKING:`` blocks never run: what they import cannot change a run's numbers (the pipeline's runs
+    name their params type that way), while a real import counts."""
+    (tmp_path / "tcpkg").mkdir()
+    (tmp_path / "tcpkg" / "__init__.py").write_text("")
+    (tmp_path / "tcpkg" / "typed.py").write_text("X = 1\n")
+    (tmp_path / "tcpkg" / "real.py").write_text("Y = 1\n")
+    (tmp_path / "tcpkg" / "run.py").write_text("from typing import TYPE_CHECKING\n\nimport tcpkg.real\n\n"
+                                               "if TYPE_CHECKING:\n    from tcpkg.typed import X\n")
+    assert code_identity.closure(["tcpkg.run"], tmp_path) == {"tcpkg", "tcpkg.run", "tcpkg.real"}

@@ -360,16 +360,20 @@ def _check_method_names(params: Params) -> None:
                               f"set confusing.init: scratch.")
 
 
-def import_paths(params: Params) -> list[tuple[str, str]]:
-    """``(key, value)`` of every value naming the user's own method, variant, dataset or backbone by import path,
-    ``"module:attribute"`` (docs/extending.md), e.g. ``("train.methods", "my.mod:Head")``."""
+IMPORT_PATH_KEYS = ("data.dataset", "model.backbone", "train.methods", "confusing.variants", "ood.sets",
+                    "incremental.methods", "figures.backbone")   # the keys that may name your own code
+
+
+def import_paths(params: Params | dict) -> list[tuple[str, str]]:
+    """``(key, value)`` of every value of :data:`IMPORT_PATH_KEYS` naming the user's own method, variant, dataset or
+    backbone by import path, ``"module:attribute"`` (docs/extending.md), e.g. ``("train.methods", "my.mod:Head")``;
+    of validated params or of the file as written (which imports nothing, torch included)."""
     from arpl.registry import is_import_path
 
-    keys = ("data.dataset", "model.backbone", "train.methods", "confusing.variants", "ood.sets",
-            "incremental.methods", "figures.backbone")
     found = []
-    for key in keys:
+    for key in IMPORT_PATH_KEYS:
         section, _, name = key.partition(".")
-        value = getattr(getattr(params, section), name)
-        found += [(key, entry) for entry in (value if isinstance(value, list) else [value]) if is_import_path(entry)]
+        value = params[section][name] if isinstance(params, dict) else getattr(getattr(params, section), name)
+        found += [(key, entry) for entry in (value if isinstance(value, list) else [value])
+                  if isinstance(entry, str) and is_import_path(entry)]
     return found

@@ -120,7 +120,7 @@ def notebook_stage(source: str | Path, dvc_yaml: str | Path = "dvc.yaml") -> str
     return next((name for name, stage in stages.items() if notebook in f" {stage['cmd']} "), None)
 
 
-def own_module_gaps(params: Params, stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
+def own_module_gaps(params: Params | dict, stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     """Your own modules (named in ``params`` by import path) that ``stage`` reads but does not depend on: DVC would
     not rerun it when you edit them. Each message names the file and the line to add to ``dvc.yaml``."""
     from arpl.pipeline.params import import_paths

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from arpl.methods import display_name, get_variant, registered_name
-from arpl.pipeline.params import Params
 from arpl.training.checkpoint import checkpoint_in
 from arpl.training.distributed import DistContext, resolve_device
+
+if TYPE_CHECKING:   # not at run time: the params module is no part of a run's code (arpl.code_identity)
+    from arpl.pipeline.params import Params
 
 RUNS = Path("runs")
 ALL_CLASSES = "all"

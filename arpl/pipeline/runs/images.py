@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arpl.data import DataNotFoundError, dataset_source
 from arpl.data.imageset import ImageSet
 from arpl.data.openset import OpenSetData, make_open_set, per_class_subset, select_classes
 from arpl.data.registry import load_image_set
 from arpl.data.splits import OpenSetSplit, open_set_split
-from arpl.pipeline.params import Params
 from arpl.pipeline.runs import ALL_CLASSES, split_run
+
+if TYPE_CHECKING:   # not at run time: the params module is no part of a run's code (arpl.code_identity)
+    from arpl.pipeline.params import Params
 
 OPTIONAL_OOD = ("mnist", "kmnist")  # OOD sets left out (not an error) when their files are absent
 
