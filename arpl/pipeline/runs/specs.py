@@ -18,8 +18,24 @@ from arpl.training.specs import ModelSpec, TrainSpec, from_sections
 def model_spec(params: Params, method: str, num_classes: int, **overrides) -> ModelSpec:
     """The classifier of ``method`` (a registered name or import path, :mod:`arpl.methods`) with the profile's
     network and loss."""
-    return from_sections(ModelSpec, {"model": params.model, "data": params.data, "train": params.train},
-                         method=method, num_classes=num_classes, **overrides)
+    return from_sections(ModelSpec, Sections(params, ("model", "data", "train")), method=method,
+                         num_classes=num_classes, **overrides)
+
+
+class Sections(dict):
+    """The sections ``names`` of ``params`` for :func:`arpl.training.specs.from_sections`, each read only when a spec
+    field takes its value from it: a stage that gives every field of a section (the figures stage's 2-D network)
+    reads, and declares, nothing of it."""
+
+    def __init__(self, params: Params, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.params, self.names = params, names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __getitem__(self, name: str):
+        return getattr(self.params, name)
 
 
 def train_spec(params: Params, run: str, variant: str | None = None, **overrides) -> TrainSpec:
