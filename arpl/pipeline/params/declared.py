@@ -34,6 +34,11 @@ def declared_keys(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     return [str(key) for key in stages[stage].get("params", [])]
 
 
+def covers(declared: Iterable[str], key: str) -> bool:
+    """Whether ``declared`` lists ``key`` (``train.epochs``) or the section holding it (``train``)."""
+    return any(key == entry or key.startswith(entry + ".") for entry in declared)
+
+
 def stage_params(stage: str, params_file: str | Path = "params.yaml", dvc_yaml: str | Path = "dvc.yaml") -> "View":
     """The validated ``params_file`` as stage ``stage`` may read it (the whole file is checked first)."""
     return View(load_params(params_file), declared_keys(stage, dvc_yaml), stage)
@@ -52,7 +57,7 @@ class View:
             raise AttributeError(name)
         key = f"{self._section}.{name}" if self._section else name
         value = getattr(self._params, name)
-        if any(key == entry or key.startswith(entry + ".") for entry in self._declared):   # declared, or its section
+        if covers(self._declared, key):
             if isinstance(value, Section):
                 return View(value, (key,), self._stage, key, self._profile)
             record_read(self._profile, self._stage, key)
@@ -104,7 +109,7 @@ def raw_value(source: str | Path, key: str, required: bool = True, params_file: 
     stage = notebook_stage(source, dvc_yaml) if Path(dvc_yaml).is_file() else None
     if stage is None:
         return value
-    if not any(key == entry or key.startswith(entry + ".") for entry in declared_keys(stage, dvc_yaml)):
+    if not covers(declared_keys(stage, dvc_yaml), key):
         if not required:
             return None
         raise UndeclaredParam(f"the runner of stage {stage!r} reads {key}, which its params in dvc.yaml do not list; "
@@ -129,7 +134,7 @@ def own_module_gaps(params: Params | dict, stage: str, dvc_yaml: str | Path = "d
     declared = declared_keys(stage, dvc_yaml)
     gaps = []
     for key, path in import_paths(params):
-        if not any(key == entry or key.startswith(entry + ".") for entry in declared):
+        if not covers(declared, key):
             continue
         spec = importlib.util.find_spec(path.partition(":")[0])
         file = Path(spec.origin).resolve() if spec is not None and spec.origin else None
